@@ -1,0 +1,31 @@
+// Compiles IR for a GPU target through LLVM 22 (the only LLVM-facing entry point).
+#pragma once
+#include <string>
+
+#include "backend/runtime/device.h"
+#include "dsl/ir/ir.h"
+#include "dsl/target.h"
+
+namespace tilejit::backend {
+
+struct CompileOptions {
+  int opt_level = 3;
+};
+
+/// What a compile produced, stage by stage (each stage's text is kept for dumps).
+struct CompileResult {
+  CompiledCode code;        // HSACO bytes (gfx950) or PTX text (sm_90a)
+  std::string llvm_ir;      // optimised LLVM IR
+  std::string assembly;     // gfx950: disassembly + resource report; sm_90a: the PTX
+  std::string resources_json;  // gfx950: VGPR/AGPR/SGPR/LDS/scratch/occupancy
+  double lower_ms = 0, opt_ms = 0, codegen_ms = 0, link_ms = 0;
+};
+
+/// Lowers, optimises and compiles `fn` for `target`. Throws InternalError when
+/// LLVM rejects the module (the message carries LLVM's diagnostic).
+CompileResult compile(const ir::Function& fn, Target target, const CompileOptions& options = {});
+
+/// The LLVM version string compiled in (part of the cache key), e.g. "22.1.8".
+std::string llvm_version();
+
+}  // namespace tilejit::backend
