@@ -1,0 +1,86 @@
+// Compiling a kernel for a device and launching it: the runtime API users call.
+#pragma once
+#include <bit>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "backend/launch/buffer.h"
+#include "backend/runtime/device.h"
+#include "dsl/kernel.h"
+
+namespace tilejit {
+
+/// A raw device address passed to a pointer parameter.
+struct RawPtr {
+  DevicePtr address = 0;
+};
+
+/// What compiling one kernel did (for logs, dumps and benchmarks).
+struct CompileInfo {
+  double trace_ms = 0;        // tracing + verification
+  double compile_ms = 0;      // LLVM (0 on a cache hit and on the emulator)
+  double load_ms = 0;         // module load on the device
+  bool disk_hit = false;      // code came from the disk cache
+  bool memory_hit = false;    // the whole Kernel came from this process's memory
+  std::string ir_hash;        // stable hash of the IR
+  std::string resources_json; // gfx950 resource report (empty elsewhere)
+};
+
+/// Options for compile(); part of the cache key.
+struct CompileOptions {
+  int opt_level = 3;
+};
+
+/// A kernel compiled for one device. Copies share the compiled code.
+class Kernel {
+ public:
+  const std::string& name() const;
+  Device& device() const;
+  /// The IR the device runs (traced for the device's target).
+  const ir::Function& ir() const;
+  const CompileInfo& info() const;
+
+  /// Launches on the device's default stream; arguments are Buffer<T>, RawPtr, or C++ scalars
+  /// matching the kernel's parameters (checked: a mismatch is a UserError naming the parameter).
+  template <class... A>
+  void launch(Dim3 grid, Dim3 block, const A&... args) const {
+    launch_on(nullptr, grid, block, args...);
+  }
+  template <class... A>
+  void launch_on(Stream* stream, Dim3 grid, Dim3 block, const A&... args) const {
+    std::vector<KernelArg> v;
+    v.reserve(sizeof...(A));
+    size_t i = 0;
+    (v.push_back(to_arg(i++, args)), ...);
+    launch_args(grid, block, v, stream);
+  }
+  /// Launch with prepared arguments (types are checked against the parameters).
+  void launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) const;
+
+  struct Impl;
+  explicit Kernel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  enum class HostKind { Pointer, Int, Float, Bool };
+  KernelArg make_arg(size_t index, HostKind kind, size_t elem_bytes, uint64_t bits) const;
+  template <class T>
+  KernelArg to_arg(size_t index, const Buffer<T>& b) const { return make_arg(index, HostKind::Pointer, sizeof(T), b.ptr()); }
+  KernelArg to_arg(size_t index, const RawPtr& p) const { return make_arg(index, HostKind::Pointer, 0, p.address); }
+  template <class T>
+  KernelArg to_arg(size_t index, const T& v) const {
+    static_assert(std::is_arithmetic_v<T>, "kernel arguments are Buffer<T>, RawPtr or arithmetic scalars");
+    if constexpr (std::is_same_v<T, bool>) return make_arg(index, HostKind::Bool, 1, v);
+    else if constexpr (std::is_same_v<T, float>) return make_arg(index, HostKind::Float, 4, std::bit_cast<uint32_t>(v));
+    else if constexpr (std::is_same_v<T, double>) return make_arg(index, HostKind::Float, 8, std::bit_cast<uint64_t>(v));
+    else return make_arg(index, HostKind::Int, sizeof(T), uint64_t(int64_t(v)));
+  }
+  std::shared_ptr<const Impl> impl_;
+};
+
+/// Traces `def` for the device's target, verifies it, compiles it (GPU targets; through the
+/// memory and disk caches) and loads it. A second call with the same kernel, device and
+/// options returns the same Kernel from memory.
+Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options = {});
+
+}  // namespace tilejit
