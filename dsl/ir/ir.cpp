@@ -51,7 +51,7 @@ uint64_t Function::shared_bytes() const {
   walk(body, [&](const Op& op) {
     if (op.code == OpCode::SharedAlloc) {
       total = (total + 15) & ~uint64_t(15);
-      total += uint64_t(op.attrs.at(0)) * uint64_t(scalar_bits(value_types[op.result].elem) / 8);
+      total += uint64_t(op.attrs.at(0)) * uint64_t(Type::scalar(value_types[op.result].elem).size_bytes());
     }
   });
   return total;
