@@ -1,0 +1,70 @@
+// Target intrinsic emitters with located type checks.
+#include "dsl/tile/intrinsics.h"
+
+#include <fmt/format.h>
+
+#include "dsl/ops.h"
+#include "dsl/tile/layout.h"
+
+namespace tilejit::tile {
+
+using dsl::detail::emit;
+using dsl::detail::type_error;
+using ir::OpCode;
+using ir::Scalar;
+using ir::Type;
+
+namespace {
+void need_target(Target t, const char* what, const dsl::SrcLoc& loc) {
+  if (dsl::target().target != t)
+    type_error(fmt::format("{} exists only on {} (tracing for {})", what, target_info(t).name, dsl::target().name), loc);
+}
+void need_type(const dsl::Value& v, const Type& t, const char* what, const dsl::SrcLoc& loc) {
+  if (v.type() != t)
+    type_error(fmt::format("{} expects {}, got {}", what, ir::to_string(t), ir::to_string(v.type())), loc);
+}
+}  // namespace
+
+dsl::Value mma(const dsl::Value& a, const dsl::Value& b, const dsl::Value& c, const dsl::SrcLoc& loc) {
+  const matrix::MmaInfo& info = target_mma();
+  need_type(a, Type::vector(Scalar::BF16, info.a_elems), "mma operand a", loc);
+  need_type(b, Type::vector(Scalar::BF16, info.b_elems), "mma operand b", loc);
+  need_type(c, Type::vector(Scalar::F32, info.c_elems), "mma operand c", loc);
+  return emit(OpCode::Mma, c.type(), {a, b, c}, {int64_t(info.instr)}, loc);
+}
+
+dsl::Value cvt_pk_bf16_fp4(const dsl::Value& word, const dsl::Value& scale, int byte_sel, const dsl::SrcLoc& loc) {
+  need_target(Target::Gfx950, "cvt_pk_bf16_fp4", loc);
+  need_type(word, Type::scalar(Scalar::I32), "cvt_pk_bf16_fp4 source", loc);
+  need_type(scale, Type::scalar(Scalar::F32), "cvt_pk_bf16_fp4 scale", loc);
+  if (byte_sel < 0 || byte_sel > 3) type_error(fmt::format("byte_sel must be 0..3, got {}", byte_sel), loc);
+  return emit(OpCode::CvtPkBf16Fp4, Type::vector(Scalar::BF16, 2), {word, scale}, {byte_sel}, loc);
+}
+
+dsl::Value ldmatrix_x4(const dsl::Value& row_address, bool trans, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "ldmatrix", loc);
+  need_type(row_address, Type::pointer(Scalar::BF16, ir::AddrSpace::Shared), "ldmatrix address", loc);
+  return emit(OpCode::LdMatrix, Type::vector(Scalar::BF16, 8), {row_address}, {trans ? 1 : 0}, loc);
+}
+
+void cp_async_16(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& src_bytes, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "cp.async", loc);
+  if (!dst.type().is_pointer() || dst.type().space != ir::AddrSpace::Shared || !src.type().is_pointer() ||
+      src.type().space != ir::AddrSpace::Global || dst.type().elem != src.type().elem)
+    type_error(fmt::format("cp.async copies global to shared memory of one element type; got {} <- {}",
+                           ir::to_string(dst.type()), ir::to_string(src.type())), loc);
+  emit(OpCode::CpAsync, Type::void_(), {dst, src, src_bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
+
+void cp_async_commit(const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "cp.async.commit_group", loc);
+  emit(OpCode::CpAsyncCommit, Type::void_(), {}, {}, loc);
+}
+
+void cp_async_wait(int pending, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "cp.async.wait_group", loc);
+  if (pending < 0 || pending > 7) type_error(fmt::format("cp.async.wait_group takes 0..7, got {}", pending), loc);
+  emit(OpCode::CpAsyncWait, Type::void_(), {}, {pending}, loc);
+}
+
+}  // namespace tilejit::tile
