@@ -69,6 +69,9 @@ class Device {
   /// The target whose code (GPU) or lane layouts (emulator) this device runs.
   virtual Target target() const = 0;
   virtual std::string name() const = 0;
+  /// Compute units that run workgroups concurrently (SMs, CUs, emulator
+  /// workers), for sizing persistent grids; 1 when the device does not say.
+  virtual uint32_t compute_units() const { return 1; }
 
   virtual DevicePtr alloc(size_t bytes) = 0;
   virtual void free(DevicePtr ptr) = 0;
