@@ -30,6 +30,8 @@ class KernelDef {
             std::source_location where);
 
   const std::string& name() const { return impl_->name; }
+  /// Identifies the definition (copies share it).
+  const void* id() const { return impl_.get(); }
   const std::vector<ir::Type>& param_types() const { return impl_->params; }
   const KernelOptions& options() const { return impl_->options; }
   /// Where the kernel was defined ("file:line").

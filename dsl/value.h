@@ -167,6 +167,7 @@ class Ptr : public Value {
  public:
   Ptr() = default;
   Ptr(const Value& v, const SrcLoc& loc = SrcLoc::current()) : Value(checked(v, loc)) {}
+  Ptr(const Expr& e, const SrcLoc& loc = SrcLoc::current()) : Ptr(e.value(), loc) {}
   static ir::Type ir_type() {
     return ir::Type::pointer(scalar_of<T>(), S == Space::Shared ? ir::AddrSpace::Shared : ir::AddrSpace::Global);
   }

@@ -22,7 +22,9 @@ struct CompileResult {
 };
 
 /// Lowers, optimises and compiles `fn` for `target`. Throws InternalError when
-/// LLVM rejects the module (the message carries LLVM's diagnostic).
+/// LLVM rejects the module (the message carries LLVM's diagnostic), and
+/// OutOfResources when the kernel's shared memory exceeds the target's limit.
+/// Thread-safe: concurrent compiles each use their own LLVMContext.
 CompileResult compile(const ir::Function& fn, Target target, const CompileOptions& options = {});
 
 /// The LLVM version string compiled in (part of the cache key), e.g. "22.1.8".

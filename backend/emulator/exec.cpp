@@ -1,0 +1,41 @@
+// Runs workgroups: per-worker buffers and the entry into the program's body.
+#include <algorithm>
+#include <cstring>
+
+#include "backend/emulator/interp.h"
+
+namespace tilejit::emulator::detail {
+
+void init_wave(Wave& w, const LaunchInfo& L) {
+  const Program& P = *L.prog;
+  w.L = &L;
+  w.P = &P;
+  w.nlanes = uint32_t(L.block.count());
+  size_t vbytes = size_t(P.lane_bytes) * w.nlanes;
+  w.vals_buf.assign(vbytes, 0);
+  w.vals = w.vals_buf.data();
+  w.masks_buf.assign(size_t(P.levels + 1) * w.nlanes, 0);
+  w.masks = w.masks_buf.data();
+  std::memset(w.masks, 1, w.nlanes);  // level 0: every thread of the workgroup
+  w.shared_buf.assign(std::max<size_t>(P.shared_bytes, 16), 0);
+  w.shared = w.shared_buf.data();
+  w.cp_committed.assign(w.nlanes, 0);
+  w.cp_pending.clear();
+  w.cp_pending.reserve(64);
+}
+
+void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
+  w.bid[0] = bx;
+  w.bid[1] = by;
+  w.bid[2] = bz;
+  w.mask = w.masks;
+  w.active = w.nlanes;
+  w.cp_pending.clear();
+  std::fill(w.cp_committed.begin(), w.cp_committed.end(), 0u);
+  // Shared memory starts undefined on a GPU; fill it with 0xFF (NaN / -1) so reads before writes
+  // show the same garbage in every run instead of what the worker's previous workgroup left.
+  std::memset(w.shared, 0xFF, w.P->shared_bytes);
+  run_block(w, *w.P->blocks[0]);
+}
+
+}  // namespace tilejit::emulator::detail

@@ -1,0 +1,140 @@
+// Emulator internals: the prepared program (one handler per op), per-workgroup state, dispatch.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/emulator/emulator.h"
+#include "backend/emulator/memory.h"
+#include "dsl/ir/ir.h"
+#include "dsl/target.h"
+
+namespace tilejit::emulator::detail {
+
+struct Wave;
+struct Inst;
+struct Block;
+
+/// Executes one op for all lanes of a workgroup (called once per op, never per lane).
+using Handler = void (*)(Wave&, const Inst&);
+
+/// One prepared op. Value storage is addressed by per-lane offsets: a value's
+/// lanes live contiguously at `vals + offset * nlanes`, lane l at `l * size_bytes`.
+struct Inst {
+  Handler fn = nullptr;
+  const ir::Op* op = nullptr;
+  uint32_t r = 0;                 // result offset (slot storage for var)
+  uint32_t o[3] = {0, 0, 0};      // offsets of operands 0..2
+  std::vector<uint32_t> ov;       // offsets of all operands (variadic ops)
+  ir::Type rt;                    // result type
+  ir::Type ot[3];                 // operand types 0..2
+  uint32_t width = 1;             // result elements per lane
+  uint32_t depth = 0;             // mask-stack level of the region holding this op
+  int64_t attr = 0;               // attr 0 (0 when absent)
+  uint64_t aux = 0;               // per-op constant chosen at prepare time
+  uint32_t arg = 0;               // offset of the region argument (for: induction variable)
+  std::vector<uint8_t> blob;      // per-op data chosen at prepare time (a constant's lane image)
+  const Block* region[2] = {nullptr, nullptr};
+};
+
+struct Block {
+  std::vector<Inst> insts;
+};
+
+/// A kernel made ready to run: its own copy of the Function, the op handlers and the storage layout.
+struct Program {
+  ir::Function fn;
+  Options opts;
+  const TargetInfo* target = nullptr;
+  std::vector<std::unique_ptr<Block>> blocks;  // blocks[0]: the body
+  uint32_t lane_bytes = 0;                     // storage bytes per lane for all live values
+  uint32_t levels = 1;                         // mask-stack levels (max nesting + 1)
+  uint64_t shared_bytes = 0;
+  std::vector<Range> shared_ranges;            // each shared_alloc's [offset, offset+bytes)
+};
+
+/// Builds the program; throws UserError for IR the emulator cannot run (naming the op).
+std::unique_ptr<Program> build_program(const ir::Function& fn, const Options& opts);
+
+/// What every workgroup of one launch shares (read-only while it runs).
+struct LaunchInfo {
+  const Program* prog = nullptr;
+  Dim3 grid, block;
+  std::vector<KernelArg> args;
+  std::vector<Range> global;             // sorted snapshot of the device's allocations
+  std::vector<uint32_t> tid[3], lane_id; // per lane
+  uint32_t wave_size = 32;
+};
+
+/// One queued cp.async copy (performed at the cp_async_wait that retires its group).
+struct CpCopy {
+  uint32_t lane, group, dst;
+  uint8_t data[16];
+};
+
+/// The state of one worker running workgroups one after another.
+struct Wave {
+  const LaunchInfo* L = nullptr;
+  const Program* P = nullptr;
+  uint32_t nlanes = 0;
+  uint8_t* vals = nullptr;     // value storage
+  uint8_t* mask = nullptr;     // current execution mask (one byte per lane, 0/1)
+  uint32_t active = 0;         // lanes set in `mask`
+  uint8_t* masks = nullptr;    // levels * nlanes; level 0 = all lanes
+  uint32_t bid[3] = {0, 0, 0};
+  uint8_t* shared = nullptr;
+  Range gcache{1, 0}, scache{1, 0};  // last allocation hit (global / shared)
+  std::vector<CpCopy> cp_pending;
+  std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
+
+  template <class T>
+  T* at(uint32_t off) const { return reinterpret_cast<T*>(vals + size_t(off) * nlanes); }
+  uint8_t* level(uint32_t l) const { return masks + size_t(l) * nlanes; }
+  bool full() const { return active == nlanes; }
+
+  // Owned buffers (operator new: 16-byte aligned).
+  std::vector<uint8_t> vals_buf, masks_buf, shared_buf;
+};
+
+/// Allocates a worker's buffers for a launch.
+void init_wave(Wave& w, const LaunchInfo& L);
+/// Runs workgroup `b` (block index) to completion on `w`.
+void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz);
+/// Runs a region's ops under the current mask.
+inline void run_block(Wave& w, const Block& b) {
+  for (const Inst& in : b.insts) in.fn(w, in);
+}
+
+// ---- Preparation: each op family chooses the handler for its ops. ----
+
+/// What a family's selector sees while the program is built.
+struct Prep {
+  const ir::Function& fn;
+  const Options& opts;
+  const TargetInfo& ti;
+  const ir::Op& op;
+  Inst& in;
+  uint64_t& shared_cursor;
+  std::vector<Range>& shared_ranges;
+
+  /// Operand i's type.
+  const ir::Type& type(size_t i) const { return fn.type_of(op.operands.at(i)); }
+  size_t nops() const { return op.operands.size(); }
+  /// Throws UserError naming the kernel, the op and its location.
+  [[noreturn]] void reject(const std::string& why) const;
+  void require(bool ok, const std::string& why) const {
+    if (!ok) reject(why);
+  }
+};
+
+/// Each returns the handler for `p.op`, or nullptr when the op is not its family's.
+Handler select_values(Prep& p);      // const, param, ids
+Handler select_arith(Prep& p);       // integer / float arithmetic, compares, select
+Handler select_convert(Prep& p);     // casts, bitcast, vector element ops
+Handler select_memory(Prep& p);      // ptr_add, load, store, atomics, shared_alloc, buffer_load
+Handler select_control(Prep& p);     // for, if, barrier, var slots
+Handler select_intrinsics(Prep& p);  // mma, cvt_pk_bf16_fp4, ldmatrix, cp_async*
+
+}  // namespace tilejit::emulator::detail

@@ -1,0 +1,216 @@
+// Semantics of the target intrinsics: mma, cvt_pk_bf16_fp4, ldmatrix and cp.async (isa-semantics.md §1, §2, §5).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/emulator/access.h"
+#include "backend/emulator/fault.h"
+#include "backend/emulator/interp.h"
+
+#if __has_include("dsl/matrix/mma.h")
+#include "dsl/matrix/fp4.h"
+#include "dsl/matrix/mma.h"
+#define TILEJIT_EMULATOR_HAS_MATRIX 1
+#endif
+
+namespace tilejit::emulator::detail {
+
+namespace {
+
+using ir::OpCode;
+using ir::Scalar;
+
+/// Faults unless lanes [start, start + size) all exist and are active (a whole-wave/warp op).
+void require_whole_group(Wave& w, const Inst& in, uint32_t start, uint32_t size, const char* what) {
+  uint32_t end = start + size;
+  for (uint32_t l = start; l < end; ++l) {
+    if (l >= w.nlanes) {
+      uint32_t first = start;
+      while (!w.mask[first]) ++first;
+      fault(w, in, first,
+            fmt::format("{} needs all {} lanes, but the workgroup ends at thread {}", what, size, w.nlanes));
+    }
+    if (!w.mask[l]) fault(w, in, l, fmt::format("{} needs all {} lanes active; this lane is inactive", what, size));
+  }
+}
+
+/// True when any lane of [start, start + size) is active.
+bool any_active(const Wave& w, uint32_t start, uint32_t size) {
+  uint32_t end = std::min(start + size, w.nlanes);
+  for (uint32_t l = start; l < end; ++l)
+    if (w.mask[l]) return true;
+  return false;
+}
+
+// ---- mma / cvt_pk_bf16_fp4 (dsl/matrix) ----
+
+#ifdef TILEJIT_EMULATOR_HAS_MATRIX
+void exec_mma(Wave& w, const Inst& in) {
+  auto instr = matrix::MmaInstr(in.aux & 0xff);
+  auto numerics = matrix::MmaNumerics((in.aux >> 8) & 0xff);
+  const matrix::MmaInfo& info = matrix::mma_info(instr);
+  const uint32_t ws = uint32_t(info.wave_size);
+  const uint16_t* a = w.at<uint16_t>(in.o[0]);
+  const uint16_t* b = w.at<uint16_t>(in.o[1]);
+  const float* c = w.at<float>(in.o[2]);
+  float* d = w.at<float>(in.r);
+  for (uint32_t s = 0; s < w.nlanes; s += ws) {
+    if (!any_active(w, s, ws)) continue;
+    require_whole_group(w, in, s, ws, "mma");
+    matrix::emulate_mma(instr, numerics, a + size_t(s) * info.a_elems, b + size_t(s) * info.b_elems,
+                        c + size_t(s) * info.c_elems, d + size_t(s) * info.c_elems);
+  }
+}
+
+void exec_cvt_pk_bf16_fp4(Wave& w, const Inst& in) {
+  uint32_t* r = w.at<uint32_t>(in.r);
+  const uint32_t* src = w.at<uint32_t>(in.o[0]);
+  const float* scale = w.at<float>(in.o[1]);
+  const int sel = int(in.attr);
+  for (uint32_t l = 0; l < w.nlanes; ++l) r[l] = matrix::cvt_scalef32_pk_bf16_fp4(src[l], scale[l], sel);
+}
+#endif
+
+Handler select_mma(Prep& p) {
+#ifdef TILEJIT_EMULATOR_HAS_MATRIX
+  p.require(p.in.attr == int64_t(matrix::MmaInstr::Gfx950_F32_16x16x32_BF16) ||
+                p.in.attr == int64_t(matrix::MmaInstr::Sm90_F32_16x8x16_BF16),
+            "attr 0 is not a known matrix instruction");
+  auto instr = matrix::MmaInstr(p.in.attr);
+  const matrix::MmaInfo& info = matrix::mma_info(instr);
+  p.require(info.target == p.opts.target, fmt::format("{} does not exist on {}", info.name, p.ti.name));
+  p.require(info.wave_size == p.ti.wave_size, "the instruction's wave size differs from the target's");
+  auto is16 = [](const ir::Type& t) { return t.is_value() && t.elem == Scalar::BF16; };
+  p.require(is16(p.type(0)) && p.type(0).width == info.a_elems,
+            fmt::format("operand a must be <{} x bf16>", info.a_elems));
+  p.require(is16(p.type(1)) && p.type(1).width == info.b_elems,
+            fmt::format("operand b must be <{} x bf16>", info.b_elems));
+  ir::Type acc = ir::Type::vector(Scalar::F32, info.c_elems);
+  p.require(p.type(2) == acc && p.in.rt == acc, fmt::format("c and the result must be <{} x f32>", info.c_elems));
+  matrix::MmaNumerics num = p.opts.target == Target::Sm90a ? matrix::MmaNumerics::Sm90Truncate
+                            : p.opts.cdna3_mfma_numerics   ? matrix::MmaNumerics::Cdna3
+                                                           : matrix::MmaNumerics::Exact;
+  p.in.aux = uint64_t(instr) | (uint64_t(num) << 8);
+  return exec_mma;
+#else
+  p.reject("mma needs dsl/matrix, which this build does not have");
+#endif
+}
+
+Handler select_cvt(Prep& p) {
+  p.require(p.ti.has_fp4_convert, fmt::format("cvt_pk_bf16_fp4 does not exist on {}", p.ti.name));
+  p.require(p.type(0) == ir::Type::scalar(Scalar::I32) && p.type(1) == ir::Type::scalar(Scalar::F32),
+            "operands must be (i32 src, f32 scale)");
+  p.require(p.in.rt == ir::Type::vector(Scalar::BF16, 2), "the result must be <2 x bf16>");
+  p.require(p.in.attr >= 0 && p.in.attr <= 3, "byte_sel (attr 0) must be 0..3");
+#ifdef TILEJIT_EMULATOR_HAS_MATRIX
+  return exec_cvt_pk_bf16_fp4;
+#else
+  p.reject("cvt_pk_bf16_fp4 needs dsl/matrix, which this build does not have");
+#endif
+}
+
+// ---- ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 (§5.2) ----
+
+template <bool Trans>
+void exec_ldmatrix(Wave& w, const Inst& in) {
+  const uint32_t* addr = w.at<uint32_t>(in.o[0]);
+  uint16_t* r = w.at<uint16_t>(in.r);
+  uint16_t rows[32][8];  // rows[8j + r] = row r of matrix j
+  for (uint32_t s = 0; s < w.nlanes; s += 32) {
+    if (!any_active(w, s, 32)) continue;
+    require_whole_group(w, in, s, 32, "ldmatrix");
+    for (uint32_t t = 0; t < 32; ++t)
+      std::memcpy(rows[t], shared_ptr(w, in, s + t, addr[s + t], 16, 16, false), 16);
+    for (uint32_t t = 0; t < 32; ++t) {
+      uint16_t* out = r + size_t(s + t) * 8;
+      for (uint32_t j = 0; j < 4; ++j) {
+        const uint16_t(*m)[8] = rows + 8 * j;
+        if constexpr (Trans) {
+          out[2 * j] = m[2 * (t % 4)][t / 4];
+          out[2 * j + 1] = m[2 * (t % 4) + 1][t / 4];
+        } else {
+          out[2 * j] = m[t / 4][2 * (t % 4)];
+          out[2 * j + 1] = m[t / 4][2 * (t % 4) + 1];
+        }
+      }
+    }
+  }
+}
+
+Handler select_ldmatrix(Prep& p) {
+  p.require(p.opts.target == Target::Sm90a, fmt::format("ldmatrix does not exist on {}", p.ti.name));
+  p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Shared, "the address must be ptr<shared, T>");
+  p.require(p.in.rt.is_value() && p.in.rt.width == 8 && ir::scalar_bits(p.in.rt.elem) == 16,
+            "the result must be <8 x bf16> (or another 16-bit element)");
+  p.require(p.in.attr == 0 || p.in.attr == 1, "trans (attr 0) must be 0 or 1");
+  return p.in.attr ? exec_ldmatrix<true> : exec_ldmatrix<false>;
+}
+
+// ---- cp.async.cg 16 bytes, commit_group, wait_group (§5.3) ----
+
+void exec_cp_async(Wave& w, const Inst& in) {
+  const uint32_t* dst = w.at<uint32_t>(in.o[0]);
+  const uint64_t* src = w.at<uint64_t>(in.o[1]);
+  const int32_t* nbytes = w.at<int32_t>(in.o[2]);
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    int32_t n = nbytes[l];
+    if (n < 0 || n > 16) fault(w, in, l, fmt::format("src_bytes {} is outside 0..16", n));
+    shared_ptr(w, in, l, dst[l], 16, 16, true);
+    if (src[l] & 15) fault_misaligned(w, in, l, false, src[l], 16, 16);
+    CpCopy c{l, w.cp_committed[l], dst[l], {}};
+    std::memset(c.data, 0, sizeof c.data);
+    if (n > 0) std::memcpy(c.data, global_ptr(w, in, l, src[l], uint64_t(n), 0, false), size_t(n));
+    w.cp_pending.push_back(c);
+  }
+}
+
+void exec_cp_async_commit(Wave& w, const Inst& in) {
+  for (uint32_t l = 0; l < w.nlanes; ++l) w.cp_committed[l] += w.mask[l];
+}
+
+/// Performs, for each active lane, the queued copies of all but its newest `attr` committed groups.
+void exec_cp_async_wait(Wave& w, const Inst& in) {
+  const uint64_t keep = uint64_t(in.attr);
+  size_t out = 0;
+  for (size_t i = 0; i < w.cp_pending.size(); ++i) {
+    const CpCopy& c = w.cp_pending[i];
+    if (w.mask[c.lane] && uint64_t(c.group) + keep < w.cp_committed[c.lane]) {
+      std::memcpy(w.shared + c.dst, c.data, 16);
+    } else {
+      w.cp_pending[out++] = c;
+    }
+  }
+  w.cp_pending.resize(out);
+}
+
+Handler select_cp_async(Prep& p) {
+  p.require(p.opts.target == Target::Sm90a, fmt::format("cp.async does not exist on {}", p.ti.name));
+  switch (p.op.code) {
+    case OpCode::CpAsync:
+      p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Shared, "dst must be ptr<shared, T>");
+      p.require(p.type(1).is_pointer() && p.type(1).space == ir::AddrSpace::Global, "src must be ptr<global, T>");
+      p.require(p.type(2) == ir::Type::scalar(Scalar::I32), "src_bytes must be i32");
+      return exec_cp_async;
+    case OpCode::CpAsyncCommit: return exec_cp_async_commit;
+    default:
+      p.require(p.in.attr >= 0, "the number of groups left pending (attr 0) must not be negative");
+      return exec_cp_async_wait;
+  }
+}
+
+}  // namespace
+
+Handler select_intrinsics(Prep& p) {
+  switch (p.op.code) {
+    case OpCode::Mma: return select_mma(p);
+    case OpCode::CvtPkBf16Fp4: return select_cvt(p);
+    case OpCode::LdMatrix: return select_ldmatrix(p);
+    case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
+    default: return nullptr;
+  }
+}
+
+}  // namespace tilejit::emulator::detail

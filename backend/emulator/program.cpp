@@ -1,0 +1,216 @@
+// Prepares a Function for the emulator: value storage layout (liveness-based reuse) and one handler per op.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "backend/emulator/interp.h"
+#include "dsl/error.h"
+
+namespace tilejit::emulator::detail {
+
+void Prep::reject(const std::string& why) const {
+  throw UserError(fmt::format("emulator: kernel '{}': op '{}' at {}: {}", fn.name, ir::op_info(op.code).name,
+                              op.loc.str(), why));
+}
+
+namespace {
+
+constexpr uint32_t kNone = ~0u;
+
+struct Loop {
+  uint32_t start, end;
+};
+
+/// Liveness over the ops numbered in program (pre-)order. A value lives from the op that
+/// defines it to its last use; a use inside a loop that does not contain the definition keeps
+/// the value alive to the end of that loop. Operands of for/if are used at the end of the op.
+class Layout {
+ public:
+  explicit Layout(const ir::Function& fn) : fn_(fn) {
+    size_t n = fn.value_types.size();
+    def_.assign(n, kNone);
+    last_.assign(n, 0);
+    offset_.assign(n, kNone);
+    def_region_.assign(n, nullptr);
+    uint32_t next = 0;
+    number(fn.body, next);
+    count_ = next;
+    std::vector<Loop> loops;
+    std::vector<const ir::Region*> scopes{&fn.body};
+    uses(fn.body, loops, scopes);
+    allocate();
+  }
+
+  uint32_t offset(ir::ValueId v) const { return offset_.at(v); }
+  uint32_t lane_bytes() const { return lane_bytes_; }
+  bool defined(ir::ValueId v) const { return v < def_.size() && def_[v] != kNone; }
+
+ private:
+  static uint32_t storage(const ir::Type& t) { return uint32_t(std::max(t.size_bytes(), 0)); }
+
+  void number(const ir::Region& r, uint32_t& next) {
+    for (const ir::Op& op : r.ops) {
+      uint32_t idx = next++;
+      index_[&op] = idx;
+      if (op.result != ir::kNoValue) define(op, op.result, idx, &r);
+      for (const ir::Region& sub : op.regions)
+        for (ir::ValueId a : sub.args) define(op, a, idx, &sub);
+      for (const ir::Region& sub : op.regions) number(sub, next);
+      end_[&op] = next - 1;
+      for (const ir::Region& sub : op.regions)
+        for (ir::ValueId a : sub.args) last_[a] = next - 1;  // the induction variable lives to the loop's end
+    }
+  }
+
+  void define(const ir::Op& op, ir::ValueId v, uint32_t idx, const ir::Region* region) {
+    if (v >= def_.size())
+      throw UserError(fmt::format("emulator: kernel '{}': op '{}' at {} defines value %{} outside the value table",
+                                  fn_.name, ir::op_info(op.code).name, op.loc.str(), v));
+    if (def_[v] != kNone)
+      throw UserError(fmt::format("emulator: kernel '{}': value %{} is defined twice (op '{}' at {})", fn_.name,
+                                  v, ir::op_info(op.code).name, op.loc.str()));
+    def_[v] = idx;
+    def_region_[v] = region;
+    last_[v] = std::max(last_[v], idx);
+  }
+
+  void uses(const ir::Region& r, std::vector<Loop>& loops, std::vector<const ir::Region*>& scopes) {
+    for (const ir::Op& op : r.ops) {
+      uint32_t idx = index_.at(&op), end = end_.at(&op);
+      uint32_t at = op.regions.empty() ? idx : end;
+      for (ir::ValueId v : op.operands) {
+        if (v >= def_.size() || def_[v] == kNone || def_[v] > idx)
+          throw UserError(fmt::format("emulator: kernel '{}': op '{}' at {} uses value %{} before it is defined",
+                                      fn_.name, ir::op_info(op.code).name, op.loc.str(), v));
+        if (std::find(scopes.begin(), scopes.end(), def_region_[v]) == scopes.end())
+          throw UserError(fmt::format("emulator: kernel '{}': op '{}' at {} uses value %{} outside the region "
+                                      "that defines it",
+                                      fn_.name, ir::op_info(op.code).name, op.loc.str(), v));
+        uint32_t until = at;
+        for (const Loop& l : loops)
+          if (def_[v] < l.start) {
+            until = std::max(until, l.end);
+            break;
+          }
+        last_[v] = std::max(last_[v], until);
+      }
+      if (op.code == ir::OpCode::For) loops.push_back({idx, end});
+      for (const ir::Region& sub : op.regions) {
+        scopes.push_back(&sub);
+        uses(sub, loops, scopes);
+        scopes.pop_back();
+      }
+      if (op.code == ir::OpCode::For) loops.pop_back();
+    }
+  }
+
+  void allocate() {
+    std::vector<std::vector<ir::ValueId>> defs(count_), frees(count_);
+    for (ir::ValueId v = 0; v < def_.size(); ++v) {
+      if (def_[v] == kNone) continue;
+      defs[def_[v]].push_back(v);
+      frees[last_[v]].push_back(v);
+    }
+    std::map<uint32_t, std::vector<uint32_t>> free_lists;  // rounded size -> offsets
+    uint32_t top = 0;
+    auto rounded = [&](ir::ValueId v) { return (storage(fn_.value_types[v]) + 7u) & ~7u; };
+    for (uint32_t i = 0; i < count_; ++i) {
+      for (ir::ValueId v : defs[i]) {
+        uint32_t size = rounded(v);
+        auto& fl = free_lists[size];
+        if (!fl.empty()) {
+          offset_[v] = fl.back();
+          fl.pop_back();
+        } else {
+          offset_[v] = top;
+          top += size;
+        }
+      }
+      for (ir::ValueId v : frees[i]) free_lists[rounded(v)].push_back(offset_[v]);
+    }
+    lane_bytes_ = std::max<uint32_t>(top, 8);
+  }
+
+  const ir::Function& fn_;
+  std::map<const ir::Op*, uint32_t> index_, end_;
+  std::vector<uint32_t> def_, last_, offset_;
+  std::vector<const ir::Region*> def_region_;
+  uint32_t count_ = 0;
+  uint32_t lane_bytes_ = 0;
+};
+
+class Builder {
+ public:
+  Builder(Program& prog, const Layout& layout) : prog_(prog), layout_(layout) {}
+
+  const Block* build(const ir::Region& r, uint32_t depth) {
+    prog_.levels = std::max(prog_.levels, depth + 1);
+    prog_.blocks.push_back(std::make_unique<Block>());
+    Block* b = prog_.blocks.back().get();
+    b->insts.reserve(r.ops.size());
+    for (const ir::Op& op : r.ops) b->insts.push_back(make(op, depth));
+    return b;
+  }
+
+ private:
+  Inst make(const ir::Op& op, uint32_t depth) {
+    const ir::Function& fn = prog_.fn;
+    Inst in;
+    in.op = &op;
+    in.depth = depth;
+    in.attr = op.attrs.empty() ? 0 : op.attrs[0];
+    if (op.result != ir::kNoValue) {
+      in.rt = fn.type_of(op.result);
+      in.r = layout_.offset(op.result);
+      in.width = in.rt.width;
+    }
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      uint32_t off = layout_.offset(op.operands[i]);
+      in.ov.push_back(off);
+      if (i < 3) {
+        in.o[i] = off;
+        in.ot[i] = fn.type_of(op.operands[i]);
+      }
+    }
+    Prep p{fn, prog_.opts, *prog_.target, op, in, shared_cursor_, prog_.shared_ranges};
+    const ir::OpInfo& info = ir::op_info(op.code);
+    if (info.operands >= 0 && op.operands.size() != size_t(info.operands))
+      p.reject(fmt::format("expects {} operands, has {}", info.operands, op.operands.size()));
+    if (op.regions.size() != size_t(info.regions))
+      p.reject(fmt::format("expects {} regions, has {}", info.regions, op.regions.size()));
+    for (size_t i = 0; i < op.regions.size(); ++i) {
+      if (!op.regions[i].args.empty()) in.arg = layout_.offset(op.regions[i].args[0]);
+      in.region[i] = build(op.regions[i], depth + 1);
+    }
+    for (auto select : {select_values, select_arith, select_convert, select_memory, select_control,
+                        select_intrinsics})
+      if ((in.fn = select(p))) return in;
+    p.reject("the emulator has no semantics for this op");
+  }
+
+  Program& prog_;
+  const Layout& layout_;
+  uint64_t shared_cursor_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Program> build_program(const ir::Function& fn, const Options& opts) {
+  auto prog = std::make_unique<Program>();
+  prog->fn = fn;
+  prog->opts = opts;
+  prog->target = &target_info(opts.target);
+  for (uint32_t i = 0; i < fn.value_types.size(); ++i)
+    if (fn.value_types[i].is_value() && (fn.value_types[i].width < 1 || fn.value_types[i].width > 64))
+      throw UserError(fmt::format("emulator: kernel '{}': value %{} has vector width {} (1..64 allowed)",
+                                  fn.name, i, fn.value_types[i].width));
+  Layout layout(prog->fn);
+  prog->lane_bytes = layout.lane_bytes();
+  Builder b(*prog, layout);
+  b.build(prog->fn.body, 0);
+  prog->shared_bytes = prog->fn.shared_bytes();
+  return prog;
+}
+
+}  // namespace tilejit::emulator::detail

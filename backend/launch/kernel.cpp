@@ -1,0 +1,175 @@
+// compile(): trace, verify, compile through the cache, load; Kernel::launch argument checks.
+#include "backend/launch/kernel.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+#include "backend/launch/dump.h"
+#include "backend/llvm/compile.h"
+#include "backend/runtime/cache.h"
+#include "dsl/ir/hash.h"
+#include "dsl/ir/printer.h"
+#include "dsl/ir/verifier.h"
+
+namespace tilejit {
+
+struct Kernel::Impl {
+  std::string name;
+  Device* device;
+  ir::Function fn;
+  std::vector<std::string> param_names;
+  CompileInfo info;
+  std::unique_ptr<LoadedKernel> loaded;
+};
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct MemoKey {
+  const void* def;
+  const Device* device;
+  int opt_level;
+  auto operator<=>(const MemoKey&) const = default;
+};
+
+std::mutex& memo_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<MemoKey, std::shared_ptr<const Kernel::Impl>>& memo() {
+  static std::map<MemoKey, std::shared_ptr<const Kernel::Impl>> m;
+  return m;
+}
+
+CompiledEntry compile_entry(const ir::Function& fn, Target target, const CompileOptions& options) {
+  backend::CompileOptions o;
+  o.opt_level = options.opt_level;
+  backend::CompileResult r = backend::compile(fn, target, o);
+  CompiledEntry e;
+  e.code = std::move(r.code);
+  e.llvm_ir = std::move(r.llvm_ir);
+  e.assembly = std::move(r.assembly);
+  e.metadata_json = r.resources_json.empty() ? "{}" : r.resources_json;
+  return e;
+}
+}  // namespace
+
+Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options) {
+  MemoKey key{def.id(), &device, options.opt_level};
+  {
+    std::lock_guard lock(memo_mutex());
+    auto it = memo().find(key);
+    if (it != memo().end()) return Kernel(it->second);
+  }
+  auto impl = std::make_shared<Kernel::Impl>();
+  impl->name = def.name();
+  impl->device = &device;
+  for (size_t i = 0; i < def.param_types().size(); ++i) impl->param_names.push_back(def.param_name(i));
+
+  auto t0 = std::chrono::steady_clock::now();
+  Target target = device.target();
+  impl->fn = def.trace(target);
+  ir::verify(impl->fn, target);
+  impl->info.trace_ms = ms_since(t0);
+  std::string text = ir::print(impl->fn);
+  impl->info.ir_hash = ir::hash_text(text);
+
+  const CompiledEntry* entry = nullptr;
+  if (device.needs_code()) {
+    CacheKeyMaterial material;
+    material.ir_text = text;
+    material.target = std::string(target_info(target).name);
+    material.options = fmt::format("O{}", options.opt_level);
+    material.llvm_version = backend::llvm_version();
+    KernelCache& cache = kernel_cache();
+    uint64_t misses = cache.stats().misses;
+    auto t1 = std::chrono::steady_clock::now();
+    entry = &cache.get_or_compile(material, [&] { return compile_entry(impl->fn, target, options); });
+    bool compiled = cache.stats().misses != misses;
+    impl->info.compile_ms = compiled ? ms_since(t1) : 0;
+    impl->info.disk_hit = !compiled;
+    impl->info.resources_json = entry->metadata_json;
+  }
+  dump_kernel(impl->fn, text, entry);
+
+  auto t2 = std::chrono::steady_clock::now();
+  impl->loaded = device.load(impl->fn, entry ? &entry->code : nullptr);
+  impl->info.load_ms = ms_since(t2);
+
+  std::lock_guard lock(memo_mutex());
+  auto [it, inserted] = memo().emplace(key, impl);
+  return Kernel(it->second);
+}
+
+const std::string& Kernel::name() const { return impl_->name; }
+Device& Kernel::device() const { return *impl_->device; }
+const ir::Function& Kernel::ir() const { return impl_->fn; }
+const CompileInfo& Kernel::info() const { return impl_->info; }
+
+KernelArg Kernel::make_arg(size_t index, HostKind kind, size_t elem_bytes, uint64_t bits) const {
+  const auto& params = impl_->fn.params;
+  if (index >= params.size())
+    throw UserError(fmt::format("kernel '{}' takes {} arguments, got more", impl_->name, params.size()));
+  const ir::Type& t = params[index].type;
+  auto fail = [&](const char* got) {
+    throw UserError(fmt::format("kernel '{}': argument {} ('{}') must be {}, got {}", impl_->name, index,
+                                impl_->param_names[index], ir::to_string(t), got));
+  };
+  switch (kind) {
+    case HostKind::Pointer:
+      if (!t.is_pointer() || t.space != ir::AddrSpace::Global) fail("a buffer");
+      if (elem_bytes && elem_bytes != size_t(ir::scalar_bits(t.elem) / 8))
+        fail(fmt::format("a buffer of {}-byte elements", elem_bytes).c_str());
+      break;
+    case HostKind::Int:
+      if (!t.is_scalar() || !t.is_int() || t.elem == ir::Scalar::I1) fail("an integer");
+      break;
+    case HostKind::Float:
+      if (!t.is_scalar() || !t.is_float() || size_t(ir::scalar_bits(t.elem) / 8) != elem_bytes)
+        fail(elem_bytes == 4 ? "a float" : "a double");
+      break;
+    case HostKind::Bool:
+      if (t != ir::Type::scalar(ir::Scalar::I1)) fail("a bool");
+      break;
+  }
+  if (kind == HostKind::Int && t.elem != ir::Scalar::I64) {
+    int nbits = ir::scalar_bits(t.elem);
+    int64_t v = int64_t(bits);
+    int64_t lo = -(int64_t(1) << (nbits - 1)), hi = (int64_t(1) << nbits) - 1;
+    if (v < lo || v > hi)
+      throw UserError(fmt::format("kernel '{}': argument {} ('{}') = {} does not fit in {}", impl_->name, index,
+                                  impl_->param_names[index], v, ir::to_string(t)));
+    bits &= (uint64_t(1) << nbits) - 1;
+  }
+  return {t, bits};
+}
+
+void Kernel::launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) const {
+  const auto& params = impl_->fn.params;
+  if (args.size() != params.size())
+    throw UserError(fmt::format("kernel '{}' takes {} arguments, got {}", impl_->name, params.size(), args.size()));
+  for (size_t i = 0; i < args.size(); ++i)
+    if (args[i].type != params[i].type)
+      throw UserError(fmt::format("kernel '{}': argument {} ('{}') must be {}, got {}", impl_->name, i,
+                                  impl_->param_names[i], ir::to_string(params[i].type), ir::to_string(args[i].type)));
+  if (!grid.count() || !block.count())
+    throw UserError(fmt::format("kernel '{}': empty grid or block ({}x{}x{} / {}x{}x{})", impl_->name, grid.x,
+                                grid.y, grid.z, block.x, block.y, block.z));
+  const uint32_t* fixed = impl_->fn.block_size;
+  if (fixed[0] && (block.x != fixed[0] || block.y != fixed[1] || block.z != fixed[2]))
+    throw UserError(fmt::format("kernel '{}' was defined for blocks of {}x{}x{}, launched with {}x{}x{}", impl_->name,
+                                fixed[0], fixed[1], fixed[2], block.x, block.y, block.z));
+  if (block.count() > target_info(impl_->device->target()).max_block_threads)
+    throw OutOfResources(fmt::format("kernel '{}': {} threads per block exceed the limit of {}", impl_->name,
+                                     block.count(), target_info(impl_->device->target()).max_block_threads));
+  impl_->loaded->launch(grid, block, args, stream);
+}
+
+}  // namespace tilejit

@@ -1,0 +1,237 @@
+// sm_90a backend: NVPTX lowering hooks (sregs, bar.sync, red/atom, mma.sync, ldmatrix, cp.async) and PTX emission.
+#include "backend/nvptx/sm90a.h"
+
+#include <fmt/format.h>
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "backend/llvm/target_backend.h"
+#include "dsl/error.h"
+
+namespace tilejit::backend {
+namespace {
+
+constexpr const char* kTriple = "nvptx64-nvidia-cuda";
+constexpr const char* kCpu = "sm_90a";
+constexpr const char* kFeatures = "+ptx80";
+constexpr const char* kSharedSymbol = "tilejit_smem";
+
+class Sm90aBackend final : public TargetBackend {
+ public:
+  explicit Sm90aBackend(int opt_level) { tm_ = create_target_machine(kTriple, kCpu, kFeatures, opt_level); }
+
+  Target target() const override { return Target::Sm90a; }
+
+  void define_kernel(llvm::Function& k, const ir::Function& fn) override {
+    k.setCallingConv(llvm::CallingConv::PTX_Kernel);
+    if (fixed(fn)) k.addFnAttr("nvvm.maxntid", fmt::format("{},{},{}", dim(fn, 0), dim(fn, 1), dim(fn, 2)));
+  }
+
+  llvm::Value* work_item_id(IRB& b, ir::OpCode code, int d, const ir::Function& fn) override {
+    using I = llvm::Intrinsic::ID;
+    static constexpr I tid[3] = {llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_y,
+                                 llvm::Intrinsic::nvvm_read_ptx_sreg_tid_z};
+    static constexpr I ctaid[3] = {llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x,
+                                   llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y,
+                                   llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z};
+    static constexpr I ntid[3] = {llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x,
+                                  llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_y,
+                                  llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_z};
+    static constexpr I nctaid[3] = {llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x,
+                                    llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_y,
+                                    llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z};
+    switch (code) {
+      case ir::OpCode::ThreadId:
+        if (fixed(fn) && dim(fn, d) == 1) return b.getInt32(0);
+        return b.CreateIntrinsic(tid[d], {});
+      case ir::OpCode::BlockId: return b.CreateIntrinsic(ctaid[d], {});
+      case ir::OpCode::BlockDim:
+        if (fixed(fn)) return b.getInt32(dim(fn, d));
+        return b.CreateIntrinsic(ntid[d], {});
+      default: return b.CreateIntrinsic(nctaid[d], {});
+    }
+  }
+
+  llvm::Value* lane_id(IRB& b) override { return b.CreateIntrinsic(llvm::Intrinsic::nvvm_read_ptx_sreg_laneid, {}); }
+
+  llvm::Value* shared_base(llvm::Module& m, const ir::Function&, uint64_t) override {
+    // One dynamic shared array; the driver passes Function::shared_bytes() at launch.
+    auto* ty = llvm::ArrayType::get(llvm::Type::getInt8Ty(m.getContext()), 0);
+    auto* g = new llvm::GlobalVariable(m, ty, false, llvm::GlobalValue::ExternalLinkage, nullptr, kSharedSymbol,
+                                       nullptr, llvm::GlobalValue::NotThreadLocal, 3);
+    g->setAlignment(llvm::Align(16));
+    return g;
+  }
+
+  void barrier(IRB& b) override {
+    b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cta_sync_aligned_all, {b.getInt32(0)});
+  }
+
+  void atomic_add(IRB& b, llvm::Value* ptr, llvm::Value* v) override {
+    llvm::LLVMContext& ctx = b.getContext();
+    bool shared = ptr->getType()->getPointerAddressSpace() == 3;
+    if (v->getType()->isVectorTy() && !shared) {
+      // LLVM 22 expands <2 x bfloat> atomicrmw to a CAS loop; sm_90 has a native packed reduction.
+      auto* fty = llvm::FunctionType::get(b.getVoidTy(), {b.getInt64Ty(), b.getInt32Ty()}, false);
+      auto* red = llvm::InlineAsm::get(fty, "red.global.add.noftz.bf16x2 [$0], $1;", "l,r,~{memory}",
+                                       /*hasSideEffects=*/true);
+      b.CreateCall(red, {b.CreatePtrToInt(ptr, b.getInt64Ty()), b.CreateBitCast(v, b.getInt32Ty())});
+      return;
+    }
+    auto op = v->getType()->isFPOrFPVectorTy() ? llvm::AtomicRMWInst::FAdd : llvm::AtomicRMWInst::Add;
+    auto scope = ctx.getOrInsertSyncScopeID(shared ? "block" : "device");
+    b.CreateAtomicRMW(op, ptr, v, llvm::MaybeAlign(4), llvm::AtomicOrdering::Monotonic, scope);
+  }
+
+  llvm::Value* buffer_load(IRB& b, llvm::Value* base, llvm::Value* num_records, llvm::Value* offset,
+                           llvm::Type* result) override {
+    llvm::LLVMContext& ctx = b.getContext();
+    llvm::Function* f = b.GetInsertBlock()->getParent();
+    unsigned bytes = unsigned(result->getPrimitiveSizeInBits().getFixedValue() / 8);
+    unsigned dwords = bytes / 4;
+    auto* vec_ty = llvm::FixedVectorType::get(b.getInt32Ty(), dwords);
+    llvm::Value* off = b.CreateZExt(offset, b.getInt64Ty());
+    llvm::Value* limit = b.CreateZExt(num_records, b.getInt64Ty());
+    llvm::Value* addr = b.CreateGEP(b.getInt8Ty(), base, off);
+    llvm::Value* whole = b.CreateICmpULE(b.CreateAdd(off, b.getInt64(bytes)), limit);
+
+    auto* fast = llvm::BasicBlock::Create(ctx, "bufload.whole", f);
+    auto* slow = llvm::BasicBlock::Create(ctx, "bufload.partial", f);
+    auto* done = llvm::BasicBlock::Create(ctx, "bufload.done", f);
+    b.CreateCondBr(whole, fast, slow);
+
+    b.SetInsertPoint(fast);
+    uint64_t align = std::min<uint64_t>(bytes & (~uint64_t(bytes) + 1), 16);
+    llvm::Value* fast_v = b.CreateAlignedLoad(vec_ty, addr, llvm::Align(align));
+    b.CreateBr(done);
+
+    // Partial: each dword that lies wholly inside num_records is loaded, the others read 0.
+    b.SetInsertPoint(slow);
+    llvm::Value* slow_v = llvm::Constant::getNullValue(vec_ty);
+    for (unsigned w = 0; w < dwords; ++w) {
+      llvm::Value* in = b.CreateICmpULE(b.CreateAdd(off, b.getInt64(4 * w + 4)), limit);
+      auto* load_b = llvm::BasicBlock::Create(ctx, "bufload.dword", f);
+      auto* next_b = llvm::BasicBlock::Create(ctx, "bufload.next", f);
+      llvm::BasicBlock* from = b.GetInsertBlock();
+      b.CreateCondBr(in, load_b, next_b);
+      b.SetInsertPoint(load_b);
+      llvm::Value* p = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), addr, 4 * w);
+      llvm::Value* loaded = b.CreateInsertElement(slow_v, b.CreateAlignedLoad(b.getInt32Ty(), p, llvm::Align(4)), w);
+      b.CreateBr(next_b);
+      b.SetInsertPoint(next_b);
+      llvm::PHINode* phi = b.CreatePHI(vec_ty, 2);
+      phi->addIncoming(slow_v, from);
+      phi->addIncoming(loaded, load_b);
+      slow_v = phi;
+    }
+    llvm::BasicBlock* slow_end = b.GetInsertBlock();
+    b.CreateBr(done);
+
+    b.SetInsertPoint(done);
+    llvm::PHINode* v = b.CreatePHI(vec_ty, 2);
+    v->addIncoming(fast_v, fast);
+    v->addIncoming(slow_v, slow_end);
+    if (dwords == 1) return b.CreateBitCast(b.CreateExtractElement(v, uint64_t(0)), result);
+    return b.CreateBitCast(v, result);
+  }
+
+  llvm::Value* transcendental(IRB& b, ir::OpCode code, llvm::Value* x) override {
+    switch (code) {
+      case ir::OpCode::Exp2: return b.CreateUnaryIntrinsic(llvm::Intrinsic::exp2, x);  // ex2.approx.f32
+      case ir::OpCode::Log2: return b.CreateIntrinsic(llvm::Intrinsic::nvvm_lg2_approx_f, {x});
+      default: return b.CreateIntrinsic(llvm::Intrinsic::nvvm_rsqrt_approx_f, {x});
+    }
+  }
+
+  llvm::Value* intrinsic(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) override {
+    llvm::LLVMContext& ctx = b.getContext();
+    auto* i32 = b.getInt32Ty();
+    auto vec = [&](llvm::Type* t, unsigned n) { return llvm::FixedVectorType::get(t, n); };
+    auto* bf16 = llvm::Type::getBFloatTy(ctx);
+    auto* f32 = b.getFloatTy();
+    switch (op.code) {
+      case ir::OpCode::Mma: {
+        int64_t instr = op.attrs.empty() ? -1 : op.attrs[0];
+        if (instr != 1)
+          throw InternalError(
+              fmt::format("sm_90a has no mma instruction {} (only 1: mma.sync m16n8k16 row.col bf16)", instr));
+        if (args[0]->getType() != vec(bf16, 8) || args[1]->getType() != vec(bf16, 4) ||
+            args[2]->getType() != vec(f32, 4) || result != vec(f32, 4))
+          throw InternalError("sm_90a mma m16n8k16 bf16 takes <8 x bf16>, <4 x bf16>, <4 x f32> and returns <4 x f32>");
+        llvm::Value* a = b.CreateBitCast(args[0], vec(i32, 4));
+        llvm::Value* bb = b.CreateBitCast(args[1], vec(i32, 2));
+        std::vector<llvm::Value*> ops;
+        for (unsigned i = 0; i < 4; ++i) ops.push_back(b.CreateExtractElement(a, i));
+        for (unsigned i = 0; i < 2; ++i) ops.push_back(b.CreateExtractElement(bb, i));
+        for (unsigned i = 0; i < 4; ++i) ops.push_back(b.CreateExtractElement(args[2], i));
+        llvm::Value* d = b.CreateIntrinsic(llvm::Intrinsic::nvvm_mma_m16n8k16_row_col_bf16, {}, ops);
+        llvm::Value* out = llvm::PoisonValue::get(vec(f32, 4));
+        for (unsigned i = 0; i < 4; ++i) out = b.CreateInsertElement(out, b.CreateExtractValue(d, i), i);
+        return out;
+      }
+      case ir::OpCode::LdMatrix: {
+        int64_t trans = op.attrs.empty() ? 0 : op.attrs[0];
+        if (trans != 0 && trans != 1) throw InternalError(fmt::format("ldmatrix: trans {} is not 0 or 1", trans));
+        if (args[0]->getType()->getPointerAddressSpace() != 3 || result->getPrimitiveSizeInBits() != 128)
+          throw InternalError("ldmatrix reads a shared pointer into 8 x 16-bit elements");
+        auto id = trans ? llvm::Intrinsic::nvvm_ldmatrix_sync_aligned_m8n8_x4_trans_b16
+                        : llvm::Intrinsic::nvvm_ldmatrix_sync_aligned_m8n8_x4_b16;
+        llvm::Value* r = b.CreateIntrinsic(id, {args[0]->getType()}, {args[0]});
+        llvm::Value* v = llvm::PoisonValue::get(vec(i32, 4));
+        for (unsigned i = 0; i < 4; ++i) v = b.CreateInsertElement(v, b.CreateExtractValue(r, i), i);
+        return b.CreateBitCast(v, result);
+      }
+      case ir::OpCode::CpAsync:
+        if (args[0]->getType()->getPointerAddressSpace() != 3 || args[1]->getType()->getPointerAddressSpace() != 1 ||
+            !args[2]->getType()->isIntegerTy(32))
+          throw InternalError("cp_async takes (shared pointer, global pointer, i32 src_bytes)");
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s, {}, {args[0], args[1], args[2]});
+        return nullptr;
+      case ir::OpCode::CpAsyncCommit:
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {});
+        return nullptr;
+      case ir::OpCode::CpAsyncWait: {
+        int64_t n = op.attrs.empty() ? -1 : op.attrs[0];
+        if (n < 0 || n > INT32_MAX) throw InternalError(fmt::format("cp_async_wait: {} pending groups is invalid", n));
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_group, {b.getInt32(int32_t(n))});
+        return nullptr;
+      }
+      default:
+        throw InternalError(fmt::format("'{}' is a gfx950 intrinsic; sm_90a has no lowering for it",
+                                        ir::op_info(op.code).name));
+    }
+  }
+
+  void emit(llvm::Module& m, const ir::Function& fn, CompileResult& out) override {
+    int64_t t0 = now_ns();
+    llvm::SmallVector<char, 0> ptx;
+    {
+      llvm::raw_svector_ostream os(ptx);
+      llvm::legacy::PassManager pm;
+      if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
+        throw InternalError("sm_90a: the target machine cannot emit PTX");
+      pm.run(m);
+    }
+    check_llvm_diagnostics(m.getContext(), "sm_90a code generation");
+    out.assembly.assign(ptx.begin(), ptx.end());
+    if (out.assembly.find(fmt::format(".entry {}(", fn.name)) == std::string::npos)
+      throw InternalError(fmt::format("sm_90a: the PTX has no entry named '{}'", fn.name));
+    out.code.binary.assign(ptx.begin(), ptx.end());
+    out.codegen_ms = ms_since(t0);
+    out.link_ms = 0;
+  }
+
+ private:
+  static bool fixed(const ir::Function& fn) { return fn.block_size[0] != 0; }
+  static uint32_t dim(const ir::Function& fn, int d) { return std::max<uint32_t>(1, fn.block_size[d]); }
+};
+
+}  // namespace
+
+std::unique_ptr<TargetBackend> make_sm90a_backend(int opt_level) { return std::make_unique<Sm90aBackend>(opt_level); }
+
+}  // namespace tilejit::backend

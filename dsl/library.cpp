@@ -1,0 +1,1 @@
+// libtilejit has no code of its own: it bundles every component library (see CMakeLists.txt).

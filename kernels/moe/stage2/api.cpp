@@ -1,0 +1,107 @@
+// MoeStage2A16W4 argument checks and launch; the host-side runner.
+#include "kernels/moe/stage2/api.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "dsl/ir/numeric.h"
+#include "kernels/moe/stage2/kernel.h"
+#include "kernels/mxfp4/preshuffle.h"
+
+namespace tilejit::kernels {
+
+MoeStage2A16W4::MoeStage2A16W4(const MoeStage2Config& config) : config_(config), def_(moe_stage2_kernel(config)) {}
+
+const Kernel& MoeStage2A16W4::compile(Device& device) {
+  kernel_ = tilejit::compile(def_, device);
+  return *kernel_;
+}
+
+Dim3 MoeStage2A16W4::grid(int sorted_blocks) const {
+  return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(sorted_blocks),
+          uint32_t(config_.k_batch)};
+}
+
+void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
+  if (!kernel_) throw std::logic_error("MoeStage2A16W4::launch before compile(device)");
+  auto need = [](DevicePtr p, uint64_t align, const char* name) {
+    if (!p) throw std::invalid_argument(fmt::format("MoeStage2A16W4: {} is null", name));
+    if (p % align) throw std::invalid_argument(fmt::format("MoeStage2A16W4: {} must be {}-byte aligned", name, align));
+  };
+  need(args.out, config_.out_dtype == OutDtype::F32 && !config_.accumulate ? 8 : 4, "out");
+  need(args.a, 16, "a");
+  need(args.w, 16, "w");
+  need(args.w_scale, 1, "w_scale");
+  need(args.sorted_token_ids, 4, "sorted_token_ids");
+  need(args.sorted_weights, 4, "sorted_weights");
+  need(args.sorted_expert_ids, 4, "sorted_expert_ids");
+  need(args.num_valid_ids, 4, "num_valid_ids");
+  if (config_.has_bias) need(args.bias, 4, "bias");
+  if (args.tokens < 1 || args.tokens >= (1 << 24))
+    throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
+  if (args.sorted_blocks < 1)
+    throw std::invalid_argument(fmt::format("MoeStage2A16W4: sorted_blocks must be positive, got {}", args.sorted_blocks));
+  kernel_->launch_on(stream, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
+                     RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids}, RawPtr{args.sorted_weights},
+                     RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
+                     RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);
+}
+
+MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const moe::Stage2Inputs& in, int tokens,
+                            std::span<const uint8_t> initial_out) {
+  cfg.validate();
+  const int64_t E = cfg.experts, N = cfg.model_dim, K = cfg.inter_dim, topk = cfg.topk;
+  auto size_check = [](size_t got, int64_t want, const char* name) {
+    if (int64_t(got) != want)
+      throw std::invalid_argument(fmt::format("run_moe_stage2: {} has {} elements, expected {}", name, got, want));
+  };
+  size_check(in.a.size(), tokens * topk * K, "a");
+  size_check(in.w_packed.size(), E * N * K / 2, "w");
+  size_check(in.w_scales.size(), E * N * K / 32, "w_scale");
+  if (cfg.has_bias) size_check(in.bias.size(), E * N, "bias");
+  moe::SortedRouting sorted = moe::moe_sorting(in.topk_ids, in.topk_weights, tokens, topk, E, cfg.tile_m);
+  std::vector<uint8_t> w = mxfp4::preshuffle_weights(in.w_packed, E, N, K);
+  std::vector<uint8_t> s = mxfp4::preshuffle_scales(in.w_scales, E, N, K);
+
+  MoeStage2A16W4 op(cfg);
+  MoeStage2Run run;
+  run.compile = op.compile(device).info();
+  Buffer<uint16_t> a(device, in.a);
+  Buffer<uint8_t> dw(device, std::span<const uint8_t>(w)), ds(device, std::span<const uint8_t>(s));
+  Buffer<int32_t> ids(device, std::span<const int32_t>(sorted.sorted_token_ids));
+  Buffer<float> wts(device, std::span<const float>(sorted.sorted_weights));
+  Buffer<int32_t> experts(device, std::span<const int32_t>(sorted.sorted_expert_ids));
+  Buffer<int32_t> valid(device, std::span<const int32_t>(sorted.num_valid_ids));
+  std::optional<Buffer<float>> bias;
+  if (cfg.has_bias) bias.emplace(device, in.bias);
+  const int64_t rows = cfg.accumulate ? tokens : tokens * topk;
+  const size_t out_elems = size_t(rows * N), elem_bytes = cfg.out_dtype == OutDtype::F32 ? 4 : 2;
+  Buffer<uint8_t> out(device, out_elems * elem_bytes);
+  if (initial_out.empty()) out.fill_bytes(cfg.accumulate ? 0x00 : 0xFF);  // the caller's zeroing, or poison
+  else if (initial_out.size() != out_elems * elem_bytes)
+    throw std::invalid_argument(fmt::format("run_moe_stage2: initial_out has {} bytes, expected {}", initial_out.size(),
+                                            out_elems * elem_bytes));
+  else out.upload(initial_out);
+
+  MoeStage2Args args{out.ptr(), a.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
+                     bias ? bias->ptr() : 0, tokens, int(sorted.sorted_expert_ids.size())};
+  auto start = device.create_event(), stop = device.create_event();
+  start->record(nullptr);
+  op.launch(args, nullptr);
+  stop->record(nullptr);
+  stop->synchronize();
+  run.kernel_ms = stop->elapsed_ms_since(*start);
+  std::vector<uint8_t> bytes = out.download();
+  run.out.resize(out_elems);
+  if (elem_bytes == 4) {
+    std::memcpy(run.out.data(), bytes.data(), bytes.size());
+  } else {
+    run.out_bf16.resize(out_elems);
+    std::memcpy(run.out_bf16.data(), bytes.data(), bytes.size());
+    for (size_t i = 0; i < out_elems; ++i) run.out[i] = ir::bf16_to_f32(run.out_bf16[i]);
+  }
+  return run;
+}
+
+}  // namespace tilejit::kernels

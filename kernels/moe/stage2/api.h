@@ -1,0 +1,61 @@
+// The C++ API of the MoE stage-2 A16W4 kernel: config -> compile(device) -> launch(args, stream).
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "backend/launch/kernel.h"
+#include "kernels/moe/host/reference.h"
+#include "kernels/moe/stage2/config.h"
+
+namespace tilejit::kernels {
+
+/// Device buffers of one launch. All pointers are device addresses.
+/// The caller zeroes `out` before an accumulating launch (the kernel only adds into it).
+struct MoeStage2Args {
+  DevicePtr out = 0;               ///< bf16 or f32: [tokens, N] (accumulate) or [tokens*topk, N]
+  DevicePtr a = 0;                 ///< bf16 [tokens*topk, K], 16-byte aligned
+  DevicePtr w = 0;                 ///< preshuffled MXFP4 weights [E, N, K/2], 16-byte aligned
+  DevicePtr w_scale = 0;           ///< preshuffled E8M0 scales [E*N, K/32]
+  DevicePtr sorted_token_ids = 0;  ///< i32, sorted_blocks * tile_m entries
+  DevicePtr sorted_weights = 0;    ///< f32, aligned with sorted_token_ids
+  DevicePtr sorted_expert_ids = 0; ///< i32, sorted_blocks entries
+  DevicePtr num_valid_ids = 0;     ///< i32[2]
+  DevicePtr bias = 0;              ///< f32 [E, N]; required iff config.has_bias
+  int tokens = 0;
+  int sorted_blocks = 0;           ///< blocks in the sorted buffers (grid y); blocks past num_valid_ids exit at once
+};
+
+/// One stage-2 variant. compile() is cached (in memory, and on disk for GPUs).
+class MoeStage2A16W4 {
+ public:
+  explicit MoeStage2A16W4(const MoeStage2Config& config);
+  const MoeStage2Config& config() const { return config_; }
+  const KernelDef& definition() const { return def_; }
+
+  /// Compiles (or fetches) the kernel for `device` and keeps it for launch().
+  const Kernel& compile(Device& device);
+  /// Launches on the device it was compiled for; checks the arguments first (null or
+  /// misaligned pointers, token count) and throws std::invalid_argument naming the argument.
+  void launch(const MoeStage2Args& args, Stream* stream = nullptr) const;
+  Dim3 grid(int sorted_blocks) const;
+
+ private:
+  MoeStage2Config config_;
+  KernelDef def_;
+  std::optional<Kernel> kernel_;
+};
+
+/// Host tensors of one problem in the plain layouts (see moe::Stage2Inputs); the runner sorts,
+/// preshuffles, uploads, zeroes the output, launches and downloads.
+struct MoeStage2Run {
+  std::vector<float> out;   ///< the output as floats (bf16 outputs widened exactly)
+  std::vector<uint16_t> out_bf16;  ///< raw bf16 bits when the output is bf16
+  double kernel_ms = 0;     ///< device time of the launch (events)
+  CompileInfo compile;
+};
+/// `initial_out`: the output's bytes before the launch (empty: zeros when accumulating, else a
+/// NaN poison); tests pass random values so that an element the kernel never touched shows.
+MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& config, const moe::Stage2Inputs& in, int tokens,
+                            std::span<const uint8_t> initial_out = {});
+
+}  // namespace tilejit::kernels

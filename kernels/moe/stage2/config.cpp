@@ -1,0 +1,29 @@
+// Stage-2 configuration checks and names.
+#include "kernels/moe/stage2/config.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace tilejit::kernels {
+
+void MoeStage2Config::validate() const {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("MoeStage2Config: " + m); };
+  if (model_dim <= 0 || model_dim % 32) fail(fmt::format("model_dim must be a positive multiple of 32, got {}", model_dim));
+  if (inter_dim <= 0 || inter_dim % 256) fail(fmt::format("inter_dim must be a positive multiple of 256, got {}", inter_dim));
+  if (experts <= 0) fail(fmt::format("experts must be positive, got {}", experts));
+  if (topk <= 0 || topk > experts || topk > 255) fail(fmt::format("topk must be in [1, min(experts, 255)], got {}", topk));
+  if (tile_m != 16 && tile_m != 32) fail(fmt::format("tile_m must be 16 or 32, got {}", tile_m));
+  if (tile_n != 64 && tile_n != 128 && tile_n != 256) fail(fmt::format("tile_n must be 64, 128 or 256, got {}", tile_n));
+  if (k_batch < 1 || inter_dim % k_batch || (inter_dim / k_batch) % kStage2ChunkK)
+    fail(fmt::format("k_batch {} does not split inter_dim {} into whole slices of {} K", k_batch, inter_dim, kStage2ChunkK));
+  if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
+}
+
+std::string MoeStage2Config::kernel_name() const {
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}_{}{}{}{}", model_dim, inter_dim, experts, topk, tile_m,
+                     tile_n, k_batch, out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+                     doweight ? "_w" : "", accumulate ? "" : "_store");
+}
+
+}  // namespace tilejit::kernels

@@ -1,0 +1,38 @@
+// The MoE stage-2 A16W4 kernel configuration: problem shape, tiles and epilogue options.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tilejit::kernels {
+
+enum class OutDtype : uint8_t { BF16, F32 };
+
+/// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
+/// the token count is a launch argument.
+struct MoeStage2Config {
+  int model_dim = 0;   ///< N: output columns; a multiple of 32 (a partial last N tile is masked)
+  int inter_dim = 0;   ///< K: contraction; a multiple of 256
+  int experts = 0;     ///< E
+  int topk = 0;
+  int tile_m = 16;     ///< 16 or 32 rows per block (= the MoE sorting block size)
+  int tile_n = 128;    ///< 64, 128 or 256 columns per block
+  int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
+  OutDtype out_dtype = OutDtype::BF16;
+  bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
+  bool doweight = true;    ///< multiply by the routing weight
+  bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
+
+  /// Throws std::invalid_argument naming the field that is out of range.
+  void validate() const;
+  /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
+  std::string kernel_name() const;
+  /// K values per split-K slice.
+  int slice_k() const { return inter_dim / k_batch; }
+};
+
+/// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
+inline constexpr int kStage2ChunkK = 128;
+/// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
+inline constexpr int kStage2Threads = 256;
+
+}  // namespace tilejit::kernels

@@ -1,0 +1,229 @@
+// The MoE stage-2 A16W4 kernel: gathered bf16 rows times preshuffled MXFP4 weights, split-K,
+// routing weights, bias and an atomic (or plain) epilogue.
+//
+// Dataflow per block (tile_m rows of one expert x tile_n columns, one K slice):
+//  - every wave owns tile_n / waves columns, split into n-tiles of the target's MMA;
+//  - per 128-K chunk each lane loads 16 preshuffled weight bytes (32 K of one row = one
+//    scale block), decodes them to bf16 with the scale, and loads the matching activations;
+//  - lanes feed the MMA a permutation of K (the same for A and B, so the sum is unchanged):
+//    gfx950 lane group g holds K g*32 + step*8 + 0..7 (the ported ku order); sm_90a lane
+//    t = lane%4 holds K t*32 + step*4 + 0..3;
+//  - the accumulators go through shared memory so that the epilogue can add adjacent column
+//    pairs with packed bf16x2 atomics on both targets.
+#include "kernels/moe/stage2/kernel.h"
+
+#include <map>
+#include <mutex>
+
+#include "dsl/tile/intrinsics.h"
+#include "dsl/tile/layout.h"
+#include "dsl/tile/mxfp4.h"
+
+namespace tilejit::kernels {
+
+using namespace dsl;
+using ir::Scalar;
+using ir::Type;
+
+namespace {
+
+const Type kI32 = Type::scalar(Scalar::I32);
+const Type kV4I32 = Type::vector(Scalar::I32, 4);
+const Type kV8BF16 = Type::vector(Scalar::BF16, 8);
+
+/// Builds <N x bf16> from i32 words of bf16 pairs.
+Value words_to_bf16(const std::vector<Value>& words) {
+  Value v = words.size() == 1 ? words[0] : make_vector(words);
+  return bitcast(v, Type::vector(Scalar::BF16, int(words.size()) * 2));
+}
+
+Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
+
+template <class OutT>
+void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
+                 Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
+                 Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
+  const int wave = wave_size();
+  const bool amd = wave == 64;
+  const int waves = kStage2Threads / wave;
+  const int mma_n = amd ? 16 : 8;                 // columns per MMA
+  const int steps = amd ? 4 : 8;                  // MMA k-steps per 128-K chunk
+  const int cols_per_wave = cfg.tile_n / waves;
+  const int n_tiles = cols_per_wave / mma_n;
+  const int m_tiles = cfg.tile_m / 16;
+  const int N = cfg.model_dim, K = cfg.inter_dim;
+  const int expert_bytes = N * K / 2;
+  const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
+  const tile::MmaLayout& layout = tile::target_mma_layout();
+
+  SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
+  Value tid = thread_id();
+  Value lane = lane_id();
+  Value wave_index = udiv(tid, wave);
+  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
+  Value row0 = bm * cfg.tile_m;
+
+  // Blocks past the sorted rows exit at once.
+  if_(row0 < num_valid[0], [&] {
+    Value e = sorted_experts[bm];
+    Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
+
+    // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
+    auto a_row = [&](Value r) {
+      Value id = sorted_ids[row0 + r];
+      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+      Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
+      return Ptr<bf16>(a + arow * K);
+    };
+    std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
+    for (int mt = 0; mt < m_tiles; ++mt) {
+      if (amd) a_rows[mt].push_back(a_row(urem(lane, 16) + 16 * mt));
+      else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(udiv(lane, 4) + (8 * h + 16 * mt)));
+    }
+    // The weight row of each n-tile and the 32-K block (kl) this lane holds.
+    Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
+    Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
+    std::vector<Value> n_rows, scale_rows;
+    for (int j = 0; j < n_tiles; ++j) {
+      Value n = bn * cfg.tile_n + wave_index * cols_per_wave + (n_lane + j * mma_n);
+      n_rows.push_back(n);
+      scale_rows.push_back(min(n, N - 1));  // rows past N load zero weights; their columns are masked
+    }
+
+    std::vector<std::unique_ptr<Var<>>> acc;
+    for (int i = 0; i < m_tiles * n_tiles; ++i)
+      acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
+
+    Value first = z * chunks_per_slice;
+    for_range(first, first + chunks_per_slice, [&](Value c) {
+      // B: one 16-byte load per n-tile (32 K of one row), decoded with its E8M0 scale.
+      std::vector<std::vector<Value>> b_frag(n_tiles);
+      Value ks = c * 4 + kl;
+      for (int j = 0; j < n_tiles; ++j) {
+        Value n = n_rows[j];
+        Value w_off = ((udiv(n, 16) * (K / 128) + c) * 4 + kl) * 256 + urem(n, 16) * 16;
+        Value wv = buffer_load(w_e, expert_bytes, w_off, kV4I32);
+        Value sn = scale_rows[j];
+        Value s_off = ((((e * (N / 32) + udiv(sn, 32)) * (K / 256) + udiv(ks, 8)) * 4 + urem(ks, 4)) * 16 +
+                       urem(sn, 16)) * 4 + urem(udiv(ks, 4), 2) * 2 + urem(udiv(sn, 16), 2);
+        Value scale = zext(w_scale[s_off], kI32);
+        for (int q = 0; q < 4; ++q) {
+          Value vals = tile::decode_fp4x8(extract(wv, q), scale);
+          if (amd) {
+            b_frag[j].push_back(vals);
+          } else {
+            b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 0), word(vals, 1)})}));
+            b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
+          }
+        }
+      }
+      // A: the same K permutation, then the MMAs.
+      Value k_base = c * kStage2ChunkK + kl * 32;
+      for (int mt = 0; mt < m_tiles; ++mt) {
+        std::vector<Value> a_frag;
+        for (int q = 0; q < 4; ++q) {
+          if (amd) {
+            a_frag.push_back(load(a_rows[mt][0] + (k_base + q * 8), 8));
+          } else {
+            Value r0 = load(a_rows[mt][0] + (k_base + q * 8), 8), r1 = load(a_rows[mt][1] + (k_base + q * 8), 8);
+            a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
+            a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
+          }
+        }
+        for (int j = 0; j < n_tiles; ++j) {
+          Var<>& v = *acc[mt * n_tiles + j];
+          Value sum = v;
+          for (int s = 0; s < steps; ++s) sum = tile::mma(a_frag[s], b_frag[j][s], sum);
+          v = sum;
+        }
+      }
+    });
+
+    // Accumulators to the shared tile through the MMA's C layout.
+    for (int mt = 0; mt < m_tiles; ++mt)
+      for (int j = 0; j < n_tiles; ++j) {
+        Value v = *acc[mt * n_tiles + j];
+        for (int i = 0; i < 4; ++i) {
+          Value m = layout.c.row.emit(lane, i) + 16 * mt;
+          Value n = layout.c.col.emit(lane, i) + wave_index * cols_per_wave + j * mma_n;
+          c_tile[m * cfg.tile_n + n] = extract(v, i);
+        }
+      }
+    barrier();
+
+    // Epilogue: column pairs, bias once (slice 0), routing weight, then atomics or stores.
+    const int pairs = cfg.tile_m * cfg.tile_n / 2;
+    for_range(tid, pairs, kStage2Threads, [&](Value p) {
+      Value m = udiv(p, cfg.tile_n / 2);
+      Value n = urem(p, cfg.tile_n / 2) * 2;
+      Value gn = bn * cfg.tile_n + n;
+      Value id = sorted_ids[row0 + m];
+      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+      if_((tok < tokens) & (gn < N), [&] {
+        Value v0 = c_tile[m * cfg.tile_n + n], v1 = c_tile[m * cfg.tile_n + n + 1];
+        if (cfg.has_bias) {
+          Value b0 = bias[e * N + gn], b1 = bias[e * N + gn + 1];
+          if (cfg.k_batch > 1) {
+            Value first_slice = z == 0;
+            b0 = select(first_slice, b0, 0.0f);
+            b1 = select(first_slice, b1, 0.0f);
+          }
+          v0 = v0 + b0;
+          v1 = v1 + b1;
+        }
+        if (cfg.doweight) {
+          Value wgt = sorted_weights[row0 + m];
+          v0 = v0 * wgt;
+          v1 = v1 * wgt;
+        }
+        Value out_row = cfg.accumulate ? tok : Value(tok * cfg.topk + slot);
+        Value dst = out + (out_row * N + gn);
+        if constexpr (std::is_same_v<OutT, float>) {
+          if (cfg.accumulate) {
+            atomic_add(dst, v0);
+            atomic_add(dst + 1, v1);
+          } else {
+            store(dst, make_vector({v0, v1}));
+          }
+        } else {
+          Value pair = cast(make_vector({v0, v1}), Type::vector(Scalar::BF16, 2));
+          if (cfg.accumulate) atomic_add(dst, pair);
+          else store(dst, pair);
+        }
+      });
+    });
+  });
+}
+
+template <class OutT>
+KernelDef define(const MoeStage2Config& cfg) {
+  KernelOptions opts;
+  opts.block = {uint32_t(kStage2Threads), 1, 1};
+  opts.param_names = {"out", "a", "w", "w_scale", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",
+                      "num_valid_ids", "bias", "tokens"};
+  return kernel(
+      cfg.kernel_name(),
+      [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
+            Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
+            Int tokens) {
+        stage2_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens);
+      },
+      std::move(opts));
+}
+
+}  // namespace
+
+KernelDef moe_stage2_kernel(const MoeStage2Config& config) {
+  config.validate();
+  static std::mutex mutex;
+  static std::map<std::string, KernelDef> defined;
+  std::lock_guard lock(mutex);
+  std::string name = config.kernel_name();
+  auto it = defined.find(name);
+  if (it != defined.end()) return it->second;
+  KernelDef def = config.out_dtype == OutDtype::F32 ? define<float>(config) : define<bf16>(config);
+  defined.emplace(name, def);
+  return def;
+}
+
+}  // namespace tilejit::kernels
