@@ -34,7 +34,7 @@ const Type kV8BF16 = Type::vector(Scalar::BF16, 8);
 /// Builds <N x bf16> from i32 words of bf16 pairs.
 Value words_to_bf16(const std::vector<Value>& words) {
   Value v = words.size() == 1 ? words[0] : make_vector(words);
-  return bitcast(v, Type::vector(Scalar::BF16, int(words.size()) * 2));
+  return bitcast(v, Type::vector(Scalar::BF16, v.type().size_bytes() / 2));
 }
 
 Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
