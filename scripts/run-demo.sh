@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-./build/examples/moe_stage2/moe_stage2_demo
+./build/examples/moe_stage2_demo

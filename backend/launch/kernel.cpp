@@ -34,7 +34,7 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 struct MemoKey {
   const void* def;
-  const Device* device;
+  uint64_t device;  // Device::serial(): a new device at a reused address must not hit
   int opt_level;
   auto operator<=>(const MemoKey&) const = default;
 };
@@ -62,7 +62,7 @@ CompiledEntry compile_entry(const ir::Function& fn, Target target, const Compile
 }  // namespace
 
 Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options) {
-  MemoKey key{def.id(), &device, options.opt_level};
+  MemoKey key{def.id(), device.serial(), options.opt_level};
   {
     std::lock_guard lock(memo_mutex());
     auto it = memo().find(key);

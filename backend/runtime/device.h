@@ -64,7 +64,10 @@ class LoadedKernel {
 
 class Device {
  public:
+  Device();
   virtual ~Device() = default;
+  /// A number no other Device of this process has had (addresses are reused; serials are not).
+  uint64_t serial() const { return serial_; }
   virtual DeviceKind kind() const = 0;
   /// The target whose code (GPU) or lane layouts (emulator) this device runs.
   virtual Target target() const = 0;
@@ -88,6 +91,9 @@ class Device {
   virtual bool needs_code() const { return kind() != DeviceKind::Emulator; }
   /// Makes a kernel runnable. GPUs load `code`; the emulator runs `fn` itself.
   virtual std::unique_ptr<LoadedKernel> load(const ir::Function& fn, const CompiledCode* code) = 0;
+
+ private:
+  uint64_t serial_;
 };
 
 }  // namespace tilejit

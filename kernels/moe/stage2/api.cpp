@@ -85,7 +85,7 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
   else out.upload(initial_out);
 
   MoeStage2Args args{out.ptr(), a.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
-                     bias ? bias->ptr() : 0, tokens, int(sorted.sorted_expert_ids.size())};
+                     bias ? bias->ptr() : 0, tokens, int(std::max<int64_t>(sorted.num_blocks(), 1))};
   auto start = device.create_event(), stop = device.create_event();
   start->record(nullptr);
   op.launch(args, nullptr);

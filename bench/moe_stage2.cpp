@@ -1,0 +1,131 @@
+// Benchmark of the MoE stage-2 A16W4 kernel (a program, not a test): GPT-OSS and DeepSeek-R1
+// shapes over token counts, cold L2 before every call, median of repeated launches, against the
+// memory floor from the copy bandwidth measured in the same run. Writes JSON and a table.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "backend/runtime/select.h"
+#include "kernels/moe/host/inputs.h"
+#include "kernels/moe/stage2/api.h"
+#include "kernels/mxfp4/preshuffle.h"
+
+using namespace tilejit;
+using namespace tilejit::kernels;
+
+namespace {
+
+struct Shape {
+  std::string name;
+  int N, K, E, topk;
+};
+
+/// Device-to-device copy bandwidth (bytes read + written per second), median of 10.
+double copy_bandwidth(Device& dev) {
+  const size_t bytes = size_t(1) << 30;
+  Buffer<uint8_t> src(dev, bytes), dst(dev, bytes);
+  src.fill_bytes(1);
+  auto a = dev.create_event(), b = dev.create_event();
+  std::vector<double> gbs;
+  for (int i = 0; i < 12; ++i) {
+    a->record(nullptr);
+    dev.copy_device_to_device(dst.ptr(), src.ptr(), bytes);
+    b->record(nullptr);
+    b->synchronize();
+    if (i >= 2) gbs.push_back(2.0 * bytes / (b->elapsed_ms_since(*a) * 1e-3));
+  }
+  std::sort(gbs.begin(), gbs.end());
+  return gbs[gbs.size() / 2];
+}
+
+/// A heuristic config: enough blocks to cover the SMs at small token counts through split-K.
+MoeStage2Config choose(const Shape& s, int tokens, uint32_t sms) {
+  MoeStage2Config c{s.N, s.K, s.E, s.topk, 16, 128, 1, OutDtype::BF16, false, true, true};
+  int64_t active = std::min<int64_t>(int64_t(tokens) * s.topk, s.E);  // blocks of 16 rows, at least
+  int64_t blocks = active * (s.N / c.tile_n);
+  int chunks = s.K / kStage2ChunkK;
+  while (blocks * c.k_batch < 2 * int64_t(sms) && c.k_batch * 2 <= chunks && chunks % (c.k_batch * 2) == 0)
+    c.k_batch *= 2;
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"MoE stage-2 A16W4 benchmark"};
+  std::vector<int> token_list{1, 4, 8, 16, 32, 64, 128, 256, 1024, 4096};
+  std::vector<std::string> shapes{"gpt_oss", "deepseek_r1"};
+  std::string out_dir = ".";
+  int reps = 30;
+  app.add_option("--tokens", token_list, "token counts");
+  app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1");
+  app.add_option("--reps", reps, "timed launches per point (median)");
+  app.add_option("--out", out_dir, "directory for moe_stage2.json");
+  CLI11_PARSE(app, argc, argv);
+
+  Device& dev = default_device();
+  std::printf("device: %s\n", dev.name().c_str());
+  double bw = copy_bandwidth(dev);
+  std::printf("copy bandwidth: %.0f GB/s (read + write)\n", bw / 1e9);
+  Buffer<uint8_t> flush(dev, size_t(256) << 20);  // larger than L2: a decode step sees a cold L2
+
+  nlohmann::json results = nlohmann::json::array();
+  std::mt19937 rng(12345);
+  for (const std::string& shape_name : shapes) {
+    Shape s = shape_name == "gpt_oss" ? Shape{"gpt_oss", 3072, 3072, 128, 4} : Shape{"deepseek_r1", 7168, 1024, 384, 8};
+    auto w = moe::random_mxfp4_weights(rng, s.E, s.N, s.K);
+    std::vector<uint8_t> wp = mxfp4::preshuffle_weights(w.packed, s.E, s.N, s.K);
+    std::vector<uint8_t> sp = mxfp4::preshuffle_scales(w.scales, s.E, s.N, s.K);
+    Buffer<uint8_t> dw(dev, std::span<const uint8_t>(wp)), ds(dev, std::span<const uint8_t>(sp));
+    const double expert_bytes = double(s.N) * s.K / 2 + double(s.N) * s.K / 32;
+    std::printf("\n%-12s %6s %9s %9s %8s %9s %7s  %s\n", s.name.c_str(), "tokens", "time_us", "floor_us", "of_floor",
+                "TFLOPS", "GB/s", "config");
+    for (int tokens : token_list) {
+      moe::Routing r = moe::random_routing(rng, tokens, s.topk, s.E);
+      auto a = moe::random_bf16_normal(rng, size_t(tokens) * s.topk * s.K);
+      MoeStage2Config cfg = choose(s, tokens, dev.compute_units());
+      moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
+      std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
+      Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));
+      Buffer<int32_t> ids(dev, std::span<const int32_t>(sorted.sorted_token_ids));
+      Buffer<float> wts(dev, std::span<const float>(sorted.sorted_weights));
+      Buffer<int32_t> ex(dev, std::span<const int32_t>(sorted.sorted_expert_ids));
+      Buffer<int32_t> nv(dev, std::span<const int32_t>(sorted.num_valid_ids));
+      Buffer<uint16_t> out(dev, size_t(tokens) * s.N);
+      MoeStage2A16W4 op(cfg);
+      op.compile(dev);
+      MoeStage2Args args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
+                         tokens, int(sorted.num_blocks())};
+      auto e0 = dev.create_event(), e1 = dev.create_event();
+      std::vector<double> us;
+      for (int i = 0; i < reps + 3; ++i) {
+        flush.fill_bytes(uint8_t(i));
+        e0->record(nullptr);
+        out.fill_bytes(0);  // the accumulating kernel needs a zeroed output: part of the time
+        op.launch(args, nullptr);
+        e1->record(nullptr);
+        e1->synchronize();
+        if (i >= 3) us.push_back(e1->elapsed_ms_since(*e0) * 1e3);
+      }
+      std::sort(us.begin(), us.end());
+      double t = us[us.size() / 2];
+      double floor_us = distinct.size() * expert_bytes / bw * 1e6;
+      double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
+      std::string c = fmt::format("tm{} tn{} kb{}", cfg.tile_m, cfg.tile_n, cfg.k_batch);
+      std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s\n", "", tokens, t, floor_us, floor_us / t,
+                  flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str());
+      results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
+                         {"fraction_of_floor", floor_us / t}, {"tflops", flops / (t * 1e-6) / 1e12},
+                         {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
+                         {"experts_touched", distinct.size()}, {"config", c}, {"copy_gbs", bw / 1e9},
+                         {"device", dev.name()}});
+    }
+  }
+  std::ofstream(out_dir + "/moe_stage2.json") << results.dump(2) << "\n";
+  return 0;
+}

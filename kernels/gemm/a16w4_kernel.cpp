@@ -1,0 +1,148 @@
+// The dense A16W4 GEMM kernel: bf16 A times MXFP4 weights decoded in registers, double-buffered.
+//
+// Dataflow per block (tile_m rows x tile_n columns of C, 256 threads):
+//  - every wave shares the tile_m rows and owns tile_n / waves columns (n-tiles of the MMA), so
+//    each weight is loaded and decoded once per block;
+//  - per 128-K stage each lane loads, for every n-tile, 16 preshuffled weight bytes (32 K of one
+//    row, exactly one scale block) and its E8M0 scale byte, and the matching activations, all in
+//    the K permutation of fragments.h (lane quarter q holds K q*32 .. q*32+31 of the stage);
+//  - the stage s+1 loads go into Var slots before stage s is decoded (tile::decode_fp4x8) and
+//    fed to the MMAs (register double buffering);
+//  - rows past M and columns past N read the last valid row (clamped) and are masked in the
+//    epilogue, which writes C through the MMA's C layout.
+#include "kernels/gemm/a16w4_kernel.h"
+
+#include <map>
+#include <mutex>
+
+#include "dsl/tile/mxfp4.h"
+#include "kernels/gemm/fragments.h"
+
+namespace tilejit::kernels {
+
+using namespace dsl;
+using namespace gemm_detail;
+using ir::Scalar;
+using ir::Type;
+
+namespace {
+
+template <class OutT>
+void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Int M,
+                Int N, Int K) {
+  const Geometry g = target_geometry();
+  const int cols_w = cfg.tile_n / g.waves;
+  const int n_tiles = cols_w / g.mma_n;
+  const int m_tiles = cfg.tile_m / 16;
+  const int vecs = kA16W4ChunkK / 32;  // 16-byte A vectors per lane and row in one stage (4)
+  const Type i32 = Type::scalar(Scalar::I32);
+
+  Value tid = thread_id(), lane = lane_id();
+  Value wave_index = udiv(tid, g.wave);
+  Value row0 = block_id(1) * cfg.tile_m, col0 = block_id(0) * cfg.tile_n;
+  Value lr = lane_row(lane), kq = lane_quarter(lane);
+  Value K64 = cast<int64_t>(K);
+
+  // Activation rows at this lane's K quarter; rows past M read row M-1 (masked later).
+  std::vector<Value> a_lo, a_hi;
+  auto a_row = [&](const Value& r) { return Value(Value(a + cast<int64_t>(min(r, M - 1)) * K64) + kq * 32); };
+  for (int mt = 0; mt < m_tiles; ++mt) {
+    Value r = row0 + (lr + 16 * mt);
+    a_lo.push_back(a_row(r));
+    if (!g.amd) a_hi.push_back(a_row(r + 8));
+  }
+  // Weight and scale pointers of each n-tile's row at this lane's 32-K block of stage 0;
+  // stage c adds 256 words to the weights and (c/2)*256 + (c%2)*2 bytes to the scales.
+  // Columns past N read row N-1 (masked later).
+  std::vector<Value> w_rows, s_rows;
+  for (int nt = 0; nt < n_tiles; ++nt) {
+    Value n = min(col0 + wave_index * cols_w + (lr + g.mma_n * nt), N - 1);
+    Value w_row = w + cast<int64_t>(udiv(n, 16)) * cast<int64_t>(udiv(K, 128)) * int64_t(256);
+    w_rows.push_back(Value(w_row + (kq * 64 + urem(n, 16) * 4)));
+    Value s_row = w_scale + cast<int64_t>(udiv(n, 32)) * cast<int64_t>(udiv(K, 256)) * int64_t(256);
+    s_rows.push_back(Value(s_row + (kq * 64 + urem(n, 16) * 4 + urem(udiv(n, 16), 2))));
+  }
+
+  // One stage's raw data in a fixed order: A lo, A hi (sm_90a), weights (<4 x i32>), scales (i32).
+  auto load_stage = [&](const Value& st) {
+    std::vector<Value> v;
+    Value k0 = st * kA16W4ChunkK;
+    for (const auto* rows : {&a_lo, &a_hi})
+      for (const Value& p : *rows)
+        for (int q = 0; q < vecs; ++q) v.push_back(load(p, k0 + q * 8, 8));
+    for (const Value& p : w_rows) v.push_back(load(p, st * 256, 4));
+    Value s_off = udiv(st, 2) * 256 + urem(st, 2) * 2;
+    for (const Value& p : s_rows) v.push_back(zext(load(p, s_off), i32));
+    return v;
+  };
+
+  Accumulators acc(m_tiles, n_tiles);
+  std::vector<std::unique_ptr<Var<>>> next;
+  for (const Value& v : load_stage(Int(0))) next.push_back(std::make_unique<Var<>>(v));
+
+  Value stages = udiv(K, kA16W4ChunkK);
+  for_range(0, stages, [&](Value st) {
+    std::vector<Value> cur;
+    for (auto& slot : next) cur.push_back(*slot);
+    // Prefetch the next stage. Under a (uniform) branch, so that the loop-carried values are not
+    // plain loads: LLVM would otherwise fold phi(load, load) into one load at the loop top.
+    if_(st + 1 < stages, [&] {
+      std::vector<Value> fetched = load_stage(st + 1);
+      for (size_t i = 0; i < next.size(); ++i) *next[i] = fetched[i];
+    });
+
+    size_t at = 0;
+    auto take = [&](int count) {
+      std::vector<Value> out(cur.begin() + long(at), cur.begin() + long(at + size_t(count)));
+      at += size_t(count);
+      return out;
+    };
+    std::vector<std::vector<Value>> lo, hi;
+    for (int mt = 0; mt < m_tiles; ++mt) lo.push_back(take(vecs));
+    for (size_t mt = 0; mt < a_hi.size(); ++mt) hi.push_back(take(vecs));
+    std::vector<Value> wv = take(n_tiles), sc = take(n_tiles);
+
+    std::vector<std::vector<Value>> af, bf;
+    for (int mt = 0; mt < m_tiles; ++mt) af.push_back(a_fragments(lo[size_t(mt)], g.amd ? std::vector<Value>{} : hi[size_t(mt)]));
+    for (int nt = 0; nt < n_tiles; ++nt) {
+      std::vector<Value> decoded;
+      for (int q = 0; q < 4; ++q) decoded.push_back(tile::decode_fp4x8(extract(wv[size_t(nt)], q), sc[size_t(nt)]));
+      bf.push_back(b_fragments(decoded));
+    }
+
+    mma_accumulate(acc, af, bf);
+  });
+
+  Value c_block = c + (cast<int64_t>(row0) * cast<int64_t>(N) + cast<int64_t>(col0));
+  store_accumulators(acc, c_block, N, lane, Int(0), wave_index * cols_w, M - row0, N - col0);
+}
+
+template <class OutT>
+KernelDef define(const A16W4GemmConfig& cfg) {
+  KernelOptions opts;
+  opts.block = {uint32_t(kGemmThreads), 1, 1};
+  opts.param_names = {"c", "a", "w", "w_scale", "M", "N", "K"};
+  return kernel(
+      cfg.kernel_name(),
+      [cfg](Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Int M, Int N, Int K) {
+        a16w4_body<OutT>(cfg, c, a, w, w_scale, M, N, K);
+      },
+      std::move(opts));
+}
+
+}  // namespace
+
+KernelDef a16w4_gemm_kernel(const A16W4GemmConfig& config) {
+  config.validate();
+  static std::mutex mutex;
+  static std::map<std::string, KernelDef> defined;
+  std::lock_guard lock(mutex);
+  std::string name = config.kernel_name();
+  auto it = defined.find(name);
+  if (it != defined.end()) return it->second;
+  KernelDef def = config.out == GemmOut::F32 ? define<float>(config) : define<bf16>(config);
+  defined.emplace(name, def);
+  return def;
+}
+
+}  // namespace tilejit::kernels

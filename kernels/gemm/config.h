@@ -1,0 +1,58 @@
+// GEMM configurations (block tiles, output type) and the launch-argument limits they imply.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tilejit::kernels {
+
+/// Element type of a GEMM's output matrix C.
+enum class GemmOut : uint8_t { F32, BF16 };
+
+/// Threads per block of both GEMMs on both targets (4 waves of 64, or 8 warps of 32).
+inline constexpr int kGemmThreads = 256;
+
+/// The BF16 GEMM C[M,N] = A[M,K] x B[N,K]^T (A, B bf16 row-major, f32 accumulation).
+/// M, N and K are launch arguments; the tiles are baked into the code.
+struct BF16GemmConfig {
+  int tile_m = 64;   ///< rows per block: 16, 32, 64 or 128
+  int tile_n = 128;  ///< columns per block: 32, 64, 128 or 256 (tile_m * tile_n in [1024, 16384])
+  int tile_k = 32;   ///< K per pipeline stage: 32, 64 or 128; K must be a multiple of it
+  GemmOut out = GemmOut::F32;
+
+  /// Throws std::invalid_argument naming the field that is out of range.
+  void validate() const;
+  /// A name that identifies the variant, e.g. gemm_bf16_m64n128k32_f32.
+  std::string kernel_name() const;
+};
+
+/// The dense A16W4 GEMM C[M,N] = A[M,K] x dequant(W[N,K])^T: A bf16 row-major, W MXFP4 in the
+/// preshuffled stage-2 layout of one expert (kernels/mxfp4/preshuffle.h) with preshuffled E8M0
+/// scales. K must be a multiple of 256 and N of 32; M is any positive size.
+struct A16W4GemmConfig {
+  int tile_m = 16;   ///< rows per block: 16 or 32
+  int tile_n = 128;  ///< columns per block: 64, 128 or 256 (a partial last tile is masked)
+  GemmOut out = GemmOut::BF16;
+
+  /// Throws std::invalid_argument naming the field that is out of range.
+  void validate() const;
+  /// A name that identifies the variant, e.g. gemm_a16w4_m16n128_bf16.
+  std::string kernel_name() const;
+};
+
+/// K values per pipeline stage of the A16W4 GEMM (one 16-byte weight load per lane and row).
+inline constexpr int kA16W4ChunkK = 128;
+
+/// How the waves of a block split its tile: wm x wn waves, each owning a rows x cols sub-tile
+/// made of m_tiles x n_tiles MMA tiles (16 x mma_n).
+struct WaveSplit {
+  int wm = 0, wn = 0;
+  int rows = 0, cols = 0;
+  int m_tiles = 0, n_tiles = 0;
+};
+
+/// The split of a tile_m x tile_n tile over `waves` waves whose MMA is 16 x mma_n, choosing the
+/// arrangement with the most MMAs per 16-byte operand load (`a_loads_per_mtile` loads feed one
+/// 16-row A tile: 1 on gfx950, 2 on sm_90a). wm == 0 when no arrangement fits.
+WaveSplit gemm_wave_split(int tile_m, int tile_n, int waves, int mma_n, int a_loads_per_mtile);
+
+}  // namespace tilejit::kernels

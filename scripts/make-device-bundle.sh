@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the GPU test bundle: libtilejit with LLVM linked statically (AMDGPU + NVPTX only), the
+# gpu-labelled tests, the examples and the benchmarks, stripped, the library xz-compressed, plus the
+# few shared libraries a machine without LLVM, fmt or zstd lacks. Output: bundle/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f build-static/build.ninja ] || cmake --preset static-llvm >/dev/null
+targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo test_runtime_gpu test_moe_stage2_gpu)
+for t in test_gemm_gpu bench_moe_stage2 bench_compile_time; do
+  grep -q "build $t:\|^build [^:]*/$t:" build-static/build.ninja 2>/dev/null && targets+=("$t")
+done
+cmake --build --preset static-llvm --target "${targets[@]}"
+rm -rf bundle && mkdir -p bundle/bin bundle/lib
+cp build-static/libtilejit.so bundle/lib/
+strip --strip-unneeded bundle/lib/libtilejit.so
+for exe in $(find build-static -maxdepth 4 -type f -executable \( -name 'test_*_gpu' -o -name 'bench_*' -o -name tilejit \
+             -o -name vector_add -o -name silu_mul -o -name row_softmax -o -name moe_stage2_demo \)); do
+  cp "$exe" bundle/bin/ && strip bundle/bin/"$(basename "$exe")"
+done
+# Shared libraries the device lacks (resolved from what the library and binaries need).
+for lib in $(ldd bundle/lib/libtilejit.so bundle/bin/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u); do
+  case "$(basename "$lib")" in
+    libfmt.so*|libxxhash.so*|libzstd.so*|libgtest*.so*) cp -L "$lib" bundle/lib/ ;;
+  esac
+done
+xz -T2 -6 bundle/lib/libtilejit.so
+cp scripts/device-test bundle/
+du -sh bundle
