@@ -19,9 +19,13 @@ void init_wave(Wave& w, const LaunchInfo& L) {
   std::memset(w.masks, 1, w.nlanes);  // level 0: every thread of the workgroup
   w.shared_buf.assign(std::max<size_t>(P.shared_bytes, 16), 0);
   w.shared = w.shared_buf.data();
+  w.caches.assign(P.insts + 1, Range{1, 0});
   w.cp_committed.assign(w.nlanes, 0);
   w.cp_pending.clear();
   w.cp_pending.reserve(64);
+  w.mask = w.masks;
+  w.active = w.nlanes;
+  run_block(w, P.prologue);
 }
 
 void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
@@ -30,6 +34,7 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
   w.bid[2] = bz;
   w.mask = w.masks;
   w.active = w.nlanes;
+  run_block(w, w.P->wg_prologue);
   w.cp_pending.clear();
   std::fill(w.cp_committed.begin(), w.cp_committed.end(), 0u);
   // Shared memory starts undefined on a GPU; fill it with 0xFF (NaN / -1) so reads before writes

@@ -35,6 +35,7 @@ struct Inst {
   int64_t attr = 0;               // attr 0 (0 when absent)
   uint64_t aux = 0;               // per-op constant chosen at prepare time
   uint32_t arg = 0;               // offset of the region argument (for: induction variable)
+  uint32_t cache = 0;             // this op's slot in Wave::caches
   std::vector<uint8_t> blob;      // per-op data chosen at prepare time (a constant's lane image)
   const Block* region[2] = {nullptr, nullptr};
 };
@@ -49,10 +50,15 @@ struct Program {
   Options opts;
   const TargetInfo* target = nullptr;
   std::vector<std::unique_ptr<Block>> blocks;  // blocks[0]: the body
+  /// Ops whose values are the same for a whole launch (constants, parameters, ids, shared
+  /// offsets) or a whole workgroup (block ids): hoisted out of the body, run once per worker
+  /// (prologue) or once per workgroup (wg_prologue), their storage never reused.
+  Block prologue, wg_prologue;
   uint32_t lane_bytes = 0;                     // storage bytes per lane for all live values
   uint32_t levels = 1;                         // mask-stack levels (max nesting + 1)
   uint64_t shared_bytes = 0;
   std::vector<Range> shared_ranges;            // each shared_alloc's [offset, offset+bytes)
+  uint32_t insts = 0;                          // ops prepared (Inst::cache slots)
 };
 
 /// Builds the program; throws UserError for IR the emulator cannot run (naming the op).
@@ -85,7 +91,7 @@ struct Wave {
   uint8_t* masks = nullptr;    // levels * nlanes; level 0 = all lanes
   uint32_t bid[3] = {0, 0, 0};
   uint8_t* shared = nullptr;
-  Range gcache{1, 0}, scache{1, 0};  // last allocation hit (global / shared)
+  std::vector<Range> caches;  // per op: the allocation its last access hit (empty range at first)
   std::vector<CpCopy> cp_pending;
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
 

@@ -191,6 +191,23 @@ void exec_fsign(Wave& w, const Inst& in) {
   for (size_t i = 0; i < n; ++i) r[i] = Abs ? U(a[i] & ~sign) : U(a[i] ^ sign);
 }
 
+/// f32/f64 fma on CPUs with an FMA unit: the fused instruction, vectorised.
+template <class T>
+__attribute__((target("fma"))) void fma_loop_hw(T* r, const T* a, const T* b, const T* c, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_same_v<T, float>) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    else r[i] = __builtin_fma(a[i], b[i], c[i]);
+  }
+}
+
+template <class T>
+void exec_fma_hw(Wave& w, const Inst& in) {
+  fma_loop_hw<T>(w.at<T>(in.r), w.at<T>(in.o[0]), w.at<T>(in.o[1]), w.at<T>(in.o[2]),
+                 size_t(w.nlanes) * in.width);
+}
+
+Handler fma_handler(Scalar s);
+
 template <Scalar S>
 void exec_fma(Wave& w, const Inst& in) {
   using E = Elem<S>;
@@ -206,6 +223,13 @@ void exec_fma(Wave& w, const Inst& in) {
     else
       r[i] = E::round(fma_round_odd(double(E::ld(a[i])), double(E::ld(b[i])), double(E::ld(c[i]))));
   }
+}
+
+Handler fma_handler(Scalar s) {
+  static const bool hw = __builtin_cpu_supports("fma");
+  if (hw && s == Scalar::F32) return exec_fma_hw<float>;
+  if (hw && s == Scalar::F64) return exec_fma_hw<double>;
+  return with_float(s, [](auto t) -> Handler { return exec_fma<decltype(t)::value>; });
 }
 
 // ---- Comparisons and select. ----
@@ -395,8 +419,7 @@ Handler select_arith(Prep& p) {
     case OpCode::FMax: return fbin<FMaxF>(float_types(p));
     case OpCode::FNeg: return fsign(p, false);
     case OpCode::FAbs: return fsign(p, true);
-    case OpCode::Fma:
-      return with_float(float_types(p), [](auto s) -> Handler { return exec_fma<decltype(s)::value>; });
+    case OpCode::Fma: return fma_handler(float_types(p));
     case OpCode::Sqrt: return fun<FUn::Sqrt>(float_types(p));
     case OpCode::Rsqrt: return fun<FUn::Rsqrt>(float_types(p));
     case OpCode::Exp2: return fun<FUn::Exp2>(float_types(p));

@@ -70,20 +70,39 @@ void exec_for(Wave& w, const Inst& in) {
     n += on;
     iv[l] = lo[l];
   }
+  if (!n) return;
+  // Uniform bounds (the common case): one induction value for every active lane.
+  bool uniform = true;
+  uint32_t first = 0;
+  while (!m[first]) ++first;
+  for (uint32_t l = first + 1; l < w.nlanes && uniform; ++l)
+    uniform = !m[l] || (lo[l] == lo[first] && hi[l] == hi[first] && step[l] == step[first]);
+  w.mask = m;
+  w.active = n;
+  if (uniform) {
+    const S h = hi[first], st = step[first];
+    S cur = lo[first];
+    for (;;) {
+      run_block(w, *in.region[0]);
+      S next;
+      if (__builtin_add_overflow(cur, st, &next) || next >= h) break;
+      cur = next;
+      for (uint32_t l = 0; l < w.nlanes; ++l) iv[l] = cur;
+    }
+    return;
+  }
   while (n) {
     w.mask = m;
     w.active = n;
     run_block(w, *in.region[0]);
     n = 0;
     for (uint32_t l = 0; l < w.nlanes; ++l) {
-      if (!m[l]) continue;
       S next;
-      if (__builtin_add_overflow(iv[l], step[l], &next) || next >= hi[l]) {
-        m[l] = 0;
-      } else {
-        iv[l] = next;
-        ++n;
-      }
+      bool overflow = __builtin_add_overflow(iv[l], step[l], &next);
+      uint8_t go = m[l] & uint8_t(!overflow) & uint8_t(next < hi[l]);
+      iv[l] = go ? next : iv[l];
+      m[l] = go;
+      n += go;
     }
   }
 }

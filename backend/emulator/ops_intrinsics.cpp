@@ -158,7 +158,7 @@ void exec_cp_async(Wave& w, const Inst& in) {
     if (!w.mask[l]) continue;
     int32_t n = nbytes[l];
     if (n < 0 || n > 16) fault(w, in, l, fmt::format("src_bytes {} is outside 0..16", n));
-    shared_ptr(w, in, l, dst[l], 16, 16, true);
+    shared_ptr(w, in, l, dst[l], 16, 16, true, 1);  // second cache slot: the shared side
     if (src[l] & 15) fault_misaligned(w, in, l, false, src[l], 16, 16);
     CpCopy c{l, w.cp_committed[l], dst[l], {}};
     std::memset(c.data, 0, sizeof c.data);

@@ -29,14 +29,23 @@ uint8_t* lane_ptr(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_
 
 // ---- ptr_add ----
 
-template <bool Shared, class Idx>
+template <bool Shared, class Idx, int Shift>
 void exec_ptr_add(Wave& w, const Inst& in) {
   using P = PtrT<Shared>;
   P* r = w.at<P>(in.r);
   const P* p = w.at<P>(in.o[0]);
   const Idx* idx = w.at<Idx>(in.o[1]);
-  const P esize = P(in.aux);
-  for (uint32_t l = 0; l < w.nlanes; ++l) r[l] = P(p[l] + P(std::make_signed_t<Idx>(idx[l])) * esize);
+  for (uint32_t l = 0; l < w.nlanes; ++l) r[l] = P(p[l] + (P(std::make_signed_t<Idx>(idx[l])) << Shift));
+}
+
+template <bool Shared, class Idx>
+Handler ptr_add_handler(int esize) {
+  switch (esize) {
+    case 1: return exec_ptr_add<Shared, Idx, 0>;
+    case 2: return exec_ptr_add<Shared, Idx, 1>;
+    case 4: return exec_ptr_add<Shared, Idx, 2>;
+    default: return exec_ptr_add<Shared, Idx, 3>;
+  }
 }
 
 // ---- load / store (the address must be aligned to the access size; see access_align) ----
@@ -45,29 +54,31 @@ template <bool Shared, int N, bool I1>
 void exec_load(Wave& w, const Inst& in) {
   using P = PtrT<Shared>;
   const uint32_t size = N ? uint32_t(N) : uint32_t(in.aux);
-  const uint64_t align = access_align(size);
   uint8_t* r = w.at<uint8_t>(in.r);
   const P* p = w.at<P>(in.o[0]);
-  for (uint32_t l = 0; l < w.nlanes; ++l) {
-    if (!w.mask[l]) continue;
-    const uint8_t* src = lane_ptr<Shared>(w, in, l, p[l], size, align, false);
-    std::memcpy(r + size_t(l) * size, src, size);
-    if constexpr (I1)
-      for (uint32_t i = 0; i < size; ++i) r[size_t(l) * size + i] &= 1;
+  LaneAccess<Shared> acc(w, in, size, false);
+  if (w.full()) {
+    for (uint32_t l = 0; l < w.nlanes; ++l) std::memcpy(r + size_t(l) * size, acc(l, p[l]), size);
+  } else {
+    for (uint32_t l = 0; l < w.nlanes; ++l)
+      if (w.mask[l]) std::memcpy(r + size_t(l) * size, acc(l, p[l]), size);
   }
+  if constexpr (I1)
+    for (size_t i = 0; i < size_t(w.nlanes) * size; ++i) r[i] &= 1;
 }
 
 template <bool Shared, int N>
 void exec_store(Wave& w, const Inst& in) {
   using P = PtrT<Shared>;
   const uint32_t size = N ? uint32_t(N) : uint32_t(in.aux);
-  const uint64_t align = access_align(size);
   const P* p = w.at<P>(in.o[0]);
   const uint8_t* v = w.at<uint8_t>(in.o[1]);
-  for (uint32_t l = 0; l < w.nlanes; ++l) {
-    if (!w.mask[l]) continue;
-    uint8_t* dst = lane_ptr<Shared>(w, in, l, p[l], size, align, true);
-    std::memcpy(dst, v + size_t(l) * size, size);
+  LaneAccess<Shared> acc(w, in, size, true);
+  if (w.full()) {
+    for (uint32_t l = 0; l < w.nlanes; ++l) std::memcpy(acc(l, p[l]), v + size_t(l) * size, size);
+  } else {
+    for (uint32_t l = 0; l < w.nlanes; ++l)
+      if (w.mask[l]) std::memcpy(acc(l, p[l]), v + size_t(l) * size, size);
   }
 }
 
@@ -196,10 +207,10 @@ Handler select_ptr_add(Prep& p) {
   const ir::Type& idx = p.type(1);
   p.require(idx == ir::Type::scalar(Scalar::I32) || idx == ir::Type::scalar(Scalar::I64),
             "the index must be i32 or i64");
-  p.in.aux = uint64_t(elem_bytes(t.elem));
+  int esize = elem_bytes(t.elem);
   bool sh = t.space == ir::AddrSpace::Shared, i64 = idx.elem == Scalar::I64;
-  if (sh) return i64 ? exec_ptr_add<true, uint64_t> : exec_ptr_add<true, uint32_t>;
-  return i64 ? exec_ptr_add<false, uint64_t> : exec_ptr_add<false, uint32_t>;
+  if (sh) return i64 ? ptr_add_handler<true, uint64_t>(esize) : ptr_add_handler<true, uint32_t>(esize);
+  return i64 ? ptr_add_handler<false, uint64_t>(esize) : ptr_add_handler<false, uint32_t>(esize);
 }
 
 Handler select_load_store(Prep& p, bool load) {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string>
 
 #include "backend/emulator/interp.h"
 #include "dsl/error.h"
@@ -17,6 +19,27 @@ void Prep::reject(const std::string& why) const {
 namespace {
 
 constexpr uint32_t kNone = ~0u;
+
+/// Where an op's value can be computed ahead of the body (see Program::prologue).
+enum class Hoist { No, Launch, Workgroup };
+
+Hoist hoist_of(ir::OpCode code) {
+  switch (code) {
+    case ir::OpCode::Const: case ir::OpCode::Param: case ir::OpCode::ThreadId: case ir::OpCode::LaneId:
+    case ir::OpCode::BlockDim: case ir::OpCode::GridDim: case ir::OpCode::SharedAlloc:
+      return Hoist::Launch;
+    case ir::OpCode::BlockId: return Hoist::Workgroup;
+    default: return Hoist::No;
+  }
+}
+
+/// Identical hoisted values share storage: constants of one type and bits, the same id or parameter.
+std::string hoist_key(const ir::Function& fn, const ir::Op& op) {
+  if (op.code == ir::OpCode::SharedAlloc) return {};  // each allocation is distinct
+  std::string key = fmt::format("{}|{}", int(op.code), ir::to_string(fn.type_of(op.result)));
+  for (int64_t a : op.attrs) key += fmt::format("|{}", a);
+  return key;
+}
 
 struct Loop {
   uint32_t start, end;
@@ -33,6 +56,7 @@ class Layout {
     last_.assign(n, 0);
     offset_.assign(n, kNone);
     def_region_.assign(n, nullptr);
+    def_op_.assign(n, nullptr);
     uint32_t next = 0;
     number(fn.body, next);
     count_ = next;
@@ -44,7 +68,6 @@ class Layout {
 
   uint32_t offset(ir::ValueId v) const { return offset_.at(v); }
   uint32_t lane_bytes() const { return lane_bytes_; }
-  bool defined(ir::ValueId v) const { return v < def_.size() && def_[v] != kNone; }
 
  private:
   static uint32_t storage(const ir::Type& t) { return uint32_t(std::max(t.size_bytes(), 0)); }
@@ -53,7 +76,10 @@ class Layout {
     for (const ir::Op& op : r.ops) {
       uint32_t idx = next++;
       index_[&op] = idx;
-      if (op.result != ir::kNoValue) define(op, op.result, idx, &r);
+      if (op.result != ir::kNoValue) {
+        define(op, op.result, idx, &r);
+        def_op_[op.result] = &op;
+      }
       for (const ir::Region& sub : op.regions)
         for (ir::ValueId a : sub.args) define(op, a, idx, &sub);
       for (const ir::Region& sub : op.regions) number(sub, next);
@@ -113,11 +139,25 @@ class Layout {
       frees[last_[v]].push_back(v);
     }
     std::map<uint32_t, std::vector<uint32_t>> free_lists;  // rounded size -> offsets
+    std::map<std::string, uint32_t> pinned;                // hoisted values by key
     uint32_t top = 0;
     auto rounded = [&](ir::ValueId v) { return (storage(fn_.value_types[v]) + 7u) & ~7u; };
     for (uint32_t i = 0; i < count_; ++i) {
       for (ir::ValueId v : defs[i]) {
         uint32_t size = rounded(v);
+        const ir::Op* op = def_op_[v];
+        if (op && hoist_of(op->code) != Hoist::No) {
+          std::string key = hoist_key(fn_, *op);
+          auto it = key.empty() ? pinned.end() : pinned.find(key);
+          if (it != pinned.end()) {
+            offset_[v] = it->second;
+          } else {
+            offset_[v] = top;
+            top += size;
+            if (!key.empty()) pinned[key] = offset_[v];
+          }
+          continue;
+        }
         auto& fl = free_lists[size];
         if (!fl.empty()) {
           offset_[v] = fl.back();
@@ -127,7 +167,8 @@ class Layout {
           top += size;
         }
       }
-      for (ir::ValueId v : frees[i]) free_lists[rounded(v)].push_back(offset_[v]);
+      for (ir::ValueId v : frees[i])
+        if (!def_op_[v] || hoist_of(def_op_[v]->code) == Hoist::No) free_lists[rounded(v)].push_back(offset_[v]);
     }
     lane_bytes_ = std::max<uint32_t>(top, 8);
   }
@@ -136,6 +177,7 @@ class Layout {
   std::map<const ir::Op*, uint32_t> index_, end_;
   std::vector<uint32_t> def_, last_, offset_;
   std::vector<const ir::Region*> def_region_;
+  std::vector<const ir::Op*> def_op_;
   uint32_t count_ = 0;
   uint32_t lane_bytes_ = 0;
 };
@@ -149,7 +191,15 @@ class Builder {
     prog_.blocks.push_back(std::make_unique<Block>());
     Block* b = prog_.blocks.back().get();
     b->insts.reserve(r.ops.size());
-    for (const ir::Op& op : r.ops) b->insts.push_back(make(op, depth));
+    for (const ir::Op& op : r.ops) {
+      Inst in = make(op, depth);
+      Hoist h = hoist_of(op.code);
+      if (h == Hoist::No) {
+        b->insts.push_back(std::move(in));
+      } else if (emitted_.insert(in.r).second) {  // one op per shared storage slot
+        (h == Hoist::Launch ? prog_.prologue : prog_.wg_prologue).insts.push_back(std::move(in));
+      }
+    }
     return b;
   }
 
@@ -159,6 +209,8 @@ class Builder {
     Inst in;
     in.op = &op;
     in.depth = depth;
+    in.cache = prog_.insts;
+    prog_.insts += 2;  // two cache slots (cp_async: global source, shared destination)
     in.attr = op.attrs.empty() ? 0 : op.attrs[0];
     if (op.result != ir::kNoValue) {
       in.rt = fn.type_of(op.result);
@@ -192,6 +244,7 @@ class Builder {
   Program& prog_;
   const Layout& layout_;
   uint64_t shared_cursor_ = 0;
+  std::set<uint32_t> emitted_;  // storage offsets of hoisted values already computed
 };
 
 }  // namespace

@@ -65,6 +65,26 @@ void throw_on_fatal_error(void*, const char* reason, bool) {
   throw InternalError(fmt::format("LLVM fatal error: {}", reason));
 }
 
+/// Installs the throwing fatal-error handler while at least one compile runs, so
+/// that other LLVM users in the process keep LLVM's default behaviour otherwise.
+class FatalErrorScope {
+ public:
+  FatalErrorScope() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (users_++ == 0) llvm::install_fatal_error_handler(throw_on_fatal_error, nullptr);
+  }
+  ~FatalErrorScope() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--users_ == 0) llvm::remove_fatal_error_handler();
+  }
+  FatalErrorScope(const FatalErrorScope&) = delete;
+  FatalErrorScope& operator=(const FatalErrorScope&) = delete;
+
+ private:
+  static inline std::mutex mutex_;
+  static inline int users_ = 0;
+};
+
 void initialise_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -78,7 +98,6 @@ void initialise_llvm() {
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-    llvm::install_fatal_error_handler(throw_on_fatal_error, nullptr);
   });
 }
 
@@ -144,6 +163,7 @@ std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view trip
   const llvm::Target* target = llvm::TargetRegistry::lookupTarget(tt, error);
   if (!target) throw InternalError(fmt::format("LLVM has no target for {}: {}", triple, error));
   llvm::TargetOptions options;
+  options.AllowFPOpFusion = llvm::FPOpFusion::Strict;  // no contraction: fmul then fadd stays two roundings
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       tt, cpu, features, options, llvm::Reloc::PIC_, std::nullopt, codegen_level(opt_level)));
   if (!tm) throw InternalError(fmt::format("LLVM cannot create a target machine for {} {}", triple, cpu));
@@ -160,6 +180,7 @@ CompileResult compile(const ir::Function& fn, Target target, const CompileOption
                                      fn.shared_bytes(), info.name, info.max_shared_bytes));
   int64_t start = now_ns();
   CompileResult out;
+  FatalErrorScope fatal_errors_throw;
   t_llvm_fatal = false;
   auto ctx_owner = std::make_unique<llvm::LLVMContext>();
   llvm::LLVMContext& ctx = *ctx_owner;

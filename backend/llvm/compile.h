@@ -8,8 +8,9 @@
 
 namespace tilejit::backend {
 
+/// How to compile.
 struct CompileOptions {
-  int opt_level = 3;
+  int opt_level = 3;  ///< 0..3: the LLVM pass pipeline (O0..O3) and code generation level
 };
 
 /// What a compile produced, stage by stage (each stage's text is kept for dumps).
@@ -18,6 +19,8 @@ struct CompileResult {
   std::string llvm_ir;      // optimised LLVM IR
   std::string assembly;     // gfx950: disassembly + resource report; sm_90a: the PTX
   std::string resources_json;  // gfx950: VGPR/AGPR/SGPR/LDS/scratch/occupancy
+  /// Stage times: lowering (with the target machine set-up), the O3 pipeline, code
+  /// generation, and on gfx950 the lld link plus reading the report and disassembling.
   double lower_ms = 0, opt_ms = 0, codegen_ms = 0, link_ms = 0;
 };
 

@@ -1,6 +1,7 @@
 // Shared lowering of tilejit IR to LLVM IR: types, arithmetic, memory, slots, structured control flow.
 #include <fmt/format.h>
 
+#include <functional>
 #include <unordered_map>
 
 #include <llvm/ADT/APFloat.h>
@@ -51,7 +52,7 @@ const llvm::fltSemantics& float_semantics(ir::Scalar s) {
 
 /// Alignment of a whole access of `t` (a value type): the largest power of two dividing its size.
 uint64_t natural_align(const ir::Type& t) {
-  uint64_t bytes = uint64_t(std::max(1, ir::scalar_bits(t.elem) / 8)) * t.width;
+  uint64_t bytes = std::max<uint64_t>(1, (uint64_t(ir::scalar_bits(t.elem)) * t.width + 7) / 8);
   return bytes & (~bytes + 1);
 }
 

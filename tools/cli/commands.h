@@ -10,5 +10,7 @@ void add_compile(CLI::App& app);
 void add_kernels(CLI::App& app);
 /// tilejit info: devices found and the cache location.
 void add_info(CLI::App& app);
+/// tilejit moe-stage2 --a A --topk-ids I --topk-weights W --w W4 --w-scale S [--bias B] --out OUT [options]
+void add_moe_stage2(CLI::App& app);
 
 }  // namespace tilejit::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   tilejit::cli::add_compile(app);
   tilejit::cli::add_kernels(app);
   tilejit::cli::add_info(app);
+  tilejit::cli::add_moe_stage2(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

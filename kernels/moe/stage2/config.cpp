@@ -17,12 +17,13 @@ void MoeStage2Config::validate() const {
   if (tile_n != 64 && tile_n != 128 && tile_n != 256) fail(fmt::format("tile_n must be 64, 128 or 256, got {}", tile_n));
   if (k_batch < 1 || inter_dim % k_batch || (inter_dim / k_batch) % kStage2ChunkK)
     fail(fmt::format("k_batch {} does not split inter_dim {} into whole slices of {} K", k_batch, inter_dim, kStage2ChunkK));
+  if (unroll != 1 && unroll != 2 && unroll != 4) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}_{}{}{}{}", model_dim, inter_dim, experts, topk, tile_m,
-                     tile_n, k_batch, out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}_{}{}{}{}", model_dim, inter_dim, experts, topk,
+                     tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK), out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store");
 }
 

@@ -21,11 +21,18 @@ struct MoeStage2Config {
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
   bool doweight = true;    ///< multiply by the routing weight
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
+  int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
+  /// The unroll factor used for a slice of `chunks` chunks: the largest of 4, 2, 1 that is at most
+  /// `unroll` and divides `chunks`.
+  int unroll_for(int chunks) const {
+    for (int u : {4, 2}) if (u <= unroll && chunks % u == 0) return u;
+    return 1;
+  }
   /// K values per split-K slice.
   int slice_k() const { return inter_dim / k_batch; }
 };

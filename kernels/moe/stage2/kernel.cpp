@@ -94,8 +94,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     for (int i = 0; i < m_tiles * n_tiles; ++i)
       acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
-    Value first = z * chunks_per_slice;
-    for_range(first, first + chunks_per_slice, [&](Value c) {
+    // One 128-K chunk: loads, decode, MMAs. `unroll` chunks per loop iteration keep more loads in flight.
+    auto chunk = [&](Value c) {
       // B: one 16-byte load per n-tile (32 K of one row), decoded with its E8M0 scale.
       std::vector<std::vector<Value>> b_frag(n_tiles);
       Value ks = c * 4 + kl;
@@ -137,6 +137,11 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
           v = sum;
         }
       }
+    };
+    const int unroll = cfg.unroll_for(chunks_per_slice);
+    Value first = z * chunks_per_slice;
+    for_range(first, first + chunks_per_slice, unroll, [&](Value c0) {
+      for (int u = 0; u < unroll; ++u) chunk(c0 + u);
     });
 
     // Accumulators to the shared tile through the MMA's C layout.

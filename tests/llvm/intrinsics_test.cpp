@@ -1,0 +1,214 @@
+// Target intrinsics: mfma / mma.sync, cvt_scalef32_pk_bf16_fp4, ldmatrix, cp.async, buffer loads; wrong-target errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "dsl/error.h"
+#include "tests/llvm/test_util.h"
+
+namespace tilejit::test {
+namespace {
+
+/// d = mma(a, b, c) with one lane's registers loaded from memory; attr0 picks the instruction.
+void build_mma(Kernel& k, int instr) {
+  int b_elems = instr == 0 ? 8 : 4;
+  ValueId pa = k.param("a", gptr(Scalar::BF16));
+  ValueId pb = k.param("b", gptr(Scalar::BF16));
+  ValueId pc = k.param("c", gptr(Scalar::F32));
+  ValueId lane = k.op(OpCode::LaneId, i32(), {});
+  ValueId a = k.load(vec(Scalar::BF16, 8), k.ptr_add(pa, k.op(OpCode::Mul, i32(), {lane, k.ci32(8)})));
+  ValueId b = k.load(vec(Scalar::BF16, b_elems), k.ptr_add(pb, k.op(OpCode::Mul, i32(), {lane, k.ci32(b_elems)})));
+  ValueId cp = k.ptr_add(pc, k.op(OpCode::Mul, i32(), {lane, k.ci32(4)}));
+  ValueId c = k.load(vec(Scalar::F32, 4), cp);
+  k.store(cp, k.op(OpCode::Mma, vec(Scalar::F32, 4), {a, b, c}, {instr}));
+}
+
+TEST(Intrinsics, Gfx950Mfma16x16x32Bf16) {
+  Kernel k("mfma");
+  build_mma(k, 0);
+  auto r = compile_or_fail(k.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK-LABEL: mfma:
+CHECK-COUNT-3: global_load_dwordx4
+CHECK: v_mfma_f32_16x16x32_bf16 {{[av]}}[{{[0-9]+}}:{{[0-9]+}}], v[{{[0-9]+}}:{{[0-9]+}}], v[{{[0-9]+}}:{{[0-9]+}}], {{[av]}}[{{[0-9]+}}:{{[0-9]+}}]
+CHECK: global_store_dwordx4
+)"), "");
+  EXPECT_NE(r.llvm_ir.find("@llvm.amdgcn.mfma.f32.16x16x32.bf16(<8 x bfloat> %"), std::string::npos) << r.llvm_ir;
+}
+
+TEST(Intrinsics, Sm90aMmaSyncM16n8k16) {
+  Kernel k("mma");
+  build_mma(k, 1);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK: .entry mma(
+CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+CHECK-NEXT: {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}},
+CHECK-NEXT: {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}},
+CHECK-NEXT: {%r{{[0-9]+}}, %r{{[0-9]+}}},
+CHECK-NEXT: {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}};
+CHECK: st.global.v4
+)"), "");
+}
+
+TEST(Intrinsics, Gfx950CvtScalePkBf16Fp4AllByteSelects) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  std::vector<int> sels = {0, 1, 2, 3};
+  std::shuffle(sels.begin(), sels.end(), rng.gen);
+  Kernel k("cvt_fp4");
+  ValueId src = k.param("src", gptr(Scalar::I32));
+  ValueId scale = k.param("scale", f32());
+  ValueId out = k.param("out", gptr(Scalar::BF16));
+  ValueId g = k.global_id();
+  ValueId word = k.load(i32(), k.ptr_add(src, g));
+  for (int i = 0; i < 4; ++i) {
+    ValueId pair = k.op(OpCode::CvtPkBf16Fp4, vec(Scalar::BF16, 2), {word, scale}, {sels[i]});
+    ValueId at = k.op(OpCode::Add, i32(), {k.op(OpCode::Mul, i32(), {g, k.ci32(8)}), k.ci32(2 * i)});
+    k.store(k.ptr_add(out, at), pair);
+  }
+  auto r = compile_or_fail(k.fn, Target::Gfx950);
+  const char* opsel[] = {"", " op_sel:[1,0,0]", " op_sel:[0,1,0]", " op_sel:[1,1,0]"};
+  for (int s = 0; s < 4; ++s) {
+    std::string checks = std::string("CHECK: v_cvt_scalef32_pk_bf16_fp4 v{{[0-9]+}}, v{{[0-9]+}}, s{{[0-9]+}}") +
+                         opsel[s] + "{{ +}}//\n";
+    EXPECT_EQ(file_check(r.assembly, checks), "") << "byte_sel " << s;
+  }
+  EXPECT_EQ(count(r.assembly, "v_cvt_scalef32_pk_bf16_fp4"), 4u) << r.assembly;
+}
+
+TEST(Intrinsics, Sm90aLdmatrixPlainAndTransposed) {
+  Kernel k("ldm");
+  ValueId out = k.param("out", gptr(Scalar::BF16));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16 * 16 * 2});
+  ValueId lane = k.op(OpCode::LaneId, i32(), {});
+  ValueId row = k.ptr_add(tile, k.op(OpCode::Mul, i32(), {lane, k.ci32(8)}));
+  ValueId a = k.op(OpCode::LdMatrix, vec(Scalar::BF16, 8), {row}, {0});
+  ValueId t = k.op(OpCode::LdMatrix, vec(Scalar::BF16, 8), {k.ptr_add(row, k.ci32(256))}, {1});
+  k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {lane, k.ci32(16)})), a);
+  k.store(k.ptr_add(out, k.op(OpCode::Add, i32(), {k.op(OpCode::Mul, i32(), {lane, k.ci32(16)}), k.ci32(8)})), t);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK: .entry ldm(
+CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%r{{d?}}{{[0-9]+}}];
+CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%r{{d?}}{{[0-9]+}}+512];
+)"), "");
+}
+
+TEST(Intrinsics, Sm90aCpAsyncCommitWait) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  int pending = rng.uniform(0, 7);
+  Kernel k("cpasync");
+  ValueId src = k.param("src", gptr(Scalar::F32));
+  ValueId n = k.param("n", i32());
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {1024});
+  ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
+  ValueId t4 = k.op(OpCode::Mul, i32(), {tid, k.ci32(4)});
+  ValueId g4 = k.op(OpCode::Mul, i32(), {k.global_id(), k.ci32(4)});
+  k.effect(OpCode::CpAsync, {k.ptr_add(tile, t4), k.ptr_add(src, g4), n});
+  k.effect(OpCode::CpAsyncCommit, {});
+  k.effect(OpCode::CpAsyncWait, {}, {pending});
+  k.effect(OpCode::Barrier, {});
+  k.store(k.ptr_add(out, g4), k.load(vec(Scalar::F32, 4), k.ptr_add(tile, t4)));
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, "CHECK: cp.async.cg.shared.global [%r{{d?}}{{[0-9]+}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}};\n"
+                                   "CHECK-NEXT: cp.async.commit_group;\n"
+                                   "CHECK-NEXT: cp.async.wait_group " + std::to_string(pending) + ";\n"
+                                   "CHECK-NEXT: bar.sync 0;\n"
+                                   "CHECK: ld.shared.v4\n"),
+            "");
+}
+
+/// out[g] = buffer_load(base, n, 4 * elems * g) of <elems x f32>.
+void build_buffer_load(Kernel& k, int elems) {
+  ValueId base = k.param("base", gptr(Scalar::F32));
+  ValueId n = k.param("num_records", i32());
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId g = k.global_id();
+  ValueId off = k.op(OpCode::Mul, i32(), {g, k.ci32(4 * elems)});
+  ValueId v = k.op(OpCode::BufferLoad, vec(Scalar::F32, elems), {base, n, off});
+  k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {g, k.ci32(elems)})), v);
+}
+
+TEST(Intrinsics, Gfx950BufferLoadDwordx4) {
+  Kernel k("bufload");
+  build_buffer_load(k, 4);
+  auto r = compile_or_fail(k.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK-LABEL: bufload:
+CHECK-DAG: s_mov_b32 s{{[0-9]+}}, 0x20000
+CHECK-DAG: buffer_load_dwordx4 v[{{[0-9]+}}:{{[0-9]+}}], v{{[0-9]+}}, s[{{[0-9]+}}:{{[0-9]+}}], 0 offen{{ +}}//
+CHECK: global_store_dwordx4
+)"), "");
+  EXPECT_NE(r.llvm_ir.find("@llvm.amdgcn.make.buffer.rsrc.p8.p1(ptr addrspace(1) %base, i16 0, i64 "), std::string::npos)
+      << r.llvm_ir;
+  EXPECT_NE(r.llvm_ir.find(", i32 131072)"), std::string::npos) << r.llvm_ir;
+
+  Kernel k8("bufload8");
+  build_buffer_load(k8, 8);
+  auto r8 = compile_or_fail(k8.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(r8.assembly, R"(
+CHECK-DAG: buffer_load_dwordx4 v[{{[0-9]+}}:{{[0-9]+}}], v{{[0-9]+}}, s[{{[0-9]+}}:{{[0-9]+}}], 0 offen{{ +}}//
+CHECK-DAG: buffer_load_dwordx4 v[{{[0-9]+}}:{{[0-9]+}}], v{{[0-9]+}}, s[{{[0-9]+}}:{{[0-9]+}}], 0 offen offset:16
+)"), "");
+}
+
+TEST(Intrinsics, Sm90aBufferLoadIsPredicated) {
+  Kernel k("bufload");
+  build_buffer_load(k, 4);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  // One 16-byte load when the whole access is in range, else guarded dword loads: three,
+  // since the last dword is in range only when the whole access is.
+  EXPECT_EQ(count(r.assembly, "ld.global.v4."), 1u) << r.assembly;
+  EXPECT_EQ(count(r.assembly, "ld.global.b32"), 3u) << r.assembly;
+  EXPECT_GE(count(r.assembly, "setp.gt.u64"), 4u) << r.assembly;
+  EXPECT_EQ(count(r.assembly, ".local"), 0u) << r.assembly;
+}
+
+/// One kernel per target intrinsic, each compiled for the target that lacks it.
+TEST(Intrinsics, WrongTargetIsInternalError) {
+  struct Case {
+    const char* what;
+    Target target;
+    std::function<void(Kernel&)> build;
+  };
+  std::vector<Case> cases = {
+      {"mma", Target::Sm90a, [](Kernel& k) { build_mma(k, 0); }},
+      {"mma", Target::Gfx950, [](Kernel& k) { build_mma(k, 1); }},
+      {"cvt_pk_bf16_fp4", Target::Sm90a,
+       [](Kernel& k) {
+         ValueId out = k.param("out", gptr(Scalar::BF16));
+         ValueId v = k.op(OpCode::CvtPkBf16Fp4, vec(Scalar::BF16, 2), {k.ci32(0x12345678), k.cf32(1.0f)}, {1});
+         k.store(out, v);
+       }},
+      {"ldmatrix", Target::Gfx950,
+       [](Kernel& k) {
+         ValueId out = k.param("out", gptr(Scalar::BF16));
+         ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {512});
+         k.store(out, k.op(OpCode::LdMatrix, vec(Scalar::BF16, 8), {tile}, {0}));
+       }},
+      {"cp_async", Target::Gfx950,
+       [](Kernel& k) {
+         ValueId src = k.param("src", gptr(Scalar::F32));
+         ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {4});
+         k.effect(OpCode::CpAsync, {tile, src, k.ci32(16)});
+       }},
+      {"cp_async_commit", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::CpAsyncCommit, {}); }},
+      {"cp_async_wait", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::CpAsyncWait, {}, {0}); }},
+  };
+  for (const Case& c : cases) {
+    Kernel k("wrong");
+    c.build(k);
+    try {
+      backend::compile(k.fn, c.target);
+      ADD_FAILURE() << c.what << " compiled for " << target_info(c.target).name;
+    } catch (const InternalError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.what), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tilejit::test
