@@ -8,11 +8,8 @@
 #include "backend/emulator/fault.h"
 #include "backend/emulator/interp.h"
 
-#if __has_include("dsl/matrix/mma.h")
 #include "dsl/matrix/fp4.h"
 #include "dsl/matrix/mma.h"
-#define TILEJIT_EMULATOR_HAS_MATRIX 1
-#endif
 
 namespace tilejit::emulator::detail {
 
@@ -45,7 +42,6 @@ bool any_active(const Wave& w, uint32_t start, uint32_t size) {
 
 // ---- mma / cvt_pk_bf16_fp4 (dsl/matrix) ----
 
-#ifdef TILEJIT_EMULATOR_HAS_MATRIX
 void exec_mma(Wave& w, const Inst& in) {
   auto instr = matrix::MmaInstr(in.aux & 0xff);
   auto numerics = matrix::MmaNumerics((in.aux >> 8) & 0xff);
@@ -70,10 +66,8 @@ void exec_cvt_pk_bf16_fp4(Wave& w, const Inst& in) {
   const int sel = int(in.attr);
   for (uint32_t l = 0; l < w.nlanes; ++l) r[l] = matrix::cvt_scalef32_pk_bf16_fp4(src[l], scale[l], sel);
 }
-#endif
 
 Handler select_mma(Prep& p) {
-#ifdef TILEJIT_EMULATOR_HAS_MATRIX
   p.require(p.in.attr == int64_t(matrix::MmaInstr::Gfx950_F32_16x16x32_BF16) ||
                 p.in.attr == int64_t(matrix::MmaInstr::Sm90_F32_16x8x16_BF16),
             "attr 0 is not a known matrix instruction");
@@ -93,9 +87,6 @@ Handler select_mma(Prep& p) {
                                                            : matrix::MmaNumerics::Exact;
   p.in.aux = uint64_t(instr) | (uint64_t(num) << 8);
   return exec_mma;
-#else
-  p.reject("mma needs dsl/matrix, which this build does not have");
-#endif
 }
 
 Handler select_cvt(Prep& p) {
@@ -104,11 +95,7 @@ Handler select_cvt(Prep& p) {
             "operands must be (i32 src, f32 scale)");
   p.require(p.in.rt == ir::Type::vector(Scalar::BF16, 2), "the result must be <2 x bf16>");
   p.require(p.in.attr >= 0 && p.in.attr <= 3, "byte_sel (attr 0) must be 0..3");
-#ifdef TILEJIT_EMULATOR_HAS_MATRIX
   return exec_cvt_pk_bf16_fp4;
-#else
-  p.reject("cvt_pk_bf16_fp4 needs dsl/matrix, which this build does not have");
-#endif
 }
 
 // ---- ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 (§5.2) ----
