@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build-static/build.ninja ] || cmake --preset static-llvm >/dev/null
-targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo test_runtime_gpu test_moe_stage2_gpu)
-for t in test_gemm_gpu bench_moe_stage2 bench_compile_time; do
+targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo test_runtime_gpu test_moe_stage2_gpu test_gemm_gpu)
+for t in bench_moe_stage2 bench_compile_time bench_gemm; do
   grep -q "build $t:\|^build [^:]*/$t:" build-static/build.ninja 2>/dev/null && targets+=("$t")
 done
 cmake --build --preset static-llvm --target "${targets[@]}"

@@ -1,0 +1,114 @@
+// Benchmark of the BF16 GEMM (4096^3, 8192^3) and the dense A16W4 GEMM (M in {1, 16, 128, 4096},
+// N = K = 4096) with the copy bandwidth measured in the same run. The cuBLAS and
+// dequantise-then-cuBLAS baselines come from bench/gemm_baseline.py in the same device call.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "backend/runtime/select.h"
+#include "kernels/gemm/a16w4_api.h"
+#include "kernels/gemm/bf16_api.h"
+#include "kernels/mxfp4/preshuffle.h"
+
+using namespace tilejit;
+using namespace tilejit::kernels;
+
+namespace {
+template <class F>
+double median_us(Device& dev, int reps, F&& launch) {
+  auto a = dev.create_event(), b = dev.create_event();
+  std::vector<double> us;
+  for (int i = 0; i < reps + 3; ++i) {
+    a->record(nullptr);
+    launch();
+    b->record(nullptr);
+    b->synchronize();
+    if (i >= 3) us.push_back(b->elapsed_ms_since(*a) * 1e3);
+  }
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+std::vector<uint8_t> random_bytes(std::mt19937& rng, size_t n, int lo, int hi) {
+  std::vector<uint8_t> v(n);
+  std::uniform_int_distribution<int> d(lo, hi);
+  for (auto& x : v) x = uint8_t(d(rng));
+  return v;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"BF16 and A16W4 GEMM benchmark"};
+  std::string out_dir = ".";
+  int reps = 30;
+  app.add_option("--out", out_dir, "directory for gemm.json");
+  app.add_option("--reps", reps, "timed launches per point (median)");
+  CLI11_PARSE(app, argc, argv);
+  Device& dev = default_device();
+  std::mt19937 rng(7);
+  nlohmann::json results = nlohmann::json::array();
+
+  // Copy bandwidth (bytes read + written).
+  const size_t copy_bytes = size_t(1) << 30;
+  Buffer<uint8_t> src(dev, copy_bytes), dst(dev, copy_bytes);
+  src.fill_bytes(3);
+  double copy_us = median_us(dev, 10, [&] { dev.copy_device_to_device(dst.ptr(), src.ptr(), copy_bytes); });
+  double bw = 2.0 * copy_bytes / (copy_us * 1e-6);
+  std::printf("device %s, copy bandwidth %.0f GB/s\n", dev.name().c_str(), bw / 1e9);
+
+  for (int n : {4096, 8192}) {
+    BF16GemmConfig cfg;
+    cfg.out = GemmOut::BF16;
+    BF16Gemm op(cfg);
+    op.compile(dev);
+    Buffer<uint16_t> a(dev, size_t(n) * n), b(dev, size_t(n) * n), c(dev, size_t(n) * n);
+    a.fill_bytes(0x3c);  // 0x3c3c: a normal bf16 (about 0.0115); timing does not depend on values
+    b.fill_bytes(0x3d);
+    double t = median_us(dev, reps, [&] { op.launch(a.ptr(), b.ptr(), c.ptr(), n, n, n, nullptr); });
+    double tflops = 2.0 * n * n * n / (t * 1e-6) / 1e12;
+    std::printf("bf16 gemm %d^3: %.1f us, %.1f TFLOP/s\n", n, t, tflops);
+    results.push_back({{"kernel", "bf16_gemm"}, {"M", n}, {"N", n}, {"K", n}, {"time_us", t}, {"tflops", tflops}});
+  }
+  const int N = 4096, K = 4096;
+  auto packed = random_bytes(rng, size_t(N) * K / 2, 0, 255);
+  auto scales = random_bytes(rng, size_t(N) * K / 32, 118, 126);
+  auto wp = mxfp4::preshuffle_weights(packed, 1, N, K);
+  auto sp = mxfp4::preshuffle_scales(scales, 1, N, K);
+  Buffer<uint8_t> w(dev, std::span<const uint8_t>(wp)), s(dev, std::span<const uint8_t>(sp));
+  Buffer<uint8_t> flush(dev, size_t(256) << 20);
+  const double weight_bytes = double(N) * K / 2 + double(N) * K / 32;
+  for (int m : {1, 16, 128, 4096}) {
+    A16W4GemmConfig cfg;
+    cfg.tile_m = m >= 32 ? 32 : 16;
+    cfg.tile_n = m <= 16 ? 64 : 128;
+    A16W4Gemm op(cfg);
+    op.compile(dev);
+    Buffer<uint16_t> a(dev, size_t(m) * K), c(dev, size_t(m) * N);
+    a.fill_bytes(0x3c);
+    auto e0 = dev.create_event(), e1 = dev.create_event();
+    std::vector<double> us;
+    for (int i = 0; i < reps + 3; ++i) {
+      flush.fill_bytes(uint8_t(i));  // cold L2, as a decode step sees it
+      e0->record(nullptr);
+      op.launch(a.ptr(), w.ptr(), s.ptr(), c.ptr(), m, N, K, nullptr);
+      e1->record(nullptr);
+      e1->synchronize();
+      if (i >= 3) us.push_back(e1->elapsed_ms_since(*e0) * 1e3);
+    }
+    std::sort(us.begin(), us.end());
+    double t = us[us.size() / 2];
+    double bytes = weight_bytes + 2.0 * m * K + 2.0 * m * N;
+    double floor_us = bytes / bw * 1e6;
+    double tflops = 2.0 * m * N * K / (t * 1e-6) / 1e12;
+    std::printf("a16w4 gemm M=%d N=K=4096: %.1f us, floor %.1f us (%.2f), %.0f GB/s, %.2f TFLOP/s (tm%d tn%d)\n", m, t,
+                floor_us, floor_us / t, bytes / (t * 1e-6) / 1e9, tflops, cfg.tile_m, cfg.tile_n);
+    results.push_back({{"kernel", "a16w4_gemm"}, {"M", m}, {"N", N}, {"K", K}, {"time_us", t}, {"floor_us", floor_us},
+                       {"fraction_of_floor", floor_us / t}, {"gbs", bytes / (t * 1e-6) / 1e9}, {"tflops", tflops}});
+  }
+  results.push_back({{"copy_gbs", bw / 1e9}, {"device", dev.name()}});
+  std::ofstream(out_dir + "/gemm.json") << results.dump(2) << "\n";
+  return 0;
+}
