@@ -9,7 +9,7 @@
 #include "kernels/moe/host/moe_host.h"
 #include "kernels/moe/stage2/c_api.h"
 #include "kernels/mxfp4/preshuffle.h"
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 
 extern "C" int tilejit_c_abi_smoke(int32_t model_dim, char* message, size_t size);
 

@@ -11,7 +11,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 #include "tools/npy/npy.h"
 
 #ifndef TILEJIT_CLI_PATH

@@ -7,7 +7,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 
 namespace tilejit::moe {
 namespace {

@@ -12,7 +12,7 @@
 #include "kernels/moe/host/moe_host.h"
 #include "kernels/moe/sorting/api.h"
 #include "kernels/moe/sorting/kernel.h"
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 
 namespace tilejit::kernels {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/mxfp4/mxfp4.h"
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 
 namespace tilejit::mxfp4 {
 namespace {

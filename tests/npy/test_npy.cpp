@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-#include "seeded_rng.h"
+#include "tests/common/seeded_rng.h"
 #include "tools/npy/npy.h"
 
 namespace tilejit::npy {
