@@ -1,0 +1,89 @@
+// Every stage-2 configuration the tests and the chooser use, compiled for gfx950 (the only
+// check gfx950 code gets besides the emulator) and sm_90a: the right instructions, no scratch,
+// LDS within 160 KiB. The resource report is printed.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "backend/llvm/compile.h"
+#include "dsl/ir/verifier.h"
+#include "kernels/moe/stage2/kernel.h"
+
+using namespace tilejit;
+using namespace tilejit::kernels;
+
+namespace {
+
+size_t count(const std::string& text, const char* re) {
+  std::regex r(re);
+  return size_t(std::distance(std::sregex_iterator(text.begin(), text.end(), r), std::sregex_iterator()));
+}
+
+long field(const std::string& text, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(name + R"(:\s*(\d+))"))) return -1;
+  return std::stol(m[1]);
+}
+
+struct Variant {
+  int tile_m, tile_n, k_batch;
+  OutDtype out;
+};
+
+class Stage2Compiled : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(Stage2Compiled, Gfx950AssemblyAndResources) {
+  const Variant& v = GetParam();
+  MoeStage2Config cfg{3072, 3072, 128, 4, v.tile_m, v.tile_n, v.k_batch, v.out, true, true, true};
+  ir::Function fn = moe_stage2_kernel(cfg).trace(Target::Gfx950);
+  ir::verify(fn, Target::Gfx950);
+  backend::CompileResult r = backend::compile(fn, Target::Gfx950);
+  const int waves = 4, n_tiles = v.tile_n / waves / 16, m_tiles = v.tile_m / 16;
+  const int unroll = cfg.unroll_for(cfg.slice_k() / kStage2ChunkK);
+  // Per 128-K chunk: 4 MFMA steps per (m-tile, n-tile); 4 conversions per 16-byte weight load.
+  EXPECT_EQ(count(r.assembly, R"(v_mfma_f32_16x16x32_bf16)"), size_t(4 * m_tiles * n_tiles * unroll));
+  EXPECT_EQ(count(r.assembly, R"(v_cvt_scalef32_pk_bf16_fp4)"), size_t(16 * n_tiles * unroll));
+  EXPECT_GE(count(r.assembly, v.out == OutDtype::BF16 ? R"(global_atomic_pk_add_bf16)" : R"(global_atomic_add_f32)"), 1u);
+  EXPECT_EQ(count(r.assembly, R"(global_atomic_cmpswap)"), 0u) << "atomics must be native";
+  EXPECT_EQ(field(r.assembly, "private_segment_fixed_size"), 0) << "scratch";
+  EXPECT_EQ(count(r.assembly, R"(scratch_(load|store))"), 0u);
+  long lds = field(r.assembly, "group_segment_fixed_size");
+  EXPECT_EQ(lds, long(v.tile_m) * v.tile_n * 4);
+  EXPECT_LE(lds, 163840);
+  std::printf("tile_m %d tile_n %d k_batch %d %s: %s\n", v.tile_m, v.tile_n, v.k_batch,
+              v.out == OutDtype::BF16 ? "bf16" : "f32", r.resources_json.c_str());
+}
+
+TEST_P(Stage2Compiled, Sm90aPtx) {
+  const Variant& v = GetParam();
+  MoeStage2Config cfg{3072, 3072, 128, 4, v.tile_m, v.tile_n, v.k_batch, v.out, true, true, true};
+  ir::Function fn = moe_stage2_kernel(cfg).trace(Target::Sm90a);
+  ir::verify(fn, Target::Sm90a);
+  backend::CompileResult r = backend::compile(fn, Target::Sm90a);
+  std::string ptx(r.code.binary.begin(), r.code.binary.end());
+  const int n_tiles = v.tile_n / 8 / 8, m_tiles = v.tile_m / 16;
+  const int unroll = cfg.unroll_for(cfg.slice_k() / kStage2ChunkK);
+  EXPECT_EQ(count(ptx, R"(mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.bf16\.bf16\.f32)"),
+            size_t(8 * m_tiles * n_tiles * unroll));
+  EXPECT_GE(count(ptx, v.out == OutDtype::BF16 ? R"(red\.global\.add\.noftz\.bf16x2)" : R"(atom\.global\.add\.f32)"), 1u);
+  EXPECT_EQ(count(ptx, R"(atom\.[a-z.]*cas)"), 0u) << "atomics must be native";
+  EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+}
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  for (int tm : {16, 32})
+    for (int tn : {64, 128, 256})
+      for (int kb : {1, 2, 4}) v.push_back({tm, tn, kb, OutDtype::BF16});
+  v.push_back({16, 128, 1, OutDtype::F32});
+  v.push_back({32, 256, 2, OutDtype::F32});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, Stage2Compiled, ::testing::ValuesIn(variants()), [](const auto& info) {
+  const Variant& v = info.param;
+  return "m" + std::to_string(v.tile_m) + "n" + std::to_string(v.tile_n) + "k" + std::to_string(v.k_batch) +
+         (v.out == OutDtype::BF16 ? "_bf16" : "_f32");
+});
+
+}  // namespace
