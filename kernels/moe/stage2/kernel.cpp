@@ -94,21 +94,31 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     for (int i = 0; i < m_tiles * n_tiles; ++i)
       acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
-    // One 128-K chunk: loads, decode, MMAs. `unroll` chunks per loop iteration keep more loads in flight.
-    auto chunk = [&](Value c) {
-      // B: one 16-byte load per n-tile (32 K of one row), decoded with its E8M0 scale.
-      std::vector<std::vector<Value>> b_frag(n_tiles);
+    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row) and
+    // its E8M0 scale byte.
+    struct Raw {
+      std::vector<Value> words, scales;
+    };
+    auto load_weights = [&](Value c) {
+      Raw raw;
       Value ks = c * 4 + kl;
       for (int j = 0; j < n_tiles; ++j) {
         Value n = n_rows[j];
         Value w_off = ((udiv(n, 16) * (K / 128) + c) * 4 + kl) * 256 + urem(n, 16) * 16;
-        Value wv = buffer_load(w_e, expert_bytes, w_off, kV4I32);
+        raw.words.push_back(buffer_load(w_e, expert_bytes, w_off, kV4I32));
         Value sn = scale_rows[j];
         Value s_off = ((((e * (N / 32) + udiv(sn, 32)) * (K / 256) + udiv(ks, 8)) * 4 + urem(ks, 4)) * 16 +
                        urem(sn, 16)) * 4 + urem(udiv(ks, 4), 2) * 2 + urem(udiv(sn, 16), 2);
-        Value scale = zext(w_scale[s_off], kI32);
+        raw.scales.push_back(zext(w_scale[s_off], kI32));
+      }
+      return raw;
+    };
+    // Decode, the activations in the same K permutation, and the MMAs of one chunk.
+    auto compute = [&](Value c, const Raw& raw) {
+      std::vector<std::vector<Value>> b_frag(n_tiles);
+      for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
-          Value vals = tile::decode_fp4x8(extract(wv, q), scale);
+          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j]);
           if (amd) {
             b_frag[j].push_back(vals);
           } else {
@@ -116,8 +126,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
-      }
-      // A: the same K permutation, then the MMAs.
       Value k_base = c * kStage2ChunkK + kl * 32;
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
@@ -138,10 +146,37 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         }
       }
     };
+    // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
+    // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
+    // that LLVM cannot fold it back into a load at the top of the loop.
     const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
-    for_range(first, first + chunks_per_slice, unroll, [&](Value c0) {
-      for (int u = 0; u < unroll; ++u) chunk(c0 + u);
+    Value end = first + chunks_per_slice;
+    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
+    for (int u = 0; u < unroll; ++u) {
+      Raw raw = load_weights(first + u);
+      for (int j = 0; j < n_tiles; ++j) {
+        next_words.push_back(std::make_unique<Var<>>(raw.words[j]));
+        next_scales.push_back(std::make_unique<Var<>>(raw.scales[j]));
+      }
+    }
+    for_range(first, end, unroll, [&](Value c0) {
+      std::vector<Raw> current(unroll);
+      for (int u = 0; u < unroll; ++u)
+        for (int j = 0; j < n_tiles; ++j) {
+          current[u].words.push_back(next_words[u * n_tiles + j]->get());
+          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
+        }
+      if_(c0 + unroll < end, [&] {
+        for (int u = 0; u < unroll; ++u) {
+          Raw raw = load_weights(c0 + (unroll + u));
+          for (int j = 0; j < n_tiles; ++j) {
+            *next_words[u * n_tiles + j] = raw.words[j];
+            *next_scales[u * n_tiles + j] = raw.scales[j];
+          }
+        }
+      });
+      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
 
     // Accumulators to the shared tile through the MMA's C layout.
