@@ -7,6 +7,8 @@
 #include <tuple>
 #include <vector>
 
+#include <boost/hana.hpp>
+
 #include "dsl/control.h"
 #include "dsl/ops.h"
 
@@ -69,6 +71,13 @@ template <class R, class... A> struct callable_params<R (*)(A...)> { using type 
 template <class F>
 using params_of = typename callable_params<decltype(&F::operator())>::type;
 
+/// The parameter types of a kernel body as a compile-time list of types.
+template <class... A>
+constexpr auto type_list(std::tuple<A...>*) { return boost::hana::tuple_t<A...>; }
+
+/// True for the DSL parameter types (they name their IR type).
+inline constexpr auto has_ir_type = boost::hana::is_valid([](auto t) -> decltype(decltype(t)::type::ir_type()) {});
+
 void register_kernel(const KernelDef& def);
 dsl::Value param_value(ir::Function& fn, size_t index, const ir::Type& type, const std::source_location& where);
 }  // namespace detail
@@ -82,8 +91,11 @@ template <class F>
 KernelDef kernel(std::string name, F body, KernelOptions options = {},
                  std::source_location where = std::source_location::current()) {
   using Params = detail::params_of<F>;
+  constexpr auto param_list = detail::type_list(static_cast<Params*>(nullptr));
+  static_assert(boost::hana::all_of(param_list, detail::has_ir_type),
+                "kernel parameters must be DSL types: Ptr<T>, SharedPtr<T>, Val<T> (Int, Float, ...)");
   std::vector<ir::Type> types;
-  std::apply([&](auto... p) { (types.push_back(decltype(p)::ir_type()), ...); }, Params{});
+  boost::hana::for_each(param_list, [&](auto t) { types.push_back(decltype(t)::type::ir_type()); });
   auto trace_body = [body, types, where](ir::Function& fn) {
     auto call = [&]<size_t... I>(std::index_sequence<I...>) {
       body(std::tuple_element_t<I, Params>(detail::param_value(fn, I, types[I], where), where)...);
