@@ -6,14 +6,6 @@
 #include "dsl/value.h"
 
 namespace tilejit {
-using dsl::Arg;
-using dsl::Bool;
-using dsl::Float;
-using dsl::Int;
-using dsl::Long;
-using dsl::Ptr;
-using dsl::SharedPtr;
-using dsl::Val;
-using dsl::Value;
-using dsl::Var;
+// Kernel code reads best with the DSL's names in scope: `using namespace tilejit;` brings them.
+using namespace dsl;
 }  // namespace tilejit
