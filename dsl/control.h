@@ -49,7 +49,10 @@ class Var {
   }
   Var& operator=(const Var& other) { return *this = Arg(other.get(), SrcLoc::current()); }
   Var& operator=(const Value& v) { return *this = Arg(v, v.loc()); }
-  Var& operator=(const Expr& e) { return *this = Arg(e.value(), e.value().loc()); }
+  Var& operator=(const Expr& e) {
+    Value v = e.value();
+    return *this = Arg(v, v.loc());
+  }
   template <class N, std::enable_if_t<std::is_arithmetic_v<N>, int> = 0>
   Var& operator=(N v) { return *this = Arg(v, SrcLoc::current()); }
   Var& operator+=(const Arg& v) { return *this = Arg(Value(Arg(get(v.loc()), v.loc()) + v), v.loc()); }
