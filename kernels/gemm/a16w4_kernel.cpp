@@ -12,9 +12,7 @@
 //    epilogue, which writes C through the MMA's C layout.
 #include "kernels/gemm/a16w4_kernel.h"
 
-#include <map>
-#include <mutex>
-
+#include "dsl/kernel_family.h"
 #include "dsl/tile/mxfp4.h"
 #include "kernels/gemm/fragments.h"
 
@@ -134,15 +132,8 @@ KernelDef define(const A16W4GemmConfig& cfg) {
 
 KernelDef a16w4_gemm_kernel(const A16W4GemmConfig& config) {
   config.validate();
-  static std::mutex mutex;
-  static std::map<std::string, KernelDef> defined;
-  std::lock_guard lock(mutex);
-  std::string name = config.kernel_name();
-  auto it = defined.find(name);
-  if (it != defined.end()) return it->second;
-  KernelDef def = config.out == GemmOut::F32 ? define<float>(config) : define<bf16>(config);
-  defined.emplace(name, def);
-  return def;
+  return define_once(config.kernel_name(),
+                     [&] { return config.out == GemmOut::F32 ? define<float>(config) : define<bf16>(config); });
 }
 
 }  // namespace tilejit::kernels

@@ -10,9 +10,7 @@
 //  - C goes through the MMA's C layout, each element stored only when it lies inside [M, N].
 #include "kernels/gemm/bf16_kernel.h"
 
-#include <map>
-#include <mutex>
-
+#include "dsl/kernel_family.h"
 #include "kernels/gemm/fragments.h"
 
 namespace tilejit::kernels {
@@ -109,15 +107,8 @@ KernelDef define(const BF16GemmConfig& cfg) {
 
 KernelDef bf16_gemm_kernel(const BF16GemmConfig& config) {
   config.validate();
-  static std::mutex mutex;
-  static std::map<std::string, KernelDef> defined;
-  std::lock_guard lock(mutex);
-  std::string name = config.kernel_name();
-  auto it = defined.find(name);
-  if (it != defined.end()) return it->second;
-  KernelDef def = config.out == GemmOut::F32 ? define<float>(config) : define<bf16>(config);
-  defined.emplace(name, def);
-  return def;
+  return define_once(config.kernel_name(),
+                     [&] { return config.out == GemmOut::F32 ? define<float>(config) : define<bf16>(config); });
 }
 
 }  // namespace tilejit::kernels

@@ -12,9 +12,7 @@
 //    pairs with packed bf16x2 atomics on both targets.
 #include "kernels/moe/stage2/kernel.h"
 
-#include <map>
-#include <mutex>
-
+#include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
@@ -255,15 +253,8 @@ KernelDef define(const MoeStage2Config& cfg) {
 
 KernelDef moe_stage2_kernel(const MoeStage2Config& config) {
   config.validate();
-  static std::mutex mutex;
-  static std::map<std::string, KernelDef> defined;
-  std::lock_guard lock(mutex);
-  std::string name = config.kernel_name();
-  auto it = defined.find(name);
-  if (it != defined.end()) return it->second;
-  KernelDef def = config.out_dtype == OutDtype::F32 ? define<float>(config) : define<bf16>(config);
-  defined.emplace(name, def);
-  return def;
+  return define_once(config.kernel_name(),
+                     [&] { return config.out_dtype == OutDtype::F32 ? define<float>(config) : define<bf16>(config); });
 }
 
 }  // namespace tilejit::kernels
