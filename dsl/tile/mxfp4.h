@@ -8,10 +8,21 @@ namespace tilejit::tile {
 /// (isa-semantics.md §6 recipe A; any target). Auto picks the instruction where it exists.
 enum class Fp4Path { Auto, Hardware, Software };
 
+/// The order of the decoded values. Natural: element e = code e. Split: element 2j = code j and
+/// element 2j+1 = code j+4, i.e. bf16 pair j holds codes (j, j+4): the software path needs 2
+/// shifts per pair in this order instead of 4, so kernels that can permute K the same way for
+/// the other MMA operand should ask for it (see split_pairs()).
+enum class Fp4Order { Natural, Split };
+
 /// Decodes the eight FP4 codes of `word` (i32; code e in bits 4e+3..4e, the low nibble first)
-/// times 2^(scale - 127), `scale` being the E8M0 byte as i32, into <8 x bf16> (element e = code e).
-/// Scale 255 gives NaN; scale 0 means 2^-127; overflow gives +-Inf.
+/// times 2^(scale - 127), `scale` being the E8M0 byte as i32, into <8 x bf16> in `order`.
+/// Scale 255 gives NaN; scale 0 means 2^-127; overflow gives +-Inf. Every finite result is exact.
 dsl::Value decode_fp4x8(const dsl::Value& word, const dsl::Value& scale, Fp4Path path = Fp4Path::Auto,
-                        const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+                        Fp4Order order = Fp4Order::Natural, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
+/// Reorders <8 x T> (T 16-bit) from the natural order to Fp4Order::Split: elements
+/// (0, 4, 1, 5, 2, 6, 3, 7). Applied to the other MMA operand's K vector, it keeps the dot
+/// products of a Split-decoded operand unchanged.
+dsl::Value split_pairs(const dsl::Value& v8, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 }  // namespace tilejit::tile

@@ -100,11 +100,18 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     for (size_t mt = 0; mt < a_hi.size(); ++mt) hi.push_back(take(vecs));
     std::vector<Value> wv = take(n_tiles), sc = take(n_tiles);
 
+    // Software decoding is cheaper in split pair order; the activations follow the same K order.
+    const tile::Fp4Order order = target().has_fp4_convert ? tile::Fp4Order::Natural : tile::Fp4Order::Split;
+    if (order == tile::Fp4Order::Split)
+      for (auto* rows : {&lo, &hi})
+        for (auto& vecs_of_row : *rows)
+          for (Value& v : vecs_of_row) v = tile::split_pairs(v);
     std::vector<std::vector<Value>> af, bf;
     for (int mt = 0; mt < m_tiles; ++mt) af.push_back(a_fragments(lo[size_t(mt)], g.amd ? std::vector<Value>{} : hi[size_t(mt)]));
     for (int nt = 0; nt < n_tiles; ++nt) {
       std::vector<Value> decoded;
-      for (int q = 0; q < 4; ++q) decoded.push_back(tile::decode_fp4x8(extract(wv[size_t(nt)], q), sc[size_t(nt)]));
+      for (int q = 0; q < 4; ++q)
+        decoded.push_back(tile::decode_fp4x8(extract(wv[size_t(nt)], q), sc[size_t(nt)], tile::Fp4Path::Auto, order));
       bf.push_back(b_fragments(decoded));
     }
 

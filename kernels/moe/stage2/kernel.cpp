@@ -53,6 +53,9 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
   const tile::MmaLayout& layout = tile::target_mma_layout();
+  // Software decoding is cheaper in split pair order; the activations follow the same K order.
+  const tile::Fp4Order order = target().has_fp4_convert ? tile::Fp4Order::Natural : tile::Fp4Order::Split;
+  auto k_order = [&](const Value& v8) { return order == tile::Fp4Order::Split ? tile::split_pairs(v8) : v8; };
 
   SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
   Value tid = thread_id();
@@ -116,7 +119,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       std::vector<std::vector<Value>> b_frag(n_tiles);
       for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
-          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j]);
+          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], tile::Fp4Path::Auto, order);
           if (amd) {
             b_frag[j].push_back(vals);
           } else {
@@ -129,9 +132,10 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
           if (amd) {
-            a_frag.push_back(load(a_rows[mt][0] + (k_base + q * 8), 8));
+            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else {
-            Value r0 = load(a_rows[mt][0] + (k_base + q * 8), 8), r1 = load(a_rows[mt][1] + (k_base + q * 8), 8);
+            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
+            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
             a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
             a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
           }

@@ -1,0 +1,41 @@
+// decode_fp4x8 on a GPU: every code, position and scale against the reference (skips without a GPU).
+#include <gtest/gtest.h>
+
+#include "backend/runtime/select.h"
+#include "tests/common/seeded_rng.h"
+#include "tests/fp4_decode/decode_cases.h"
+
+using namespace tilejit;
+using namespace tilejit::fp4_decode_test;
+
+namespace {
+
+Device* gpu() {
+  static std::unique_ptr<Device> dev = [] {
+    for (const char* spec : {"cuda", "hip"}) {
+      try {
+        return open_device(spec);
+      } catch (const Error&) {
+      }
+    }
+    return std::unique_ptr<Device>();
+  }();
+  return dev.get();
+}
+
+TEST(Fp4DecodeGpu, EveryPathTheTargetHasIsExact) {
+  if (!gpu()) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+  testing_support::SeededRng rng;
+  Cases cases = every_case(*rng);
+  std::vector<tile::Fp4Path> paths{tile::Fp4Path::Software};
+  if (gpu()->target() == Target::Gfx950) paths.push_back(tile::Fp4Path::Hardware);
+  for (auto path : paths)
+    for (auto order : {tile::Fp4Order::Natural, tile::Fp4Order::Split}) {
+      auto out = run_decode(*gpu(), path, order, cases);
+      std::string first;
+      EXPECT_EQ(count_mismatches(cases, out, order, first, path == tile::Fp4Path::Hardware), 0u)
+          << "path " << int(path) << ", order " << int(order) << ": " << first;
+    }
+}
+
+}  // namespace

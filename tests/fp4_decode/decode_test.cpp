@@ -1,0 +1,47 @@
+// decode_fp4x8 on the emulator: every code, position and scale, through each path both targets have.
+#include <gtest/gtest.h>
+
+#include "backend/emulator/emulator.h"
+#include "tests/common/seeded_rng.h"
+#include "tests/fp4_decode/decode_cases.h"
+
+using namespace tilejit;
+using namespace tilejit::fp4_decode_test;
+
+namespace {
+
+Device& emulator(Target t) {
+  static std::unique_ptr<Device> d[2];
+  auto& dev = d[t == Target::Gfx950 ? 0 : 1];
+  if (!dev) dev = emulator::make_emulator_device({.target = t});
+  return *dev;
+}
+
+void expect_exact(Target t, tile::Fp4Path path) {
+  testing_support::SeededRng rng;
+  Cases cases = every_case(*rng);
+  for (auto order : {tile::Fp4Order::Natural, tile::Fp4Order::Split}) {
+    auto out = run_decode(emulator(t), path, order, cases);
+    std::string first;
+    EXPECT_EQ(count_mismatches(cases, out, order, first, path == tile::Fp4Path::Hardware), 0u)
+        << "order " << int(order) << ": " << first;
+  }
+}
+
+TEST(Fp4Decode, ReferenceIsRepresentableForEveryCodeAndScale) {
+  for (int x = 0; x < 256; ++x)
+    for (int c = 0; c < 16; ++c) ASSERT_NE(reference_bits(c, x), 0xDEAD) << c << " " << x;
+}
+
+TEST(Fp4Decode, SoftwarePathOnSm90aIsExact) { expect_exact(Target::Sm90a, tile::Fp4Path::Software); }
+TEST(Fp4Decode, AutoPathOnSm90aIsExact) { expect_exact(Target::Sm90a, tile::Fp4Path::Auto); }
+TEST(Fp4Decode, SoftwarePathOnGfx950IsExact) { expect_exact(Target::Gfx950, tile::Fp4Path::Software); }
+TEST(Fp4Decode, HardwarePathOnGfx950IsExact) { expect_exact(Target::Gfx950, tile::Fp4Path::Hardware); }
+
+TEST(Fp4Decode, HardwarePathIsRejectedOnSm90a) {
+  testing_support::SeededRng rng;
+  Cases cases = every_case(*rng);
+  EXPECT_THROW(run_decode(emulator(Target::Sm90a), tile::Fp4Path::Hardware, tile::Fp4Order::Natural, cases), Error);
+}
+
+}  // namespace
