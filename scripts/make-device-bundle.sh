@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build-static/build.ninja ] || cmake --preset static-llvm >/dev/null
-targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo test_runtime_gpu test_moe_stage2_gpu test_gemm_gpu)
+targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo)
+# Every gpu test program (test_*_gpu) the build defines.
+targets+=($(grep -oE '^build test_[a-z0-9_]+_gpu: phony' build-static/build.ninja | sed -E 's/^build (test_[a-z0-9_]+_gpu).*/\1/' | sort -u))
 for t in bench_moe_stage2 bench_compile_time bench_gemm; do
   grep -q "build $t:\|^build [^:]*/$t:" build-static/build.ninja 2>/dev/null && targets+=("$t")
 done
