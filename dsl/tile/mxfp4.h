@@ -25,4 +25,21 @@ dsl::Value decode_fp4x8(const dsl::Value& word, const dsl::Value& scale, Fp4Path
 /// products of a Split-decoded operand unchanged.
 dsl::Value split_pairs(const dsl::Value& v8, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// One lane's MXFP4 operand: `words` (i32, or <4 x i32>) holds consecutive FP4 codes of one
+/// weight row along K (code e of word q is K = 32 kb + 8 (first_word + q) + e), `scale` the E8M0
+/// byte of that 32-K block as i32.
+struct Mxfp4Fragment {
+  dsl::Value words, scale;
+};
+
+/// Loads row `n`, 32-K block `kb` of an MXFP4 matrix [N, K] in the preshuffled (kpack 16) layout
+/// of moe-stage2.md: `w` its bytes as ptr<global, i32> (16-byte aligned), `scales` its
+/// preshuffled E8M0 bytes as ptr<global, u8>. `words` 4 reads the whole block with one 16-byte
+/// load (first_word 0); `words` 1 reads 4 bytes, word `first_word` (0..3). K must be a multiple
+/// of 256 and N of 32. Rows n >= N read zero codes (a range-checked load) and the scale of row
+/// N-1, so a partial tile needs no branch; the caller masks those columns.
+Mxfp4Fragment load_b_mxfp4(const dsl::Value& w, const dsl::Value& scales, const dsl::Arg& n, const dsl::Arg& kb,
+                           const dsl::Arg& N, const dsl::Arg& K, int words = 4, int first_word = 0,
+                           const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 }  // namespace tilejit::tile

@@ -4,12 +4,13 @@
 //  - every wave shares the tile_m rows and owns tile_n / waves columns (n-tiles of the MMA), so
 //    each weight is loaded and decoded once per block;
 //  - per 128-K stage each lane loads, for every n-tile, 16 preshuffled weight bytes (32 K of one
-//    row, exactly one scale block) and its E8M0 scale byte, and the matching activations, all in
+//    row, exactly one scale block) and its E8M0 scale byte (tile::load_b_mxfp4), and the matching activations, all in
 //    the K permutation of fragments.h (lane quarter q holds K q*32 .. q*32+31 of the stage);
 //  - the stage s+1 loads go into Var slots before stage s is decoded (tile::decode_fp4x8) and
 //    fed to the MMAs (register double buffering);
-//  - rows past M and columns past N read the last valid row (clamped) and are masked in the
-//    epilogue, which writes C through the MMA's C layout.
+//  - rows past M read the last valid row (clamped), weight rows past N read zeros
+//    (tile::load_b_mxfp4); both are masked in the epilogue, which writes C through the MMA's
+//    C layout.
 #include "kernels/gemm/a16w4_kernel.h"
 
 #include "dsl/kernel_family.h"
@@ -33,7 +34,6 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
   const int n_tiles = cols_w / g.mma_n;
   const int m_tiles = cfg.tile_m / 16;
   const int vecs = kA16W4ChunkK / 32;  // 16-byte A vectors per lane and row in one stage (4)
-  const Type i32 = Type::scalar(Scalar::I32);
 
   Value tid = thread_id(), lane = lane_id();
   Value wave_index = udiv(tid, g.wave);
@@ -49,17 +49,9 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     a_lo.push_back(a_row(r));
     if (!g.amd) a_hi.push_back(a_row(r + 8));
   }
-  // Weight and scale pointers of each n-tile's row at this lane's 32-K block of stage 0;
-  // stage c adds 256 words to the weights and (c/2)*256 + (c%2)*2 bytes to the scales.
-  // Columns past N read row N-1 (masked later).
-  std::vector<Value> w_rows, s_rows;
-  for (int nt = 0; nt < n_tiles; ++nt) {
-    Value n = min(col0 + wave_index * cols_w + (lr + g.mma_n * nt), N - 1);
-    Value w_row = w + cast<int64_t>(udiv(n, 16)) * cast<int64_t>(udiv(K, 128)) * int64_t(256);
-    w_rows.push_back(Value(w_row + (kq * 64 + urem(n, 16) * 4)));
-    Value s_row = w_scale + cast<int64_t>(udiv(n, 32)) * cast<int64_t>(udiv(K, 256)) * int64_t(256);
-    s_rows.push_back(Value(s_row + (kq * 64 + urem(n, 16) * 4 + urem(udiv(n, 16), 2))));
-  }
+  // The weight row of each n-tile this lane loads (rows past N read zeros; masked later).
+  std::vector<Value> n_rows;
+  for (int nt = 0; nt < n_tiles; ++nt) n_rows.push_back(col0 + wave_index * cols_w + (lr + g.mma_n * nt));
 
   // One stage's raw data in a fixed order: A lo, A hi (sm_90a), weights (<4 x i32>), scales (i32).
   auto load_stage = [&](const Value& st) {
@@ -68,9 +60,13 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     for (const auto* rows : {&a_lo, &a_hi})
       for (const Value& p : *rows)
         for (int q = 0; q < vecs; ++q) v.push_back(load(p, k0 + q * 8, 8));
-    for (const Value& p : w_rows) v.push_back(load(p, st * 256, 4));
-    Value s_off = udiv(st, 2) * 256 + urem(st, 2) * 2;
-    for (const Value& p : s_rows) v.push_back(zext(load(p, s_off), i32));
+    std::vector<Value> scales;
+    for (const Value& n : n_rows) {
+      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, w_scale, n, st * 4 + kq, N, K);
+      v.push_back(f.words);
+      scales.push_back(f.scale);
+    }
+    v.insert(v.end(), scales.begin(), scales.end());
     return v;
   };
 

@@ -84,33 +84,26 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // The weight row of each n-tile and the 32-K block (kl) this lane holds.
     Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
     Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
-    std::vector<Value> n_rows, scale_rows;
-    for (int j = 0; j < n_tiles; ++j) {
-      Value n = bn * cfg.tile_n + wave_index * cols_per_wave + (n_lane + j * mma_n);
-      n_rows.push_back(n);
-      scale_rows.push_back(min(n, N - 1));  // rows past N load zero weights; their columns are masked
-    }
+    Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
+    std::vector<Value> n_rows;
+    for (int j = 0; j < n_tiles; ++j)
+      n_rows.push_back(bn * cfg.tile_n + wave_index * cols_per_wave + (n_lane + j * mma_n));
 
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i)
       acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
-    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row) and
-    // its E8M0 scale byte.
+    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
+    // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
     struct Raw {
       std::vector<Value> words, scales;
     };
     auto load_weights = [&](Value c) {
       Raw raw;
-      Value ks = c * 4 + kl;
       for (int j = 0; j < n_tiles; ++j) {
-        Value n = n_rows[j];
-        Value w_off = ((udiv(n, 16) * (K / 128) + c) * 4 + kl) * 256 + urem(n, 16) * 16;
-        raw.words.push_back(buffer_load(w_e, expert_bytes, w_off, kV4I32));
-        Value sn = scale_rows[j];
-        Value s_off = ((((e * (N / 32) + udiv(sn, 32)) * (K / 256) + udiv(ks, 8)) * 4 + urem(ks, 4)) * 16 +
-                       urem(sn, 16)) * 4 + urem(udiv(ks, 4), 2) * 2 + urem(udiv(sn, 16), 2);
-        raw.scales.push_back(zext(w_scale[s_off], kI32));
+        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K);
+        raw.words.push_back(f.words);
+        raw.scales.push_back(f.scale);
       }
       return raw;
     };

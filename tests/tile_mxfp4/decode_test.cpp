@@ -3,7 +3,7 @@
 
 #include "backend/emulator/emulator.h"
 #include "tests/common/seeded_rng.h"
-#include "tests/fp4_decode/decode_cases.h"
+#include "tests/tile_mxfp4/decode_cases.h"
 
 using namespace tilejit;
 using namespace tilejit::fp4_decode_test;

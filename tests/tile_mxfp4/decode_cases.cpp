@@ -1,5 +1,5 @@
 // The FP4 decode test kernels, inputs and the plain C++ reference.
-#include "tests/fp4_decode/decode_cases.h"
+#include "tests/tile_mxfp4/decode_cases.h"
 
 #include <fmt/format.h>
 
