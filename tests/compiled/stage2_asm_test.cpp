@@ -81,6 +81,7 @@ std::vector<Variant> variants() {
       for (int kb : {1, 2, 4}) v.push_back({tm, tn, kb, OutDtype::BF16});
   v.push_back({16, 128, 1, OutDtype::F32});
   v.push_back({32, 256, 2, OutDtype::F32});
+  for (int tn : {64, 128}) v.push_back({64, tn, 1, OutDtype::BF16});
   return v;
 }
 

@@ -14,7 +14,7 @@ struct MoeStage2Config {
   int inter_dim = 0;   ///< K: contraction; a multiple of 256
   int experts = 0;     ///< E
   int topk = 0;
-  int tile_m = 16;     ///< 16 or 32 rows per block (= the MoE sorting block size)
+  int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size); 64 allows tile_n <= 128
   int tile_n = 128;    ///< 64, 128 or 256 columns per block
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
