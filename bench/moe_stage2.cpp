@@ -13,6 +13,7 @@
 #include "backend/runtime/select.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "kernels/mxfp4/preshuffle.h"
 
 using namespace tilejit;
@@ -43,17 +44,6 @@ double copy_bandwidth(Device& dev) {
   return gbs[gbs.size() / 2];
 }
 
-/// A heuristic config: enough blocks to cover the SMs at small token counts through split-K.
-MoeStage2Config choose(const Shape& s, int tokens, uint32_t sms, int tile_n, int unroll) {
-  MoeStage2Config c{s.N, s.K, s.E, s.topk, 16, tile_n, 1, OutDtype::BF16, false, true, true, unroll};
-  int64_t active = std::min<int64_t>(int64_t(tokens) * s.topk, s.E);  // blocks of 16 rows, at least
-  int64_t blocks = active * (s.N / c.tile_n);
-  int chunks = s.K / kStage2ChunkK;
-  while (blocks * c.k_batch < 2 * int64_t(sms) && c.k_batch * 2 <= chunks && chunks % (c.k_batch * 2) == 0)
-    c.k_batch *= 2;
-  return c;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,10 +51,10 @@ int main(int argc, char** argv) {
   std::vector<int> token_list{1, 4, 8, 16, 32, 64, 128, 256, 1024, 4096};
   std::vector<std::string> shapes{"gpt_oss", "deepseek_r1"};
   std::string out_dir = ".";
-  int reps = 30, tile_n = 128, unroll = 2;
+  int reps = 30, tile_n = 0, unroll = 0;  // 0: from the config table
   app.add_option("--tokens", token_list, "token counts");
-  app.add_option("--tile-n", tile_n, "columns per block (64, 128, 256)");
-  app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 4)");
+  app.add_option("--tile-n", tile_n, "columns per block (64, 128, 256); given: the heuristic with this tile_n instead of the config table");
+  app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 4); given: the heuristic with this unroll");
   app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -90,7 +80,16 @@ int main(int argc, char** argv) {
     for (int tokens : token_list) {
       moe::Routing r = moe::random_routing(rng, tokens, s.topk, s.E);
       auto a = moe::random_bf16_normal(rng, size_t(tokens) * s.topk * s.K);
-      MoeStage2Config cfg = choose(s, tokens, dev.compute_units(), tile_n, unroll);
+      // The config table (TILEJIT_MOE_CONFIGS or the built-in one), or the heuristic with --tile-n / --unroll.
+      const MoeStage2Shape shape{s.N, s.K, s.E, s.topk};
+      MoeStage2Choice choice;
+      if (tile_n || unroll) {
+        choice.config = heuristic_moe_stage2(shape, tokens, dev.compute_units(), {}, tile_n, unroll ? unroll : 2);
+        choice.reason = "heuristic (--tile-n/--unroll given)";
+      } else {
+        choice = choose_moe_stage2(default_config_table(), shape, tokens, dev.name(), dev.compute_units());
+      }
+      const MoeStage2Config& cfg = choice.config;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
       Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));
@@ -120,12 +119,14 @@ int main(int argc, char** argv) {
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       std::string c = fmt::format("tm{} tn{} kb{} u{}", cfg.tile_m, cfg.tile_n, cfg.k_batch,
                                   cfg.unroll_for(cfg.slice_k() / kStage2ChunkK));
-      std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s\n", "", tokens, t, floor_us, floor_us / t,
-                  flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str());
+      std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
+                  flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
+                  choice.from_table ? "table" : "heuristic");
       results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
                          {"fraction_of_floor", floor_us / t}, {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
-                         {"experts_touched", distinct.size()}, {"config", c}, {"copy_gbs", bw / 1e9},
+                         {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
+                         {"copy_gbs", bw / 1e9},
                          {"device", dev.name()}});
     }
   }

@@ -1,16 +1,25 @@
-// The BF16 GEMM kernel: C = A B^T with the target's bf16 MMA, register double buffering.
+// The BF16 GEMM kernel: C = A B^T with the target's bf16 MMA, A and B staged through swizzled
+// shared-memory tiles in a multi-stage pipeline.
 //
 // Dataflow per block (tile_m x tile_n of C, 256 threads):
-//  - the waves split the tile wm x wn (gemm_wave_split); each wave owns m_tiles x n_tiles MMA tiles;
-//  - each lane reads its A and B rows directly from global memory as 16-byte vectors, in the K
-//    permutation of fragments.h (rows past M or N are clamped to the last row and masked when C
-//    is written);
-//  - the K loop is double-buffered in registers: the vectors of stage s+1 are loaded into Var
-//    slots before the MMAs of stage s consume the values loaded one iteration earlier;
-//  - C goes through the MMA's C layout, each element stored only when it lies inside [M, N].
+//  - bf16_gemm_plan: the waves form k_groups groups; in each group the waves split the tile wm x wn
+//    (gemm_wave_split), each owning m_tiles x n_tiles MMA tiles, and group g takes the MMA k-steps
+//    g, g + k_groups, ... of every stage (two groups of four 64x64 warp tiles instead of eight
+//    64x32 ones halve the shared-memory reads per MMA on sm_90a);
+//  - A [tile_m x tile_k] and B [tile_n x tile_k] of each K step go global -> shared with
+//    tile::copy_begin/copy_end into one of `stages` stage buffers (sm_90a: cp.async with zero
+//    fill, `stages` deep; gfx950: range-checked buffer loads into registers issued before the
+//    MMAs, stored to the other LDS stage after them). Rows past M or N read as 0;
+//  - iteration kt: wait for stage kt, one barrier, issue the copy of step kt + stages - 1 (into the
+//    stage read in iteration kt - 1, which every wave has left), then the fragments of stage kt
+//    (ldmatrix.x4 / ds_read_b128 through the swizzle) feed the MMAs;
+//  - the other groups add their partial sums into group 0 through shared memory; group 0 writes C
+//    through the MMA's C layout, each element stored only when it lies inside [M, N].
 #include "kernels/gemm/bf16_kernel.h"
 
 #include "dsl/kernel_family.h"
+#include "dsl/tile/layout.h"
+#include "dsl/tile/shared_tile.h"
 #include "kernels/gemm/fragments.h"
 
 namespace tilejit::kernels {
@@ -23,73 +32,94 @@ namespace {
 template <class OutT>
 void bf16_body(const BF16GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<bf16> b, Int M, Int N, Int K) {
   const Geometry g = target_geometry();
-  const WaveSplit s = gemm_wave_split(cfg.tile_m, cfg.tile_n, g.waves, g.mma_n, g.a_loads);
-  const int vecs = cfg.tile_k / 32;  // 16-byte vectors per lane and row in one stage
+  const BF16GemmPlan plan = bf16_gemm_plan(cfg, g.amd);
+  const WaveSplit s = plan.split;
+  const int groups = plan.k_groups, group_waves = s.wm * s.wn;
+  const int stages = bf16_gemm_stages(cfg, g.amd);
+  const tile::SharedTile ta = tile::make_shared_tile(cfg.tile_m, cfg.tile_k, stages);
+  const tile::SharedTile tb = tile::make_shared_tile(cfg.tile_n, cfg.tile_k, stages);
 
-  Value tid = thread_id(), lane = lane_id();
+  Value tid = thread_id();
   Value wave_index = udiv(tid, g.wave);
-  Value wave_m = udiv(wave_index, s.wn), wave_n = urem(wave_index, s.wn);
+  Value group = groups > 1 ? udiv(wave_index, group_waves) : Int(0);
+  Value wave_in_group = groups > 1 ? urem(wave_index, group_waves) : wave_index;
+  Value wave_m = udiv(wave_in_group, s.wn), wave_n = urem(wave_in_group, s.wn);
+  std::optional<Value> k_offset;  // this group's first k-step within a stage
+  if (groups > 1) k_offset = group * g.mma_k;
   Value row0 = block_id(1) * cfg.tile_m, col0 = block_id(0) * cfg.tile_n;
-  Value lr = lane_row(lane);
-  Value k_lane = lane_quarter(lane) * (cfg.tile_k / 4);
   Value K64 = cast<int64_t>(K);
+  Value a_block = a + cast<int64_t>(row0) * K64, b_block = b + cast<int64_t>(col0) * K64;
+  Value rows_a = M - row0, rows_b = N - col0;
+  Value steps = K / cfg.tile_k;
 
-  // This lane's row pointers (at its K quarter); rows past the matrix read its last row.
-  auto row_ptr = [&](const Value& base, const Value& row, const Value& rows) {
-    Value r = min(row, rows - 1);
-    return Value(Value(base + cast<int64_t>(r) * K64) + k_lane);
+  // Starts the copies of K step `step` into `stage`; rows_a/rows_b 0 copy nothing (zero fill).
+  auto issue = [&](const Value& step, const Value& stage, const Value& ra, const Value& rb) {
+    Value k = step * cfg.tile_k;
+    return std::pair{tile::copy_begin(ta, stage, a_block + k, K, ra, std::nullopt, kGemmThreads),
+                     tile::copy_begin(tb, stage, b_block + k, K, rb, std::nullopt, kGemmThreads)};
   };
-  std::vector<Value> a_lo, a_hi, b_rows;
-  for (int mt = 0; mt < s.m_tiles; ++mt) {
-    Value r = row0 + wave_m * s.rows + (lr + 16 * mt);
-    a_lo.push_back(row_ptr(a, r, M));
-    if (!g.amd) a_hi.push_back(row_ptr(a, r + 8, M));
+  // Step `step` if it exists, else an empty copy of the last step (addresses stay in range).
+  auto issue_if = [&](const Value& step, const Value& stage) {
+    Value exists = step < steps;
+    return issue(min(step, steps - 1), stage, select(exists, rows_a, 0), select(exists, rows_b, 0));
+  };
+
+  // Prologue: steps 0 .. stages-2, one commit group each.
+  for (int p = 0; p + 1 < stages; ++p) {
+    auto [ca, cb] = p == 0 ? issue(Int(0), Int(0), rows_a, rows_b) : issue_if(Int(p), Int(p));
+    tile::copy_end(ca);
+    tile::copy_end(cb);
+    tile::copy_commit();
   }
-  for (int nt = 0; nt < s.n_tiles; ++nt)
-    b_rows.push_back(row_ptr(b, col0 + wave_n * s.cols + (lr + g.mma_n * nt), N));
-
-  // One stage's vectors in a fixed order: A lo, A hi (sm_90a), B; each row's `vecs` vectors in K order.
-  auto load_stage = [&](const Value& k0) {
-    std::vector<Value> v;
-    for (const auto* rows : {&a_lo, &a_hi, &b_rows})
-      for (const Value& p : *rows)
-        for (int q = 0; q < vecs; ++q) v.push_back(load(p, k0 + q * 8, 8));
-    return v;
-  };
 
   Accumulators acc(s.m_tiles, s.n_tiles);
-  std::vector<std::unique_ptr<Var<>>> next;
-  for (const Value& v : load_stage(Int(0))) next.push_back(std::make_unique<Var<>>(v));
+  Value a_row = wave_m * s.rows, b_row = wave_n * s.cols;
+  for_range(0, steps, [&](Value kt) {
+    tile::copy_wait(stages - 2);  // step kt has landed (this thread's copies) ...
+    barrier();                    // ... everyone's, and every wave is done with step kt - 1
+    Value ahead = kt + (stages - 1);
+    auto [ca, cb] = issue_if(ahead, urem(ahead, stages));
 
-  Value stages = K / cfg.tile_k;
-  for_range(0, stages, [&](Value st) {
-    std::vector<Value> cur;
-    for (auto& slot : next) cur.push_back(*slot);
-    // Prefetch the next stage. Under a (uniform) branch, so that the loop-carried values are not
-    // plain loads: LLVM would otherwise fold phi(load, load) into one load at the loop top.
-    if_(st + 1 < stages, [&] {
-      std::vector<Value> fetched = load_stage((st + 1) * cfg.tile_k);
-      for (size_t i = 0; i < next.size(); ++i) *next[i] = fetched[i];
-    });
-
-    auto rows = [&](size_t first, int count) {
-      std::vector<std::vector<Value>> out;
-      for (int r = 0; r < count; ++r)
-        out.emplace_back(cur.begin() + long(first + size_t(r * vecs)), cur.begin() + long(first + size_t((r + 1) * vecs)));
-      return out;
-    };
-    auto lo = rows(0, s.m_tiles);
-    auto hi = rows(a_lo.size() * vecs, int(a_hi.size()));
-    auto bv = rows((a_lo.size() + a_hi.size()) * vecs, s.n_tiles);
-    std::vector<std::vector<Value>> af, bf;
-    for (int mt = 0; mt < s.m_tiles; ++mt) af.push_back(a_fragments(lo[mt], g.amd ? std::vector<Value>{} : hi[mt]));
-    for (int nt = 0; nt < s.n_tiles; ++nt) bf.push_back(b_fragments(bv[nt]));
-
+    Value stage = urem(kt, stages);
+    std::vector<std::vector<Value>> af(size_t(s.m_tiles)), bf(size_t(s.n_tiles));
+    for (int k0 = 0; k0 < cfg.tile_k; k0 += g.mma_k * groups) {
+      for (int mt = 0; mt < s.m_tiles; ++mt)
+        af[size_t(mt)].push_back(tile::load_a_fragment(ta, stage, a_row + 16 * mt, k0, k_offset));
+      std::vector<Value> bs = tile::load_b_fragments(tb, stage, b_row, k0, s.n_tiles, k_offset);
+      for (int nt = 0; nt < s.n_tiles; ++nt) bf[size_t(nt)].push_back(bs[size_t(nt)]);
+    }
     mma_accumulate(acc, af, bf);
+
+    tile::copy_end(ca);  // gfx950: the registers loaded above go to LDS now
+    tile::copy_end(cb);
+    tile::copy_commit();
   });
+  tile::copy_wait(0);  // no copy outlives the kernel (the trailing groups are empty)
 
   Value c_block = c + (cast<int64_t>(row0) * cast<int64_t>(N) + cast<int64_t>(col0));
-  store_accumulators(acc, c_block, N, lane, wave_m * s.rows, wave_n * s.cols, M - row0, N - col0);
+  if (groups == 1) {
+    store_accumulators(acc, c_block, N, lane_id(), a_row, b_row, M - row0, N - col0);
+    return;
+  }
+  // Groups 1.. park their partial sums, group 0 adds them (in group order) and writes C. Slot
+  // (group - 1, wave, tile, lane) holds one accumulator vector; lanes are 16 bytes apart.
+  const int c_elems = tile::target_mma().c_elems, tiles = s.m_tiles * s.n_tiles;
+  SharedPtr<float> partial = shared_array<float>(int64_t(groups - 1) * group_waves * tiles * g.wave * c_elems);
+  auto slot = [&](const Value& grp, int t) {
+    return ((((grp - 1) * group_waves + wave_in_group) * tiles + t) * g.wave + lane_id()) * c_elems;
+  };
+  if_(group > 0, [&] {
+    for (int mt = 0; mt < s.m_tiles; ++mt)
+      for (int nt = 0; nt < s.n_tiles; ++nt) store(partial, slot(group, mt * s.n_tiles + nt), acc.at(mt, nt));
+  });
+  barrier();
+  if_(group == 0, [&] {
+    for (int other = 1; other < groups; ++other)
+      for (int mt = 0; mt < s.m_tiles; ++mt)
+        for (int nt = 0; nt < s.n_tiles; ++nt)
+          acc.at(mt, nt) = acc.at(mt, nt) + load(partial, slot(Int(other), mt * s.n_tiles + nt), c_elems);
+    store_accumulators(acc, c_block, N, lane_id(), a_row, b_row, M - row0, N - col0);
+  });
 }
 
 template <class OutT>

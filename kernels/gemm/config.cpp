@@ -24,12 +24,25 @@ struct TargetShape {
 };
 constexpr TargetShape kTargets[] = {{"gfx950", 4, 16, 1, 64}, {"sm_90a", 8, 8, 2, 32}};
 
-/// Estimated 32-bit registers per lane: accumulators plus two stages of A and B operands.
-int estimated_registers(const WaveSplit& s, int tile_k, int lanes) {
-  int acc = s.rows * s.cols / lanes;
-  int operands = (s.rows + s.cols) * tile_k * 2 / 4 / lanes;
-  return acc + 2 * operands;
+/// Estimated 32-bit registers per lane: the accumulators, every MMA operand of the k-steps one
+/// wave takes from a stage (the fragments read from shared memory), and on gfx950 the next
+/// stage's chunks held in registers.
+int estimated_registers(const WaveSplit& s, int tile_m, int tile_n, int tile_k, int k_groups, const TargetShape& t) {
+  const bool amd = t.lanes == 64;
+  const int mma_k = amd ? 32 : 16;
+  int acc = s.rows * s.cols / t.lanes;
+  const int a_regs = 4, b_regs = amd ? 4 : 2;  // 32-bit registers per A / B operand
+  int fragments = (s.m_tiles * a_regs + s.n_tiles * b_regs) * (tile_k / mma_k / k_groups);
+  int in_flight = amd ? (tile_m + tile_n) * tile_k * 2 / 4 / kGemmThreads : 0;
+  return acc + fragments + in_flight;
 }
+
+constexpr int kMaxRegisters = 200;  // ptxas gave 198-228 for the 200-estimate plans, no spills
+
+/// Bytes of shared memory one pipeline stage of A and B takes.
+int stage_bytes(int tile_m, int tile_n, int tile_k) { return (tile_m + tile_n) * tile_k * 2; }
+
+constexpr int kMaxShared[] = {163840, 232448};  // gfx950 LDS, sm_90 dynamic shared memory per block
 
 }  // namespace
 
@@ -55,18 +68,51 @@ void BF16GemmConfig::validate() const {
   if (tile_m * tile_n < 1024 || tile_m * tile_n > 16384)
     fail(fmt::format("tile_m * tile_n must be in [1024, 16384] (256 threads of MMA tiles), got {}x{}", tile_m, tile_n));
   if (out != GemmOut::F32 && out != GemmOut::BF16) fail("out must be GemmOut::F32 or GemmOut::BF16");
+  if (stages != 0 && (stages < 2 || stages > 8)) fail(fmt::format("stages must be 0 (per target) or 2..8, got {}", stages));
   for (const TargetShape& t : kTargets) {
+    const bool amd = t.lanes == 64;
     WaveSplit s = gemm_wave_split(tile_m, tile_n, t.waves, t.mma_n, t.a_loads);
     if (!s.wm) fail(fmt::format("tile_m x tile_n = {}x{} does not split over the {} waves of {}", tile_m, tile_n, t.waves, t.name));
-    int regs = estimated_registers(s, tile_k, t.lanes);
-    if (regs > 168)
-      fail(fmt::format("tile_m x tile_n x tile_k = {}x{}x{} needs about {} registers per lane on {} (at most 168)", tile_m,
-                       tile_n, tile_k, regs, t.name));
+    BF16GemmPlan plan = bf16_gemm_plan(*this, amd);
+    if (!plan.k_groups)
+      fail(fmt::format("tile_m x tile_n x tile_k = {}x{}x{} needs about {} registers per lane on {} (at most {})", tile_m,
+                       tile_n, tile_k, estimated_registers(s, tile_m, tile_n, tile_k, 1, t), t.name, kMaxRegisters));
+    int shared = bf16_gemm_stages(*this, amd) * stage_bytes(tile_m, tile_n, tile_k) +
+                 (plan.k_groups - 1) * tile_m * tile_n * 4;  // partial sums of the other K groups
+    if (shared > kMaxShared[amd ? 0 : 1])
+      fail(fmt::format("stages x (tile_m + tile_n) x tile_k needs {} bytes of shared memory on {} (at most {})", shared,
+                       t.name, kMaxShared[amd ? 0 : 1]));
   }
 }
 
+BF16GemmPlan bf16_gemm_plan(const BF16GemmConfig& config, bool gfx950) {
+  const TargetShape& t = kTargets[gfx950 ? 0 : 1];
+  const int steps = config.tile_k / (gfx950 ? 32 : 16);
+  BF16GemmPlan best;
+  double best_score = -1;
+  for (int groups : {1, 2}) {
+    if (t.waves % groups || steps % groups) continue;
+    WaveSplit s = gemm_wave_split(config.tile_m, config.tile_n, t.waves / groups, t.mma_n, t.a_loads);
+    if (!s.wm) continue;
+    int regs = estimated_registers(s, config.tile_m, config.tile_n, config.tile_k, groups, t);
+    if (regs > kMaxRegisters) continue;
+    // MMAs per 16-byte operand load (shared-memory traffic per MMA); ties keep fewer groups.
+    double score = double(s.m_tiles * s.n_tiles) / double(s.m_tiles * t.a_loads + s.n_tiles);
+    if (score > best_score * 1.0001) best = {s, groups, regs}, best_score = score;
+  }
+  return best;
+}
+
+int bf16_gemm_stages(const BF16GemmConfig& config, bool gfx950) {
+  if (gfx950) return 2;
+  if (config.stages) return config.stages;
+  int fit = 98304 / stage_bytes(config.tile_m, config.tile_n, config.tile_k);
+  return fit < 2 ? 2 : fit > 4 ? 4 : fit;
+}
+
 std::string BF16GemmConfig::kernel_name() const {
-  return fmt::format("gemm_bf16_m{}n{}k{}_{}", tile_m, tile_n, tile_k, out_name(out));
+  std::string name = fmt::format("gemm_bf16_m{}n{}k{}_{}", tile_m, tile_n, tile_k, out_name(out));
+  return stages ? fmt::format("{}_s{}", name, stages) : name;
 }
 
 void A16W4GemmConfig::validate() const {

@@ -12,16 +12,21 @@ enum class GemmOut : uint8_t { F32, BF16 };
 inline constexpr int kGemmThreads = 256;
 
 /// The BF16 GEMM C[M,N] = A[M,K] x B[N,K]^T (A, B bf16 row-major, f32 accumulation).
-/// M, N and K are launch arguments; the tiles are baked into the code.
+/// M, N and K are launch arguments; the tiles are baked into the code. A and B are staged
+/// through swizzled shared-memory tiles in a multi-stage pipeline (sm_90a: cp.async; gfx950:
+/// buffer loads into registers, stored to LDS one stage ahead).
 struct BF16GemmConfig {
-  int tile_m = 64;   ///< rows per block: 16, 32, 64 or 128
+  int tile_m = 128;  ///< rows per block: 16, 32, 64 or 128
   int tile_n = 128;  ///< columns per block: 32, 64, 128 or 256 (tile_m * tile_n in [1024, 16384])
   int tile_k = 32;   ///< K per pipeline stage: 32, 64 or 128; K must be a multiple of it
   GemmOut out = GemmOut::F32;
+  /// Shared-memory pipeline stages: 0 picks per target (bf16_gemm_stages); else 2..8 on sm_90a.
+  /// gfx950 always uses 2 (its loads wait in registers while the other stage is computed).
+  int stages = 0;
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;
-  /// A name that identifies the variant, e.g. gemm_bf16_m64n128k32_f32.
+  /// A name that identifies the variant, e.g. gemm_bf16_m64n128k32_f32 (a set stages adds _s<n>).
   std::string kernel_name() const;
 };
 
@@ -54,5 +59,22 @@ struct WaveSplit {
 /// arrangement with the most MMAs per 16-byte operand load (`a_loads_per_mtile` loads feed one
 /// 16-row A tile: 1 on gfx950, 2 on sm_90a). wm == 0 when no arrangement fits.
 WaveSplit gemm_wave_split(int tile_m, int tile_n, int waves, int mma_n, int a_loads_per_mtile);
+
+/// How a BF16 GEMM block divides its work: the waves form k_groups groups, each group splits the
+/// tile by `split` and takes every k_groups-th MMA k-step of each stage; the groups' partial sums
+/// are added through shared memory at the end (k_groups 1: no split). k_groups == 0: nothing fits.
+struct BF16GemmPlan {
+  WaveSplit split;
+  int k_groups = 0;
+  int registers = 0;  ///< estimated 32-bit registers per lane
+};
+
+/// The plan with the most MMAs per operand load whose register estimate fits (gfx950 or sm_90a).
+BF16GemmPlan bf16_gemm_plan(const BF16GemmConfig& config, bool gfx950);
+
+/// The pipeline stages a BF16 GEMM uses on gfx950 or sm_90a: config.stages
+/// when set (sm_90a), else as many as fit in 96 KiB of shared memory, between 2 and 4 (sm_90a);
+/// always 2 on gfx950.
+int bf16_gemm_stages(const BF16GemmConfig& config, bool gfx950);
 
 }  // namespace tilejit::kernels

@@ -19,6 +19,7 @@ struct Case {
   int M, N, K;
   int tile_m, tile_n, tile_k;
   GemmOut out;
+  int stages = 0;  // 0: the target's default pipeline depth
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -38,7 +39,7 @@ TEST_P(BF16GemmEmulator, MatchesReference) {
   gemm_reference(ad, bd, c.M, c.N, c.K, ref, abs_sum);
 
   Device& device = gemm_test::emulator(target);
-  BF16GemmConfig cfg{c.tile_m, c.tile_n, c.tile_k, c.out};
+  BF16GemmConfig cfg{c.tile_m, c.tile_n, c.tile_k, c.out, c.stages};
   GemmRun run = run_bf16_gemm(device, cfg, a, b, c.M, c.N, c.K);  // C starts as a NaN poison
   ASSERT_EQ(run.c.size(), ref.size());
   EXPECT_EQ(run.c_bf16.size(), c.out == GemmOut::BF16 ? ref.size() : 0u);
@@ -63,6 +64,14 @@ const Case kCases[] = {
     {"tile16x64_ragged_bf16", 19, 67, 160, 16, 64, 32, GemmOut::BF16},
     {"tile128x64_f32", 130, 70, 32, 128, 64, 32, GemmOut::F32},
     {"blocks_3x3_k512_f32", 150, 260, 512, 64, 128, 64, GemmOut::F32},
+    // the default 128x128x32 tile: ragged blocks, more K steps than stages, fewer K steps than stages
+    {"default_ragged_f32", 200, 300, 320, 128, 128, 32, GemmOut::F32},
+    {"default_one_step_bf16", 129, 129, 32, 128, 128, 32, GemmOut::BF16},
+    {"default_two_steps_f32", 128, 128, 64, 128, 128, 32, GemmOut::F32},
+    // explicit pipeline depths (sm_90a; gfx950 always double-buffers)
+    {"stages2_f32", 100, 140, 192, 64, 128, 32, GemmOut::F32, 2},
+    {"stages3_k64_bf16", 77, 90, 448, 128, 64, 64, GemmOut::BF16, 3},
+    {"stages8_f32", 40, 64, 416, 32, 64, 32, GemmOut::F32, 8},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, BF16GemmEmulator,

@@ -1,5 +1,6 @@
 // Both GEMMs compiled through LLVM for gfx950 and sm_90a: the expected matrix and FP4
-// instructions are emitted, gfx950 code uses no scratch memory, sm_90a PTX no local memory.
+// instructions are emitted, gfx950 code uses no scratch memory, sm_90a PTX no local memory; the
+// BF16 GEMM stages A and B through shared memory (cp.async + ldmatrix / buffer loads + LDS).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -32,26 +33,45 @@ size_t loop_mmas(int tile_m, int tile_n, int tile_k, int waves, int mma_n, int m
 
 const BF16GemmConfig kBF16Configs[] = {
     {64, 128, 32, GemmOut::F32}, {64, 128, 32, GemmOut::BF16}, {128, 128, 32, GemmOut::F32}, {32, 32, 128, GemmOut::BF16},
-    {64, 64, 64, GemmOut::F32}};
+    {64, 64, 64, GemmOut::F32},  {128, 128, 32, GemmOut::BF16, 3}, {128, 128, 64, GemmOut::BF16}};
 const A16W4GemmConfig kA16W4Configs[] = {{16, 128, GemmOut::BF16}, {32, 256, GemmOut::F32}, {16, 64, GemmOut::F32}};
 
-TEST(GemmCompile, BF16Gfx950UsesMfmaWithoutScratch) {
+/// The largest register index of a kind (%r, %f, ...) declared in the PTX `.reg` lines.
+int declared_registers(const std::string& ptx, const std::string& prefix) {
+  const std::string key = "%" + prefix + "<";
+  size_t at = ptx.find(key);
+  return at == std::string::npos ? 0 : std::stoi(ptx.substr(at + key.size()));
+}
+
+TEST(GemmCompile, BF16Gfx950UsesMfmaAndLdsWithoutScratch) {
   for (const BF16GemmConfig& cfg : kBF16Configs) {
     auto r = backend::compile(bf16_gemm_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
     EXPECT_GE(count(r.assembly, "v_mfma_f32_16x16x32_bf16"), loop_mmas(cfg.tile_m, cfg.tile_n, cfg.tile_k, 4, 16, 32, 1))
         << cfg.kernel_name();
-    EXPECT_GE(count(r.assembly, "global_load_dwordx4"), 1u) << cfg.kernel_name();
+    EXPECT_GE(count(r.assembly, "buffer_load_dwordx4"), 1u) << cfg.kernel_name();  // range-checked global reads
+    EXPECT_GE(count(r.assembly, "ds_write_b128"), 1u) << cfg.kernel_name();        // 16-byte chunks to LDS
+    EXPECT_GE(count(r.assembly, "ds_read_b128"), 1u) << cfg.kernel_name();         // MFMA operands from LDS
+    EXPECT_GE(count(r.assembly, "s_barrier"), 1u) << cfg.kernel_name();
     expect_no_scratch(r, cfg.kernel_name());
   }
 }
 
-TEST(GemmCompile, BF16Sm90aUsesMmaSync) {
+TEST(GemmCompile, BF16Sm90aUsesCpAsyncLdmatrixAndMmaSync) {
   for (const BF16GemmConfig& cfg : kBF16Configs) {
     auto r = backend::compile(bf16_gemm_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+    const std::string name = cfg.kernel_name();
     EXPECT_GE(count(r.assembly, "mma.sync.aligned.m16n8k16"), loop_mmas(cfg.tile_m, cfg.tile_n, cfg.tile_k, 8, 8, 16, 2))
-        << cfg.kernel_name();
-    EXPECT_GE(count(r.assembly, "ld.global.v4"), 1u) << cfg.kernel_name();
-    EXPECT_EQ(count(r.assembly, "__local_depot"), 0u) << cfg.kernel_name();
+        << name;
+    EXPECT_GE(count(r.assembly, "cp.async.cg.shared.global"), 2u) << name;
+    EXPECT_GE(count(r.assembly, "cp.async.commit_group"), 1u) << name;
+    EXPECT_GE(count(r.assembly, "cp.async.wait_group"), 1u) << name;
+    EXPECT_GE(count(r.assembly, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 1u) << name;
+    EXPECT_GE(count(r.assembly, "bar.sync"), 1u) << name;
+    EXPECT_EQ(count(r.assembly, "ld.global"), 0u) << name;  // every A and B read goes through shared memory
+    EXPECT_EQ(count(r.assembly, "__local_depot"), 0u) << name;
+    EXPECT_EQ(count(r.assembly, ".local"), 0u) << name;
+    // Virtual registers are not the final count, but a runaway unroll or copy shows here.
+    EXPECT_LT(declared_registers(r.assembly, "r"), 4000) << name;
   }
 }
 

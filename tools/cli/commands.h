@@ -12,5 +12,7 @@ void add_kernels(CLI::App& app);
 void add_info(CLI::App& app);
 /// tilejit moe-stage2 --a A --topk-ids I --topk-weights W --w W4 --w-scale S [--bias B] --out OUT [options]
 void add_moe_stage2(CLI::App& app);
+/// tilejit tune moe-stage2 (--shape S | --n N --k K --experts E --topk T) --tokens 1,4,... --out TABLE [--merge OLD]
+void add_tune(CLI::App& app);
 
 }  // namespace tilejit::cli

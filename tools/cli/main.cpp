@@ -1,4 +1,4 @@
-// The tilejit command line: compile, kernels, info (and the kernel-specific subcommands).
+// The tilejit command line: compile, kernels, info, tune (and the kernel-specific subcommands).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   tilejit::cli::add_kernels(app);
   tilejit::cli::add_info(app);
   tilejit::cli::add_moe_stage2(app);
+  tilejit::cli::add_tune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

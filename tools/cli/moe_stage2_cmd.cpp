@@ -11,6 +11,7 @@
 #include "backend/runtime/select.h"
 #include "dsl/error.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "tools/cli/commands.h"
 #include "tools/npy/npy.h"
 
@@ -22,7 +23,7 @@ struct Stage2CliArgs {
   std::string a, topk_ids, topk_weights, w, w_scale, bias, out;
   std::string out_dtype = "bf16";
   int k_batch = 0;  // 0: chosen from the problem
-  int tile_m = 16;
+  int tile_m = 0;   // 0: chosen (with tile_n and k_batch) from the config table
   int tile_n = 0;   // 0: chosen from model_dim
   bool no_weight = false;
   std::string device = "auto";
@@ -144,16 +145,29 @@ void run_moe_stage2_cmd(const Stage2CliArgs& o) {
   cfg.inter_dim = int(K);
   cfg.experts = int(E);
   cfg.topk = int(topk);
-  cfg.tile_m = o.tile_m;
+  cfg.tile_m = o.tile_m ? o.tile_m : 16;
   cfg.tile_n = o.tile_n ? o.tile_n : (N >= 128 ? 128 : 64);
   cfg.out_dtype = o.out_dtype == "f32" ? kernels::OutDtype::F32 : kernels::OutDtype::BF16;
   cfg.has_bias = bias.has_value();
   cfg.doweight = !o.no_weight;
   cfg.accumulate = true;
   cfg.k_batch = 1;
+  std::string source = "given";
+  const bool choose = !o.tile_m && !o.tile_n && !o.k_batch;  // nothing given: the config table (or its heuristic)
+  // A bad TILEJIT_MOE_CONFIGS file is its own error, not a shape problem.
+  const kernels::MoeStage2ConfigTable* table = choose ? &kernels::default_config_table() : nullptr;
   try {
     cfg.validate();  // shape problems first, with k_batch 1
-    cfg.k_batch = o.k_batch ? o.k_batch : choose_k_batch(cfg, topk_ids, *device);
+    if (choose) {
+      kernels::MoeStage2Epilogue epilogue{cfg.out_dtype, cfg.has_bias, cfg.doweight, cfg.accumulate};
+      kernels::MoeStage2Choice choice =
+          kernels::choose_moe_stage2(*table, {int(N), int(K), int(E), int(topk)}, int(tokens),
+                                     device->name(), device->compute_units(), epilogue);
+      cfg = choice.config;
+      source = choice.reason;
+    } else {
+      cfg.k_batch = o.k_batch ? o.k_batch : choose_k_batch(cfg, topk_ids, *device);
+    }
     cfg.validate();
   } catch (const std::invalid_argument& e) {
     throw UserError(fmt::format("the inputs give tokens={} topk={} experts={} model_dim={} inter_dim={}, which the "
@@ -167,6 +181,7 @@ void run_moe_stage2_cmd(const Stage2CliArgs& o) {
              tokens, topk, E, N, K, cfg.has_bias ? "yes" : "no");
   fmt::print(stderr, "tilejit moe-stage2: config: tile_m={} tile_n={} k_batch={} out={} doweight={} (kernel {})\n",
              cfg.tile_m, cfg.tile_n, cfg.k_batch, o.out_dtype, cfg.doweight ? 1 : 0, cfg.kernel_name());
+  fmt::print(stderr, "tilejit moe-stage2: config from: {}\n", source);
 
   const std::vector<uint16_t> a_v = a.array.values<uint16_t>();
   const std::vector<float> w_v = wts.array.values<float>();
@@ -202,8 +217,10 @@ void add_moe_stage2(CLI::App& app) {
   cmd->add_option("--w-scale", o->w_scale, "scales: uint8 E8M0 [E, model_dim, inter_dim/32]")->required();
   cmd->add_option("--bias", o->bias, "optional bias: float32 [E, model_dim]");
   cmd->add_option("--out-dtype", o->out_dtype, "output type")->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();
-  cmd->add_option("--k-batch", o->k_batch, "split-K slices (default: chosen from the grid size)");
-  cmd->add_option("--tile-m", o->tile_m, "rows per block (16 or 32)")->capture_default_str();
+  cmd->add_option("--k-batch", o->k_batch, "split-K slices (default: from the config table, or from the grid size when --tile-m or --tile-n is given)");
+  cmd->add_option("--tile-m", o->tile_m,
+                  "rows per block (16 or 32). Without --tile-m, --tile-n and --k-batch all three come from the "
+                  "config table (TILEJIT_MOE_CONFIGS or the built-in one; its heuristic for shapes it lacks)");
   cmd->add_option("--tile-n", o->tile_n, "columns per block (64, 128 or 256; default: 128, or 64 when model_dim < 128)");
   cmd->add_flag("--no-weight", o->no_weight, "do not multiply by the routing weights");
   cmd->add_option("--device", o->device, "device")

@@ -64,23 +64,28 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
 
+  // The expert and the activation rows are read before the bounds check, so that the check does
+  // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
+  // indices are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
+  Value e = sorted_experts[bm];
+  Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
+  Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
+
+  // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
+  auto a_row = [&](Value r) {
+    Value id = sorted_ids[min(row0 + r, last_row)];
+    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
+    return Ptr<bf16>(a + arow * K);
+  };
+  std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
+  for (int mt = 0; mt < m_tiles; ++mt) {
+    if (amd) a_rows[mt].push_back(a_row(urem(lane, 16) + 16 * mt));
+    else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(udiv(lane, 4) + (8 * h + 16 * mt)));
+  }
+
   // Blocks past the sorted rows exit at once.
   if_(row0 < num_valid[0], [&] {
-    Value e = sorted_experts[bm];
-    Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
-
-    // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
-    auto a_row = [&](Value r) {
-      Value id = sorted_ids[row0 + r];
-      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-      Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
-      return Ptr<bf16>(a + arow * K);
-    };
-    std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
-    for (int mt = 0; mt < m_tiles; ++mt) {
-      if (amd) a_rows[mt].push_back(a_row(urem(lane, 16) + 16 * mt));
-      else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(udiv(lane, 4) + (8 * h + 16 * mt)));
-    }
     // The weight row of each n-tile and the 32-K block (kl) this lane holds.
     Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
     Value kl = amd ? udiv(lane, 16) : urem(lane, 4);

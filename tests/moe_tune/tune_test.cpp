@@ -1,0 +1,155 @@
+// The stage-2 tuner as a library on the emulator: the candidate set, one tuning run at a tiny shape,
+// and the table it makes read back by the chooser.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "backend/emulator/emulator.h"
+#include "tests/common/seeded_rng.h"
+#include "tools/cli/tune_moe_stage2.h"
+
+namespace tilejit::cli {
+namespace {
+
+using kernels::MoeStage2Config;
+using kernels::MoeStage2Shape;
+using testing_support::expect_throw_with;
+using testing_support::SeededRng;
+using testing_support::uniform;
+using Tiles = std::tuple<int, int, int, int>;  // tile_m, tile_n, k_batch, unroll the kernel uses
+
+/// The candidate grid recomputed independently.
+std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
+  std::set<Tiles> out;
+  const int chunks = s.inter_dim / 128;
+  for (int tm : {16, 32, 64})
+    for (int tn : {64, 128, 256}) {
+      if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
+      if (tn != 64 && tn / 2 >= s.model_dim) continue;
+      if (tm == 64 && tn == 256) continue;  // over 48 KiB of shared memory
+      for (int kb : {1, 2, 4, 8, 16}) {
+        if (chunks % kb) continue;
+        for (int u : {1, 2, 4}) {
+          if (quick && u != 2) continue;
+          int slice = chunks / kb, used = 1;  // the largest of u, 2, 1 that divides the slice
+          for (int c : {4, 2})
+            if (c <= u && slice % c == 0) { used = c; break; }
+          out.insert({tm, tn, kb, used});
+        }
+      }
+    }
+  return out;
+}
+
+TEST(TuneCandidates, CoverTheGridOnce) {
+  SeededRng rng;
+  for (int probe = 0; probe < 40; ++probe) {
+    MoeStage2Shape s{int(32 * uniform(*rng, 1, 120)), int(256 * uniform(*rng, 1, 16)), int(uniform(*rng, 1, 256)), 1};
+    s.topk = int(uniform(*rng, 1, std::min(s.experts, 8)));
+    for (bool quick : {false, true}) {
+      SCOPED_TRACE(fmt::format("N={} K={} quick={}", s.model_dim, s.inter_dim, quick));
+      std::vector<MoeStage2Config> got = moe_stage2_tune_candidates(s, quick);
+      std::set<Tiles> got_set;
+      std::set<std::string> names;
+      for (const MoeStage2Config& c : got) {
+        EXPECT_NO_THROW(c.validate());
+        EXPECT_EQ(c.model_dim, s.model_dim);
+        EXPECT_EQ(c.inter_dim, s.inter_dim);
+        EXPECT_EQ(c.experts, s.experts);
+        EXPECT_EQ(c.topk, s.topk);
+        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128)});
+        EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
+      }
+      EXPECT_EQ(got_set, expected_candidates(s, quick));
+      EXPECT_EQ(got.size(), got_set.size());
+    }
+  }
+}
+
+TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
+  SeededRng rng;
+  auto dev = emulator::make_emulator_device({.target = uniform(*rng, 0, 1) ? Target::Sm90a : Target::Gfx950});
+  MoeStage2TuneOptions o;
+  o.shape = {64, 256, 4, 2};
+  const int t1 = int(uniform(*rng, 1, 3)), t2 = int(uniform(*rng, 4, 9));
+  o.tokens = {t2, t1};
+  o.reps = 2;
+  o.warmup = 1;
+  o.seed = rng.seed();
+  o.device_key = "emulator";
+  std::vector<std::string> lines;
+  o.progress = [&](const std::string& l) { lines.push_back(l); };
+  MoeStage2TuneResult r = tune_moe_stage2(*dev, o);
+
+  EXPECT_EQ(r.device_name, dev->name());
+  const size_t per_tokens = moe_stage2_tune_candidates(o.shape, false).size();
+  ASSERT_EQ(r.measurements.size(), 2 * per_tokens);
+  ASSERT_EQ(r.best.size(), 2u);
+  ASSERT_EQ(r.heuristic.size(), 2u);
+  ASSERT_EQ(r.table.entries.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const int tokens = i == 0 ? t1 : t2;
+    // Every candidate agrees with the heuristic's output and has a time.
+    size_t n = 0;
+    double best_us = 1e300;
+    for (const MoeStage2TuneMeasurement& m : r.measurements) {
+      if (m.tokens != tokens) continue;
+      ++n;
+      EXPECT_FALSE(m.failed) << moe_stage2_config_text(m.config) << " rel " << m.rel_error;
+      EXPECT_LT(m.rel_error, 2e-2);
+      EXPECT_GT(m.median_us, 0.0);
+      EXPECT_LE(m.min_us, m.median_us);
+      best_us = std::min(best_us, m.median_us);
+    }
+    EXPECT_EQ(n, per_tokens);
+    const MoeStage2TuneMeasurement& best = r.measurements[r.best[i]];
+    const MoeStage2TuneMeasurement& h = r.measurements[r.heuristic[i]];
+    EXPECT_EQ(best.tokens, tokens);
+    EXPECT_EQ(best.median_us, best_us);
+    EXPECT_TRUE(h.heuristic);
+    EXPECT_EQ(h.config.kernel_name(), kernels::heuristic_moe_stage2(o.shape, tokens, dev->compute_units()).kernel_name());
+    const kernels::MoeStage2TableEntry& e = r.table.entries[i];
+    EXPECT_EQ(e.device, "emulator");
+    EXPECT_EQ(e.device_name, dev->name());
+    EXPECT_EQ(e.shape, o.shape);
+    EXPECT_EQ(e.max_tokens, tokens);
+    EXPECT_EQ(e.source, "tuned");
+    EXPECT_EQ(std::tie(e.tile_m, e.tile_n, e.k_batch, e.unroll),
+              std::tie(best.config.tile_m, best.config.tile_n, best.config.k_batch, best.config.unroll));
+  }
+  EXPECT_FALSE(lines.empty());
+  const std::string report = moe_stage2_tune_report(r);
+  EXPECT_NE(report.find("speedup"), std::string::npos) << report;
+  EXPECT_NE(report.find(moe_stage2_config_text(r.measurements[r.best[0]].config)), std::string::npos) << report;
+
+  // Written and read back, the chooser serves each bucket with the tuned tiles.
+  kernels::MoeStage2ConfigTable back = kernels::parse_config_table(kernels::config_table_json(r.table), "tuned.json");
+  for (int tokens = 1; tokens <= t2 + 3; ++tokens) {
+    kernels::MoeStage2Choice c = kernels::choose_moe_stage2(back, o.shape, tokens, dev->name(), dev->compute_units());
+    ASSERT_TRUE(c.from_table) << c.reason;
+    const MoeStage2TuneMeasurement& best = r.measurements[r.best[tokens <= t1 ? 0 : 1]];
+    EXPECT_EQ(c.config.kernel_name(), best.config.kernel_name()) << "tokens " << tokens;
+  }
+  EXPECT_NO_THROW(nlohmann::json::parse(moe_stage2_tune_results_json(r)));
+}
+
+TEST(Tune, RejectsBadOptions) {
+  auto dev = emulator::make_emulator_device();
+  MoeStage2TuneOptions o;
+  o.shape = {64, 256, 4, 2};
+  o.reps = 1;
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"no token counts"});
+  o.tokens = {0, 3};
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"token counts", "got 0"});
+  o.tokens = {1 << 24};
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"token counts"});
+  o.tokens = {1};
+  o.reps = 0;
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"reps"});
+}
+
+}  // namespace
+}  // namespace tilejit::cli
