@@ -85,7 +85,7 @@ Value decode_fp4x8(const Value& word, const Value& scale, Fp4Path path, Fp4Order
 }
 
 Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
-                           const Arg& K_arg, int words, int first_word, const dsl::SrcLoc& loc) {
+                           const Arg& K_arg, int words, int first_word, bool rows_checked, const dsl::SrcLoc& loc) {
   if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
   if (first_word < 0 || first_word + words > 4)
     dsl::detail::type_error(fmt::format("load_b_mxfp4: words {}..{} are outside the 16-byte block", first_word,
@@ -107,10 +107,11 @@ Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg
   Value block = add(mul(div(n, 16), div(K, 32)), kb);
   Value w_off = add(add(mulc(block, 256), mulc(rem(n, 16), 16)), Value(i(first_word * 4).as(kI32)));
   Type t = words == 4 ? Type::vector(Scalar::I32, 4) : kI32;
-  Value codes = dsl::buffer_load(w, a(bytes), a(w_off), t, loc);
+  Value codes = rows_checked ? dsl::buffer_load(w, a(bytes), a(w_off), t, loc)
+                             : dsl::load(w, a(dsl::lshr(a(w_off), i(2), loc)), words, loc);
   // Scales: n = n1*32 + np*16 + nl, kb = k1*8 + kp*4 + kl ->
   // ((((n1 * K/256 + k1) * 4 + kl) * 16 + nl) * 4 + kp * 2 + np.
-  Value sn = dsl::min(a(n), a(Value(a(N) - i(1))), loc);
+  Value sn = rows_checked ? dsl::min(a(n), a(Value(a(N) - i(1))), loc) : n;
   Value s_off = add(mulc(add(mulc(add(mul(div(sn, 32), div(K, 256)), div(kb, 8)), 4), rem(kb, 4)), 64),
                     add(mulc(rem(sn, 16), 4), add(mulc(rem(div(kb, 4), 2), 2), rem(div(sn, 16), 2))));
   Value scale = dsl::zext(a(dsl::load(scales, a(s_off), 1, loc)), kI32, loc);

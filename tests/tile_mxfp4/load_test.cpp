@@ -25,9 +25,9 @@ Device& emulator(Target t) {
 
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
 // 4-byte reads when `narrow`), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
-KernelDef load_kernel(bool narrow) {
-  return kernel(narrow ? "load_b_mxfp4_narrow" : "load_b_mxfp4_wide",
-                [narrow](Ptr<int32_t> w, Ptr<uint8_t> s, Ptr<int32_t> out, Int N, Int K, Int rows) {
+KernelDef load_kernel(bool narrow, bool checked) {
+  return kernel(fmt::format("load_b_mxfp4_{}_{}", narrow ? "narrow" : "wide", checked ? "checked" : "unchecked"),
+                [narrow, checked](Ptr<int32_t> w, Ptr<uint8_t> s, Ptr<int32_t> out, Int N, Int K, Int rows) {
                   Value i = block_id() * block_dim() + thread_id();
                   Value blocks = udiv(K, 32);
                   if_(i < rows * blocks, [&] {
@@ -35,12 +35,12 @@ KernelDef load_kernel(bool narrow) {
                     Value base = i * 8;
                     if (narrow) {
                       for (int q = 0; q < 4; ++q) {
-                        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 1, q);
+                        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 1, q, checked);
                         out[base + q] = f.words;
                         if (q == 0) out[base + 4] = f.scale;
                       }
                     } else {
-                      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K);
+                      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 4, 0, checked);
                       store(out + base, f.words);
                       out[base + 4] = f.scale;
                     }
@@ -49,9 +49,9 @@ KernelDef load_kernel(bool narrow) {
                 {.param_names = {"w", "s", "out", "N", "K", "rows"}});
 }
 
-void check(Target t, bool narrow) {
+void check(Target t, bool narrow, bool checked = true) {
   testing_support::SeededRng rng;
-  const int N = 64, K = 512, rows = N + 16;  // 16 rows past N
+  const int N = 64, K = 512, rows = checked ? N + 16 : N;  // checked reads also 16 rows past N
   std::vector<uint8_t> w(size_t(N) * K / 2), s(size_t(N) * K / 32);
   for (auto& b : w) b = uint8_t((*rng)());
   for (auto& b : s) b = uint8_t((*rng)());
@@ -64,8 +64,9 @@ void check(Target t, bool narrow) {
   const int blocks = K / 32, threads = rows * blocks;
   Buffer<int32_t> out(dev, size_t(threads) * 8);
   out.fill_bytes(0xA5);
-  static const KernelDef wide = load_kernel(false), narrow_def = load_kernel(true);
-  Kernel k = compile(narrow ? narrow_def : wide, dev);
+  static const KernelDef defs[2][2] = {{load_kernel(false, false), load_kernel(false, true)},
+                                       {load_kernel(true, false), load_kernel(true, true)}};
+  Kernel k = compile(defs[narrow][checked], dev);
   k.launch({uint32_t((threads + 127) / 128)}, {128}, dw, ds, out, N, K, rows);
   auto got = out.download();
   size_t bad = 0;
@@ -91,6 +92,14 @@ TEST(LoadBMxfp4, WideReadsOnSm90a) { check(Target::Sm90a, false); }
 TEST(LoadBMxfp4, NarrowReadsOnSm90a) { check(Target::Sm90a, true); }
 TEST(LoadBMxfp4, WideReadsOnGfx950) { check(Target::Gfx950, false); }
 TEST(LoadBMxfp4, NarrowReadsOnGfx950) { check(Target::Gfx950, true); }
+TEST(LoadBMxfp4, UncheckedReadsOnSm90a) {
+  check(Target::Sm90a, false, false);
+  check(Target::Sm90a, true, false);
+}
+TEST(LoadBMxfp4, UncheckedReadsOnGfx950) {
+  check(Target::Gfx950, false, false);
+  check(Target::Gfx950, true, false);
+}
 
 TEST(LoadBMxfp4, RejectsOtherWordCounts) {
   auto bad = kernel("load_b_mxfp4_bad", [](Ptr<int32_t> w, Ptr<uint8_t> s, Ptr<int32_t> out) {
