@@ -84,6 +84,35 @@ Value decode_fp4x8(const Value& word, const Value& scale, Fp4Path path, Fp4Order
   return order == Fp4Order::Split ? split_pairs(v, loc) : v;
 }
 
+namespace {
+struct OffsetMath {
+  const dsl::SrcLoc& loc;
+  Arg a(const Value& v) const { return Arg(v, loc); }
+  Arg i(int v) const { return Arg(v, loc); }
+  Value div(const Value& x, int d) const { return dsl::udiv(a(x), i(d), loc); }
+  Value rem(const Value& x, int d) const { return dsl::urem(a(x), i(d), loc); }
+  Value add(const Value& x, const Value& y) const { return Value(a(x) + a(y)); }
+  Value mul(const Value& x, const Value& y) const { return Value(a(x) * a(y)); }
+  Value mulc(const Value& x, int c) const { return Value(a(x) * i(c)); }
+};
+}  // namespace
+
+// 256-byte blocks of (16 rows x 16 bytes): row group n/16 after row group, K/32 blocks each.
+Value mxfp4_weight_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, const dsl::SrcLoc& loc) {
+  OffsetMath m{loc};
+  Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), K = Value(K_arg.as(kI32));
+  Value block = m.add(m.mul(m.div(n, 16), m.div(K, 32)), kb);
+  return m.add(m.mulc(block, 256), m.mulc(m.rem(n, 16), 16));
+}
+
+// n = n1*32 + np*16 + nl, kb = k1*8 + kp*4 + kl -> ((((n1 * K/256 + k1) * 4 + kl) * 16 + nl) * 4 + kp * 2 + np.
+Value mxfp4_scale_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, const dsl::SrcLoc& loc) {
+  OffsetMath m{loc};
+  Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), K = Value(K_arg.as(kI32));
+  return m.add(m.mulc(m.add(m.mulc(m.add(m.mul(m.div(n, 32), m.div(K, 256)), m.div(kb, 8)), 4), m.rem(kb, 4)), 64),
+               m.add(m.mulc(m.rem(n, 16), 4), m.add(m.mulc(m.rem(m.div(kb, 4), 2), 2), m.rem(m.div(n, 16), 2))));
+}
+
 Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
                            const Arg& K_arg, int words, int first_word, bool rows_checked, const dsl::SrcLoc& loc) {
   if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
@@ -93,28 +122,16 @@ Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg
   if (w.type() != Type::pointer(Scalar::I32, ir::AddrSpace::Global) || scales.type() != Type::pointer(Scalar::I8, ir::AddrSpace::Global))
     dsl::detail::type_error("load_b_mxfp4 takes the weights as ptr<global, i32> and the scales as ptr<global, i8>, got " +
                                 ir::to_string(w.type()) + " and " + ir::to_string(scales.type()), loc);
-  auto a = [&](const Value& v) { return Arg(v, loc); };
-  auto i = [&](int v) { return Arg(v, loc); };
+  OffsetMath m{loc};
   Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), N = Value(N_arg.as(kI32)), K = Value(K_arg.as(kI32));
-  auto div = [&](const Value& x, int d) { return dsl::udiv(a(x), i(d), loc); };
-  auto rem = [&](const Value& x, int d) { return dsl::urem(a(x), i(d), loc); };
-  auto add = [&](const Value& x, const Value& y) { return Value(a(x) + a(y)); };
-  auto mul = [&](const Value& x, const Value& y) { return Value(a(x) * a(y)); };
-  auto mulc = [&](const Value& x, int c) { return Value(a(x) * i(c)); };
-
-  // Weights: 256-byte blocks of (16 rows x 16 bytes), row group n/16 after row group, K/32 blocks each.
-  Value bytes = mul(div(N, 16), mulc(K, 8));  // N * K / 2 without overflowing early
-  Value block = add(mul(div(n, 16), div(K, 32)), kb);
-  Value w_off = add(add(mulc(block, 256), mulc(rem(n, 16), 16)), Value(i(first_word * 4).as(kI32)));
+  Value w_off = m.add(mxfp4_weight_offset(m.a(n), m.a(kb), m.a(K), loc), Value(m.i(first_word * 4).as(kI32)));
   Type t = words == 4 ? Type::vector(Scalar::I32, 4) : kI32;
-  Value codes = rows_checked ? dsl::buffer_load(w, a(bytes), a(w_off), t, loc)
-                             : dsl::load(w, a(dsl::lshr(a(w_off), i(2), loc)), words, loc);
-  // Scales: n = n1*32 + np*16 + nl, kb = k1*8 + kp*4 + kl ->
-  // ((((n1 * K/256 + k1) * 4 + kl) * 16 + nl) * 4 + kp * 2 + np.
-  Value sn = rows_checked ? dsl::min(a(n), a(Value(a(N) - i(1))), loc) : n;
-  Value s_off = add(mulc(add(mulc(add(mul(div(sn, 32), div(K, 256)), div(kb, 8)), 4), rem(kb, 4)), 64),
-                    add(mulc(rem(sn, 16), 4), add(mulc(rem(div(kb, 4), 2), 2), rem(div(sn, 16), 2))));
-  Value scale = dsl::zext(a(dsl::load(scales, a(s_off), 1, loc)), kI32, loc);
+  Value bytes = m.mul(m.div(N, 16), m.mulc(K, 8));  // N * K / 2 without overflowing early
+  Value codes = rows_checked ? dsl::buffer_load(w, m.a(bytes), m.a(w_off), t, loc)
+                             : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, loc);
+  Value sn = rows_checked ? dsl::min(m.a(n), m.a(Value(m.a(N) - m.i(1))), loc) : n;
+  Value s_off = mxfp4_scale_offset(m.a(sn), m.a(kb), m.a(K), loc);
+  Value scale = dsl::zext(m.a(dsl::load(scales, m.a(s_off), 1, loc)), kI32, loc);
   return {codes, scale};
 }
 

@@ -25,6 +25,15 @@ dsl::Value decode_fp4x8(const dsl::Value& word, const dsl::Value& scale, Fp4Path
 /// products of a Split-decoded operand unchanged.
 dsl::Value split_pairs(const dsl::Value& v8, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// Byte offset (i32) of row `n`, 32-K block `kb` (16 bytes) in the preshuffled (kpack 16) weights
+/// of one [N, K] MXFP4 matrix (moe-stage2.md).
+dsl::Value mxfp4_weight_offset(const dsl::Arg& n, const dsl::Arg& kb, const dsl::Arg& K,
+                               const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// Byte offset (i32) of the E8M0 scale of row `n`, 32-K block `kb` in the preshuffled scales of
+/// one [N, K] matrix (moe-stage2.md).
+dsl::Value mxfp4_scale_offset(const dsl::Arg& n, const dsl::Arg& kb, const dsl::Arg& K,
+                              const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// One lane's MXFP4 operand: `words` (i32, or <4 x i32>) holds consecutive FP4 codes of one
 /// weight row along K (code e of word q is K = 32 kb + 8 (first_word + q) + e), `scale` the E8M0
 /// byte of that 32-K block as i32.

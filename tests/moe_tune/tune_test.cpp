@@ -29,7 +29,6 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
     for (int tn : {64, 128, 256}) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;
-      if (tm == 64 && tn == 256) continue;  // over 48 KiB of shared memory
       for (int kb : {1, 2, 4, 8, 16}) {
         if (chunks % kb) continue;
         for (int u : {1, 2, 4}) {

@@ -91,7 +91,6 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
   for (int tm : {16, 32, 64})
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
-      if (tm * tn * 4 > 48 * 1024) continue;             // the epilogue tile's shared-memory limit
       for (int kb : {1, 2, 4, 8, 16}) {
         if (kb > chunks || chunks % kb) continue;
         for (int u : unrolls) {

@@ -15,14 +15,19 @@ void MoeStage2Config::validate() const {
   if (topk <= 0 || topk > experts || topk > 255) fail(fmt::format("topk must be in [1, min(experts, 255)], got {}", topk));
   if (tile_m != 16 && tile_m != 32 && tile_m != 64) fail(fmt::format("tile_m must be 16, 32 or 64, got {}", tile_m));
   if (tile_n != 64 && tile_n != 128 && tile_n != 256) fail(fmt::format("tile_n must be 64, 128 or 256, got {}", tile_n));
-  // The f32 accumulator tile goes through shared memory, statically sized: 48 KiB on CUDA.
-  if (tile_m * tile_n * 4 > 48 * 1024)
-    fail(fmt::format("tile_m {} x tile_n {} needs {} KiB of shared memory for the epilogue; at most 48 KiB (tile_m 64 "
-                     "allows tile_n 64 or 128)", tile_m, tile_n, tile_m * tile_n * 4 / 1024));
   if (k_batch < 1 || inter_dim % k_batch || (inter_dim / k_batch) % kStage2ChunkK)
     fail(fmt::format("k_batch {} does not split inter_dim {} into whole slices of {} K", k_batch, inter_dim, kStage2ChunkK));
   if (unroll != 1 && unroll != 2 && unroll != 4) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
+}
+
+Stage2Pipeline stage2_pipeline(const MoeStage2Config& c, bool async_copies) {
+  const int epilogue = c.tile_m * c.tile_n * 4;
+  if (!async_copies) return {0, epilogue};
+  const int per_stage = c.tile_m * kStage2ChunkK * 2 + c.tile_n * kStage2ChunkK / 2;  // activations + weights
+  int stages = 2 * c.unroll_for(c.slice_k() / kStage2ChunkK);
+  while (stages > 2 && stages * per_stage + epilogue > 200 * 1024) --stages;
+  return {stages, stages * per_stage + epilogue};
 }
 
 std::string MoeStage2Config::kernel_name() const {

@@ -14,14 +14,16 @@ struct MoeStage2Config {
   int inter_dim = 0;   ///< K: contraction; a multiple of 256
   int experts = 0;     ///< E
   int topk = 0;
-  int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size); 64 allows tile_n <= 128
+  int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size)
   int tile_n = 128;    ///< 64, 128 or 256 columns per block
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
   bool doweight = true;    ///< multiply by the routing weight
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
-  int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
+  /// 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice). On targets with
+  /// cp.async (sm_90a) the K pipeline keeps 2 * unroll chunks in shared memory (stage2_pipeline).
+  int unroll = 2;
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;
@@ -36,6 +38,15 @@ struct MoeStage2Config {
   /// K values per split-K slice.
   int slice_k() const { return inter_dim / k_batch; }
 };
+
+/// How a configuration pipelines K on a target.
+struct Stage2Pipeline {
+  int stages = 0;        ///< chunks in the shared-memory ring (sm_90a, cp.async); 0: register double buffering
+  int shared_bytes = 0;  ///< shared memory per block: the ring plus the epilogue tile
+};
+/// The pipeline `config` uses on a target with (`async_copies`) or without cp.async: 2 * unroll
+/// stages, fewer if the ring would pass 200 KiB, at least 2.
+Stage2Pipeline stage2_pipeline(const MoeStage2Config& config, bool async_copies);
 
 /// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
 inline constexpr int kStage2ChunkK = 128;
