@@ -81,9 +81,7 @@ int main(int argc, char** argv) {
   Buffer<uint8_t> flush(dev, size_t(256) << 20);
   const double weight_bytes = double(N) * K / 2 + double(N) * K / 32;
   for (int m : {1, 16, 128, 4096}) {
-    A16W4GemmConfig cfg;
-    cfg.tile_m = m >= 32 ? 32 : 16;
-    cfg.tile_n = m <= 16 ? 64 : 128;
+    A16W4GemmConfig cfg = a16w4_gemm_choose(m, N, K, int(dev.compute_units()));
     A16W4Gemm op(cfg);
     op.compile(dev);
     Buffer<uint16_t> a(dev, size_t(m) * K), c(dev, size_t(m) * N);
@@ -103,10 +101,11 @@ int main(int argc, char** argv) {
     double bytes = weight_bytes + 2.0 * m * K + 2.0 * m * N;
     double floor_us = bytes / bw * 1e6;
     double tflops = 2.0 * m * N * K / (t * 1e-6) / 1e12;
-    std::printf("a16w4 gemm M=%d N=K=4096: %.1f us, floor %.1f us (%.2f), %.0f GB/s, %.2f TFLOP/s (tm%d tn%d)\n", m, t,
-                floor_us, floor_us / t, bytes / (t * 1e-6) / 1e9, tflops, cfg.tile_m, cfg.tile_n);
+    std::printf("a16w4 gemm M=%d N=K=4096: %.1f us, floor %.1f us (%.2f), %.0f GB/s, %.2f TFLOP/s (%s)\n", m, t,
+                floor_us, floor_us / t, bytes / (t * 1e-6) / 1e9, tflops, cfg.kernel_name().c_str());
     results.push_back({{"kernel", "a16w4_gemm"}, {"M", m}, {"N", N}, {"K", K}, {"time_us", t}, {"floor_us", floor_us},
-                       {"fraction_of_floor", floor_us / t}, {"gbs", bytes / (t * 1e-6) / 1e9}, {"tflops", tflops}});
+                       {"fraction_of_floor", floor_us / t}, {"gbs", bytes / (t * 1e-6) / 1e9}, {"tflops", tflops},
+                       {"config", cfg.kernel_name()}});
   }
   results.push_back({{"copy_gbs", bw / 1e9}, {"device", dev.name()}});
   std::ofstream(out_dir + "/gemm.json") << results.dump(2) << "\n";

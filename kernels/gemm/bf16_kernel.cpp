@@ -10,9 +10,13 @@
 //    tile::copy_begin/copy_end into one of `stages` stage buffers (sm_90a: cp.async with zero
 //    fill, `stages` deep; gfx950: range-checked buffer loads into registers issued before the
 //    MMAs, stored to the other LDS stage after them). Rows past M or N read as 0;
-//  - iteration kt: wait for stage kt, one barrier, issue the copy of step kt + stages - 1 (into the
-//    stage read in iteration kt - 1, which every wave has left), then the fragments of stage kt
-//    (ldmatrix.x4 / ds_read_b128 through the swizzle) feed the MMAs;
+//  - gfx950 (and sm_90a with one k-step per stage), iteration kt: wait for stage kt, one barrier,
+//    issue the copy of step kt + stages - 1 (into the stage read in iteration kt - 1, which every
+//    wave has left), then the fragments of stage kt (through the swizzle) feed the MMAs;
+//  - sm_90a with several k-steps per stage: the fragments (ldmatrix.x4) are double-buffered in
+//    registers, one k-step ahead of the MMAs; at the last k-step of stage kt one barrier publishes
+//    step kt + 1 and frees stage kt (its fragments are all in registers), which then receives step
+//    kt + stages, and the first fragments of stage kt + 1 are read before its last MMAs run;
 //  - the other groups add their partial sums into group 0 through shared memory; group 0 writes C
 //    through the MMA's C layout, each element stored only when it lies inside [M, N].
 #include "kernels/gemm/bf16_kernel.h"
@@ -64,36 +68,97 @@ void bf16_body(const BF16GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<bf16> b,
     return issue(min(step, steps - 1), stage, select(exists, rows_a, 0), select(exists, rows_b, 0));
   };
 
-  // Prologue: steps 0 .. stages-2, one commit group each.
-  for (int p = 0; p + 1 < stages; ++p) {
-    auto [ca, cb] = p == 0 ? issue(Int(0), Int(0), rows_a, rows_b) : issue_if(Int(p), Int(p));
-    tile::copy_end(ca);
-    tile::copy_end(cb);
-    tile::copy_commit();
-  }
-
   Accumulators acc(s.m_tiles, s.n_tiles);
   Value a_row = wave_m * s.rows, b_row = wave_n * s.cols;
-  for_range(0, steps, [&](Value kt) {
-    tile::copy_wait(stages - 2);  // step kt has landed (this thread's copies) ...
-    barrier();                    // ... everyone's, and every wave is done with step kt - 1
-    Value ahead = kt + (stages - 1);
-    auto [ca, cb] = issue_if(ahead, urem(ahead, stages));
+  const int k_stride = g.mma_k * groups;  // K between this group's consecutive k-steps
+  // The MMA operands of one k-step (this group's K [k0, k0 + mma_k) of `stage`, plus k_offset).
+  auto load_step = [&](const Value& stage, int k0, std::vector<Value>& af, std::vector<Value>& bf) {
+    af.clear();
+    for (int mt = 0; mt < s.m_tiles; ++mt) af.push_back(tile::load_a_fragment(ta, stage, a_row + 16 * mt, k0, k_offset));
+    bf = tile::load_b_fragments(tb, stage, b_row, k0, s.n_tiles, k_offset);
+  };
+  auto mma_step = [&](const std::vector<Value>& af, const std::vector<Value>& bf) {
+    std::vector<std::vector<Value>> as, bs;
+    for (const Value& v : af) as.push_back({v});
+    for (const Value& v : bf) bs.push_back({v});
+    mma_accumulate(acc, as, bs);
+  };
 
-    Value stage = urem(kt, stages);
-    std::vector<std::vector<Value>> af(size_t(s.m_tiles)), bf(size_t(s.n_tiles));
-    for (int k0 = 0; k0 < cfg.tile_k; k0 += g.mma_k * groups) {
-      for (int mt = 0; mt < s.m_tiles; ++mt)
-        af[size_t(mt)].push_back(tile::load_a_fragment(ta, stage, a_row + 16 * mt, k0, k_offset));
-      std::vector<Value> bs = tile::load_b_fragments(tb, stage, b_row, k0, s.n_tiles, k_offset);
-      for (int nt = 0; nt < s.n_tiles; ++nt) bf[size_t(nt)].push_back(bs[size_t(nt)]);
+  const int k_steps = cfg.tile_k / k_stride;  // this group's k-steps per stage
+  if (g.amd || k_steps == 1) {
+    // gfx950 (and sm_90a with one k-step per stage, where reading ahead would only shorten the
+    // copies' head start by a stage): prologue steps 0 .. stages-2; each iteration waits for its
+    // stage, issues the copy of step kt + stages - 1 (gfx950: into registers), reads its
+    // fragments, runs the MMAs and (gfx950) stores the loaded chunks.
+    for (int p = 0; p + 1 < stages; ++p) {
+      auto [ca, cb] = p == 0 ? issue(Int(0), Int(0), rows_a, rows_b) : issue_if(Int(p), Int(p));
+      tile::copy_end(ca);
+      tile::copy_end(cb);
+      tile::copy_commit();
     }
-    mma_accumulate(acc, af, bf);
-
-    tile::copy_end(ca);  // gfx950: the registers loaded above go to LDS now
-    tile::copy_end(cb);
-    tile::copy_commit();
-  });
+    for_range(0, steps, [&](Value kt) {
+      tile::copy_wait(stages - 2);
+      barrier();
+      Value ahead = kt + (stages - 1);
+      auto [ca, cb] = issue_if(ahead, urem(ahead, stages));
+      Value stage = urem(kt, stages);
+      std::vector<std::vector<Value>> af(size_t(s.m_tiles)), bf(size_t(s.n_tiles));
+      for (int k0 = 0; k0 < cfg.tile_k; k0 += k_stride) {
+        for (int mt = 0; mt < s.m_tiles; ++mt)
+          af[size_t(mt)].push_back(tile::load_a_fragment(ta, stage, a_row + 16 * mt, k0, k_offset));
+        std::vector<Value> bs = tile::load_b_fragments(tb, stage, b_row, k0, s.n_tiles, k_offset);
+        for (int nt = 0; nt < s.n_tiles; ++nt) bf[size_t(nt)].push_back(bs[size_t(nt)]);
+      }
+      mma_accumulate(acc, af, bf);
+      tile::copy_end(ca);  // gfx950: the registers loaded above go to LDS now
+      tile::copy_end(cb);
+      tile::copy_commit();
+    });
+  } else {
+    // sm_90a, fragments double-buffered in registers: k-step j's MMAs run after the ldmatrix of
+    // k-step j + 1 is issued. At the stage's last k-step every fragment of stage kt is already in
+    // registers, so the barrier there both publishes step kt + 1 and frees stage kt, which then
+    // receives step kt + stages; the first fragments of stage kt + 1 load before the last MMAs.
+    // Prologue: steps 0 .. stages-1 (empty copies past the last step), one commit group each.
+    for (int p = 0; p < stages; ++p) {
+      auto [ca, cb] = p == 0 ? issue(Int(0), Int(0), rows_a, rows_b) : issue_if(Int(p), Int(p));
+      tile::copy_end(ca);
+      tile::copy_end(cb);
+      tile::copy_commit();
+    }
+    tile::copy_wait(stages - 1);  // step 0 has landed (this thread's copies) ...
+    barrier();                    // ... everyone's
+    std::vector<Value> af0, bf0;
+    load_step(Int(0), 0, af0, bf0);
+    std::vector<std::unique_ptr<Var<>>> a_next, b_next;  // stage kt's first fragments, across iterations
+    for (const Value& v : af0) a_next.push_back(std::make_unique<Var<>>(v));
+    for (const Value& v : bf0) b_next.push_back(std::make_unique<Var<>>(v));
+    for_range(0, steps, [&](Value kt) {
+      Value stage = urem(kt, stages);
+      std::vector<Value> af, bf, an, bn;
+      for (auto& v : a_next) af.push_back(v->get());
+      for (auto& v : b_next) bf.push_back(v->get());
+      for (int j = 0; j < k_steps; ++j) {
+        if (j + 1 < k_steps) {
+          load_step(stage, (j + 1) * k_stride, an, bn);
+        } else {
+          tile::copy_wait(stages - 2);  // step kt + 1 has landed (this thread's copies) ...
+          barrier();                    // ... everyone's, and every wave holds stage kt's fragments
+          Value ahead = kt + stages;
+          auto [ca, cb] = issue_if(ahead, stage);
+          tile::copy_end(ca);
+          tile::copy_end(cb);
+          tile::copy_commit();
+          load_step(urem(kt + 1, stages), 0, an, bn);
+          for (size_t i = 0; i < an.size(); ++i) *a_next[i] = an[i];
+          for (size_t i = 0; i < bn.size(); ++i) *b_next[i] = bn[i];
+        }
+        mma_step(af, bf);
+        af = an;
+        bf = bn;
+      }
+    });
+  }
   tile::copy_wait(0);  // no copy outlives the kernel (the trailing groups are empty)
 
   Value c_block = c + (cast<int64_t>(row0) * cast<int64_t>(N) + cast<int64_t>(col0));

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <algorithm>
 #include <stdexcept>
 
 namespace tilejit::kernels {
@@ -24,15 +26,17 @@ struct TargetShape {
 };
 constexpr TargetShape kTargets[] = {{"gfx950", 4, 16, 1, 64}, {"sm_90a", 8, 8, 2, 32}};
 
-/// Estimated 32-bit registers per lane: the accumulators, every MMA operand of the k-steps one
-/// wave takes from a stage (the fragments read from shared memory), and on gfx950 the next
-/// stage's chunks held in registers.
+/// Estimated 32-bit registers per lane: the accumulators, the MMA operands held at once (gfx950:
+/// every k-step one wave takes from a stage; sm_90a: two k-steps, double-buffered), and on
+/// gfx950 the next stage's chunks held in registers.
 int estimated_registers(const WaveSplit& s, int tile_m, int tile_n, int tile_k, int k_groups, const TargetShape& t) {
   const bool amd = t.lanes == 64;
   const int mma_k = amd ? 32 : 16;
   int acc = s.rows * s.cols / t.lanes;
   const int a_regs = 4, b_regs = amd ? 4 : 2;  // 32-bit registers per A / B operand
-  int fragments = (s.m_tiles * a_regs + s.n_tiles * b_regs) * (tile_k / mma_k / k_groups);
+  // gfx950 reads every k-step of a stage at once; sm_90a double-buffers one k-step ahead.
+  const int steps = tile_k / mma_k / k_groups;
+  int fragments = (s.m_tiles * a_regs + s.n_tiles * b_regs) * (amd ? steps : std::min(steps, 2));
   int in_flight = amd ? (tile_m + tile_n) * tile_k * 2 / 4 / kGemmThreads : 0;
   return acc + fragments + in_flight;
 }
@@ -65,8 +69,8 @@ void BF16GemmConfig::validate() const {
   if (!one_of(tile_m, {16, 32, 64, 128})) fail(fmt::format("tile_m must be 16, 32, 64 or 128, got {}", tile_m));
   if (!one_of(tile_n, {32, 64, 128, 256})) fail(fmt::format("tile_n must be 32, 64, 128 or 256, got {}", tile_n));
   if (!one_of(tile_k, {32, 64, 128})) fail(fmt::format("tile_k must be 32, 64 or 128, got {}", tile_k));
-  if (tile_m * tile_n < 1024 || tile_m * tile_n > 16384)
-    fail(fmt::format("tile_m * tile_n must be in [1024, 16384] (256 threads of MMA tiles), got {}x{}", tile_m, tile_n));
+  if (tile_m * tile_n < 1024 || tile_m * tile_n > 32768)
+    fail(fmt::format("tile_m * tile_n must be in [1024, 32768] (256 threads of MMA tiles), got {}x{}", tile_m, tile_n));
   if (out != GemmOut::F32 && out != GemmOut::BF16) fail("out must be GemmOut::F32 or GemmOut::BF16");
   if (stages != 0 && (stages < 2 || stages > 8)) fail(fmt::format("stages must be 0 (per target) or 2..8, got {}", stages));
   for (const TargetShape& t : kTargets) {
@@ -118,12 +122,49 @@ std::string BF16GemmConfig::kernel_name() const {
 void A16W4GemmConfig::validate() const {
   auto fail = [](const std::string& m) { throw std::invalid_argument("A16W4GemmConfig: " + m); };
   if (!one_of(tile_m, {16, 32})) fail(fmt::format("tile_m must be 16 or 32, got {}", tile_m));
-  if (!one_of(tile_n, {64, 128, 256})) fail(fmt::format("tile_n must be 64, 128 or 256, got {}", tile_n));
+  if (!one_of(tile_n, {32, 64, 128, 256})) fail(fmt::format("tile_n must be 32, 64, 128 or 256, got {}", tile_n));
   if (out != GemmOut::F32 && out != GemmOut::BF16) fail("out must be GemmOut::F32 or GemmOut::BF16");
+  if (!one_of(k_split, {1, 2, 4, 8})) fail(fmt::format("k_split must be 1, 2, 4 or 8, got {}", k_split));
+  if (!one_of(unroll, {1, 2, 4})) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));
+  for (const TargetShape& t : kTargets) {
+    const int group_waves = t.waves / std::min(k_split, t.waves);
+    const int shared = (t.waves / group_waves - 1) * tile_m * tile_n * 4;
+    if (shared > kMaxShared[t.lanes == 64 ? 0 : 1])
+      fail(fmt::format("k_split {} x tile_m x tile_n = {}x{} parks {} bytes of partial sums in shared memory on {} (at most {})",
+                       k_split, tile_m, tile_n, shared, t.name, kMaxShared[t.lanes == 64 ? 0 : 1]));
+    if (tile_n % (group_waves * t.mma_n))
+      fail(fmt::format("tile_n {} with k_split {} leaves the {} waves of a group of {} no whole {}-column MMA tiles",
+                       tile_n, k_split, group_waves, t.name, t.mma_n));
+  }
 }
 
 std::string A16W4GemmConfig::kernel_name() const {
-  return fmt::format("gemm_a16w4_m{}n{}_{}", tile_m, tile_n, out_name(out));
+  std::string name = fmt::format("gemm_a16w4_m{}n{}_{}", tile_m, tile_n, out_name(out));
+  if (k_split != 1) name += fmt::format("_ks{}", k_split);
+  if (unroll != 1) name += fmt::format("_u{}", unroll);
+  return name;
+}
+
+A16W4GemmConfig a16w4_gemm_choose(int M, int N, int K, int compute_units, GemmOut out) {
+  A16W4GemmConfig cfg;
+  cfg.out = out;
+  cfg.tile_m = M > 16 ? 32 : 16;
+  const int64_t row_blocks = (int64_t(M) + cfg.tile_m - 1) / cfg.tile_m;
+  auto blocks = [&](int tile_n) { return row_blocks * ((int64_t(N) + tile_n - 1) / tile_n); };
+  // Enough blocks for every compute unit twice over with tile_n 128 (or too little K to split):
+  // the plain tiling.
+  if (blocks(128) >= 2 * int64_t(compute_units) || K < 1024) return cfg;
+  // Otherwise the widest tile_n that still gives a block per compute unit (at least 32), and
+  // as many K groups as keep 4 MMA columns tiles per warp on sm_90a (H100: M = 1 and 16 at
+  // N = K = 4096 ran 2.4x faster with tile_n 32 and 8 groups than with the plain tiling).
+  cfg.tile_n = 32;
+  for (int tn : {128, 64})
+    if (blocks(tn) >= int64_t(compute_units)) {
+      cfg.tile_n = tn;
+      break;
+    }
+  cfg.k_split = 256 / cfg.tile_n;
+  return cfg;
 }
 
 }  // namespace tilejit::kernels

@@ -17,7 +17,7 @@ inline constexpr int kGemmThreads = 256;
 /// buffer loads into registers, stored to LDS one stage ahead).
 struct BF16GemmConfig {
   int tile_m = 128;  ///< rows per block: 16, 32, 64 or 128
-  int tile_n = 128;  ///< columns per block: 32, 64, 128 or 256 (tile_m * tile_n in [1024, 16384])
+  int tile_n = 128;  ///< columns per block: 32, 64, 128 or 256 (tile_m * tile_n in [1024, 32768])
   int tile_k = 32;   ///< K per pipeline stage: 32, 64 or 128; K must be a multiple of it
   GemmOut out = GemmOut::F32;
   /// Shared-memory pipeline stages: 0 picks per target (bf16_gemm_stages); else 2..8 on sm_90a.
@@ -33,16 +33,30 @@ struct BF16GemmConfig {
 /// The dense A16W4 GEMM C[M,N] = A[M,K] x dequant(W[N,K])^T: A bf16 row-major, W MXFP4 in the
 /// preshuffled stage-2 layout of one expert (kernels/mxfp4/preshuffle.h) with preshuffled E8M0
 /// scales. K must be a multiple of 256 and N of 32; M is any positive size.
+/// The block's waves form k_split groups that each cover the whole tile for every k_split-th
+/// chunk of `unroll` 128-K stages; the groups' partial sums are added through shared memory in a
+/// fixed order (group 0 + 1 + ..., so results are deterministic and the same on every run).
+/// Small M wants a small tile_n (more blocks) with K split over the waves.
 struct A16W4GemmConfig {
   int tile_m = 16;   ///< rows per block: 16 or 32
-  int tile_n = 128;  ///< columns per block: 64, 128 or 256 (a partial last tile is masked)
+  int tile_n = 128;  ///< columns per block: 32, 64, 128 or 256 (a partial last tile is masked)
   GemmOut out = GemmOut::BF16;
+  int k_split = 1;   ///< wave groups splitting K in a block: 1, 2, 4 or 8 (at most one per wave: 8 is 4 on gfx950)
+  int unroll = 1;    ///< 128-K stages per loop iteration, all loaded one iteration ahead: 1, 2 or 4
 
-  /// Throws std::invalid_argument naming the field that is out of range.
+  /// Throws std::invalid_argument naming the field that is out of range (or a tile_n that does
+  /// not give every wave of a group whole MMA tiles on both targets).
   void validate() const;
-  /// A name that identifies the variant, e.g. gemm_a16w4_m16n128_bf16.
+  /// A name that identifies the variant, e.g. gemm_a16w4_m16n128_bf16 (k_split / unroll other
+  /// than 1 add _ks<k> / _u<u>).
   std::string kernel_name() const;
 };
+
+/// A configuration for C[M,N] = A[M,K] x W^T on a device with `compute_units` SMs / CUs: the
+/// plain tiling (tile_n 128, k_split 1) when it gives at least two blocks per compute unit or K <
+/// 1024; otherwise the widest tile_n of 128, 64, 32 with a block per compute unit (else 32) and
+/// k_split 256 / tile_n. tile_m is 16 for M <= 16, else 32; `out` is kept; unroll stays 1.
+A16W4GemmConfig a16w4_gemm_choose(int M, int N, int K, int compute_units, GemmOut out = GemmOut::BF16);
 
 /// K values per pipeline stage of the A16W4 GEMM (one 16-byte weight load per lane and row).
 inline constexpr int kA16W4ChunkK = 128;

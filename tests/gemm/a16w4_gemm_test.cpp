@@ -1,5 +1,6 @@
 // The dense A16W4 GEMM on the emulator, both targets' layouts, against a double reference on the
-// exactly dequantised weights; ragged M, partial last N tile, both output types, NaN poison first.
+// exactly dequantised weights; ragged M, partial last N tile, both output types, K split over wave
+// groups (idle groups, partial last chunk), NaN poison first.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +21,7 @@ struct Case {
   int M, N, K;
   int tile_m, tile_n;
   GemmOut out;
+  int k_split = 1, unroll = 1;
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -57,7 +59,7 @@ TEST_P(A16W4GemmEmulator, MatchesReference) {
   gemm_reference(widen(a), dequantize(w.packed, w.scales, c.N, c.K), c.M, c.N, c.K, ref, abs_sum);
 
   Device& device = gemm_test::emulator(target);
-  A16W4GemmConfig cfg{c.tile_m, c.tile_n, c.out};
+  A16W4GemmConfig cfg{c.tile_m, c.tile_n, c.out, c.k_split, c.unroll};
   GemmRun run = run_a16w4_gemm(device, cfg, a, w.packed, w.scales, c.M, c.N, c.K);  // C starts as a NaN poison
   ASSERT_EQ(run.c.size(), ref.size());
 
@@ -79,6 +81,15 @@ const Case kCases[] = {
     {"n160_tile256_bf16", 5, 160, 512, 16, 256, GemmOut::BF16},
     {"m33_tile32_bf16", 33, 32, 256, 32, 128, GemmOut::BF16},
     {"blocks_3x3_k1024_bf16", 70, 320, 1024, 32, 128, GemmOut::BF16},
+    // name, M, N, K, tile_m, tile_n, out, k_split, unroll
+    {"ks4_u2_m1_tile32_bf16", 1, 96, 1024, 16, 32, GemmOut::BF16, 4, 2},
+    {"ks4_u4_partial_chunk_idle_groups_f32", 5, 96, 768, 16, 64, GemmOut::F32, 4, 4},
+    {"ks2_u2_m37_partial_n_f32", 37, 160, 512, 32, 128, GemmOut::F32, 2, 2},
+    {"ks4_k256_idle_groups_bf16", 16, 64, 256, 16, 32, GemmOut::BF16, 4, 1},
+    {"ks2_tile256_m3_f32", 3, 288, 1536, 16, 256, GemmOut::F32, 2, 1},
+    {"ks1_u2_f32", 20, 128, 768, 16, 128, GemmOut::F32, 1, 2},
+    {"ks8_m1_tile32_f32", 1, 64, 1280, 16, 32, GemmOut::F32, 8, 1},  // gfx950: 4 groups
+    {"ks8_m19_tile32_bf16", 19, 96, 2048, 32, 32, GemmOut::BF16, 8, 1},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, A16W4GemmEmulator,
@@ -109,22 +120,25 @@ TEST_P(A16W4ScaleEnds, NanScaleAndZeroScale) {
   gemm_reference(widen(a), dequantize(w.packed, w.scales, N, K), M, N, K, ref, abs_sum);
 
   Device& device = gemm_test::emulator(GetParam());
-  GemmRun run = run_a16w4_gemm(device, {16, 64, GemmOut::F32}, a, w.packed, w.scales, M, N, K);
-  for (int m = 0; m < M; ++m)
-    for (int n = 0; n < N; ++n) {
-      double got = run.c[size_t(m) * N + n], want = ref[size_t(m) * N + n];
-      if (n == nan_col) {
-        EXPECT_TRUE(std::isnan(got)) << "C[" << m << "][" << n << "] = " << got;
-      } else {
-        ASSERT_TRUE(std::isfinite(got)) << "C[" << m << "][" << n << "] = " << got;
-        EXPECT_LE(std::fabs(got - want), 1.1e-6 * (K / 16 + 1) * abs_sum[size_t(m) * N + n] + 1e-44)
-            << "C[" << m << "][" << n << "] = " << got << ", expected " << want;
+  for (A16W4GemmConfig cfg : {A16W4GemmConfig{16, 64, GemmOut::F32}, A16W4GemmConfig{16, 32, GemmOut::F32, 8, 2}}) {
+    SCOPED_TRACE(cfg.kernel_name());
+    GemmRun run = run_a16w4_gemm(device, cfg, a, w.packed, w.scales, M, N, K);
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        double got = run.c[size_t(m) * N + n], want = ref[size_t(m) * N + n];
+        if (n == nan_col) {
+          EXPECT_TRUE(std::isnan(got)) << "C[" << m << "][" << n << "] = " << got;
+        } else {
+          ASSERT_TRUE(std::isfinite(got)) << "C[" << m << "][" << n << "] = " << got;
+          EXPECT_LE(std::fabs(got - want), 1.1e-6 * (K / 16 + 1) * abs_sum[size_t(m) * N + n] + 1e-44)
+              << "C[" << m << "][" << n << "] = " << got << ", expected " << want;
+        }
       }
-    }
-  // The zero-scale column is tiny but not flushed: |C| ~ 2^-127 * sum |a * code|.
-  bool any_nonzero = false;
-  for (int m = 0; m < M; ++m) any_nonzero |= run.c[size_t(m) * N + zero_col] != 0.0f;
-  EXPECT_TRUE(any_nonzero) << "scale byte 0 must decode to 2^-127, not 0";
+    // The zero-scale column is tiny but not flushed: |C| ~ 2^-127 * sum |a * code|.
+    bool any_nonzero = false;
+    for (int m = 0; m < M; ++m) any_nonzero |= run.c[size_t(m) * N + zero_col] != 0.0f;
+    EXPECT_TRUE(any_nonzero) << "scale byte 0 must decode to 2^-127, not 0";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, A16W4ScaleEnds, ::testing::Values(Target::Sm90a, Target::Gfx950),

@@ -1,4 +1,5 @@
 // Argument and configuration checks of the GEMM host APIs: each rejection names the argument.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -85,7 +86,8 @@ TEST(BF16GemmConfigCheck, RejectsBadTiles) {
   bad({64, 96, 32}, "tile_n");
   bad({64, 128, 16}, "tile_k");
   bad({16, 32, 32}, "tile_m * tile_n");
-  bad({128, 256, 32}, "tile_m * tile_n");
+  EXPECT_NO_THROW((BF16GemmConfig{128, 256, 32}.validate()));  // 8 warps of 64x64 / 4 waves of 64x128
+  bad({128, 256, 64}, "registers");                             // gfx950 holds all of a stage's operands
   bad({128, 128, 128}, "registers");
   bad({64, 128, 32, GemmOut(7)}, "out");
   EXPECT_THROW(BF16Gemm({64, 128, 48}), std::invalid_argument);
@@ -135,7 +137,46 @@ TEST(A16W4GemmConfigCheck, RejectsBadTiles) {
   bad({16, 96}, "tile_n");
   bad({16, 32}, "tile_n");
   bad({16, 128, GemmOut(9)}, "out");
+  bad({16, 128, GemmOut::F32, 3}, "k_split");
+  bad({16, 128, GemmOut::F32, 0}, "k_split");
+  bad({16, 128, GemmOut::F32, 1, 3}, "unroll");
+  bad({16, 128, GemmOut::F32, 1, 0}, "unroll");
+  bad({16, 32, GemmOut::F32, 1}, "tile_n 32 with k_split 1");  // 4 columns per warp on sm_90a
+  EXPECT_NO_THROW((A16W4GemmConfig{16, 32, GemmOut::F32, 2, 4}.validate()));
+  EXPECT_NO_THROW((A16W4GemmConfig{32, 256, GemmOut::BF16, 4, 1}.validate()));
+  EXPECT_NO_THROW((A16W4GemmConfig{32, 32, GemmOut::BF16, 8, 1}.validate()));
+  bad({16, 64, GemmOut::F32, 16}, "k_split");
   EXPECT_THROW(A16W4Gemm({8, 128}), std::invalid_argument);
+}
+
+TEST(A16W4GemmConfigCheck, NamesTellVariantsApart) {
+  EXPECT_EQ(A16W4GemmConfig{}.kernel_name(), "gemm_a16w4_m16n128_bf16");
+  EXPECT_EQ((A16W4GemmConfig{16, 32, GemmOut::F32, 4, 2}.kernel_name()), "gemm_a16w4_m16n32_f32_ks4_u2");
+  EXPECT_NE((A16W4GemmConfig{16, 64, GemmOut::F32, 2, 1}.kernel_name()),
+            (A16W4GemmConfig{16, 64, GemmOut::F32, 1, 2}.kernel_name()));
+}
+
+// The automatic choice is always a valid configuration, keeps the output type, splits K when the
+// plain tiling leaves compute units idle, and keeps the plain tiling when it fills the device.
+TEST(A16W4GemmConfigCheck, ChooserGivesValidConfigs) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> m(1, 5000), n32(1, 600), k256(1, 64), cus(1, 304);
+  for (int i = 0; i < 500; ++i) {
+    const int M = m(rng), N = 32 * n32(rng), K = 256 * k256(rng), units = cus(rng);
+    const GemmOut out = i % 2 ? GemmOut::F32 : GemmOut::BF16;
+    A16W4GemmConfig cfg = a16w4_gemm_choose(M, N, K, units, out);
+    SCOPED_TRACE(fmt::format("M {} N {} K {} units {}: {}", M, N, K, units, cfg.kernel_name()));
+    EXPECT_NO_THROW(cfg.validate());
+    EXPECT_EQ(cfg.out, out);
+    EXPECT_EQ(cfg.tile_m, M > 16 ? 32 : 16);
+  }
+  A16W4GemmConfig decode = a16w4_gemm_choose(1, 4096, 4096, 132);
+  EXPECT_GT(decode.k_split, 1);
+  EXPECT_LE(decode.tile_n, 64);
+  EXPECT_NO_THROW(A16W4Gemm{decode});
+  A16W4GemmConfig prefill = a16w4_gemm_choose(4096, 4096, 4096, 132);
+  EXPECT_EQ(prefill.k_split, 1);
+  EXPECT_EQ(prefill.tile_n, 128);
 }
 
 }  // namespace

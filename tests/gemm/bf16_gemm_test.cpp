@@ -72,6 +72,9 @@ const Case kCases[] = {
     {"stages2_f32", 100, 140, 192, 64, 128, 32, GemmOut::F32, 2},
     {"stages3_k64_bf16", 77, 90, 448, 128, 64, 64, GemmOut::BF16, 3},
     {"stages8_f32", 40, 64, 416, 32, 64, 32, GemmOut::F32, 8},
+    // 128x256 tiles (one group of 64x64 warp tiles on sm_90a): ragged 2x2 blocks, and one step
+    {"tile128x256_ragged_bf16", 150, 300, 160, 128, 256, 32, GemmOut::BF16},
+    {"tile128x256_one_step_f32", 100, 256, 32, 128, 256, 32, GemmOut::F32, 2},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, BF16GemmEmulator,

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "backend/llvm/compile.h"
 #include "kernels/gemm/gemm.h"
 
@@ -33,8 +35,17 @@ size_t loop_mmas(int tile_m, int tile_n, int tile_k, int waves, int mma_n, int m
 
 const BF16GemmConfig kBF16Configs[] = {
     {64, 128, 32, GemmOut::F32}, {64, 128, 32, GemmOut::BF16}, {128, 128, 32, GemmOut::F32}, {32, 32, 128, GemmOut::BF16},
-    {64, 64, 64, GemmOut::F32},  {128, 128, 32, GemmOut::BF16, 3}, {128, 128, 64, GemmOut::BF16}};
-const A16W4GemmConfig kA16W4Configs[] = {{16, 128, GemmOut::BF16}, {32, 256, GemmOut::F32}, {16, 64, GemmOut::F32}};
+    {64, 64, 64, GemmOut::F32},  {128, 128, 32, GemmOut::BF16, 3}, {128, 128, 64, GemmOut::BF16},
+    {128, 256, 32, GemmOut::BF16}};
+const A16W4GemmConfig kA16W4Configs[] = {{16, 128, GemmOut::BF16},         {32, 256, GemmOut::F32},
+                                          {16, 64, GemmOut::F32},           {16, 32, GemmOut::BF16, 4, 2},
+                                          {16, 64, GemmOut::F32, 4, 2},     {32, 64, GemmOut::BF16, 2, 1},
+                                          {16, 128, GemmOut::BF16, 1, 2},   {16, 32, GemmOut::BF16, 8, 1}};
+
+/// MMA tiles (columns) of one wave of an A16W4 config: its group's waves split tile_n.
+size_t a16w4_n_tiles(const A16W4GemmConfig& cfg, int waves, int mma_n) {
+  return size_t(cfg.tile_n * std::min(cfg.k_split, waves) / waves / mma_n);
+}
 
 /// The largest register index of a kind (%r, %f, ...) declared in the PTX `.reg` lines.
 int declared_registers(const std::string& ptx, const std::string& prefix) {
@@ -78,9 +89,13 @@ TEST(GemmCompile, BF16Sm90aUsesCpAsyncLdmatrixAndMmaSync) {
 TEST(GemmCompile, A16W4Gfx950DecodesFp4InHardwareWithoutScratch) {
   for (const A16W4GemmConfig& cfg : kA16W4Configs) {
     auto r = backend::compile(a16w4_gemm_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-    const size_t n_tiles = size_t(cfg.tile_n / 4 / 16), m_tiles = size_t(cfg.tile_m / 16);
-    EXPECT_GE(count(r.assembly, "v_mfma_f32_16x16x32_bf16"), m_tiles * n_tiles * 4) << cfg.kernel_name();
-    EXPECT_GE(count(r.assembly, "v_cvt_scalef32_pk_bf16_fp4"), n_tiles * 16) << cfg.kernel_name();
+    const size_t n_tiles = a16w4_n_tiles(cfg, 4, 16), m_tiles = size_t(cfg.tile_m / 16), u = size_t(cfg.unroll);
+    EXPECT_GE(count(r.assembly, "v_mfma_f32_16x16x32_bf16"), m_tiles * n_tiles * 4 * u) << cfg.kernel_name();
+    EXPECT_GE(count(r.assembly, "v_cvt_scalef32_pk_bf16_fp4"), n_tiles * 16 * u) << cfg.kernel_name();
+    if (cfg.k_split > 1) {
+      EXPECT_GE(count(r.assembly, "ds_write_b128"), m_tiles * n_tiles) << cfg.kernel_name();  // parked partial sums
+      EXPECT_GE(count(r.assembly, "s_barrier"), 1u) << cfg.kernel_name();
+    }
     expect_no_scratch(r, cfg.kernel_name());
   }
 }
@@ -88,8 +103,12 @@ TEST(GemmCompile, A16W4Gfx950DecodesFp4InHardwareWithoutScratch) {
 TEST(GemmCompile, A16W4Sm90aUsesMmaSync) {
   for (const A16W4GemmConfig& cfg : kA16W4Configs) {
     auto r = backend::compile(a16w4_gemm_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
-    const size_t n_tiles = size_t(cfg.tile_n / 8 / 8), m_tiles = size_t(cfg.tile_m / 16);
-    EXPECT_GE(count(r.assembly, "mma.sync.aligned.m16n8k16"), m_tiles * n_tiles * 8) << cfg.kernel_name();
+    const size_t n_tiles = a16w4_n_tiles(cfg, 8, 8), m_tiles = size_t(cfg.tile_m / 16), u = size_t(cfg.unroll);
+    EXPECT_GE(count(r.assembly, "mma.sync.aligned.m16n8k16"), m_tiles * n_tiles * 8 * u) << cfg.kernel_name();
+    if (cfg.k_split > 1) {
+      EXPECT_GE(count(r.assembly, "st.shared.v4.b32"), m_tiles * n_tiles) << cfg.kernel_name();  // parked partial sums
+      EXPECT_GE(count(r.assembly, "bar.sync"), 1u) << cfg.kernel_name();
+    }
     EXPECT_EQ(count(r.assembly, "__local_depot"), 0u) << cfg.kernel_name();
   }
 }

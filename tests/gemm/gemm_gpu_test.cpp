@@ -74,15 +74,18 @@ TEST(GemmGpu, A16W4AgainstReferenceAndEmulator) {
     for (auto& x : scales) x = uint8_t(scale(rng));
     std::vector<double> ref, abs_sum;
     gemm_reference(widen(a), dequantize(packed, scales, N, K), M, N, K, ref, abs_sum);
-    A16W4GemmConfig cfg;
-    cfg.out = GemmOut::F32;
-    auto g = run_a16w4_gemm(*gpu(), cfg, a, packed, scales, M, N, K);
-    Comparison cmp = compare(g.c, ref, abs_sum, N, 1e-5, 1e-6);
-    EXPECT_EQ(cmp.non_finite, 0u) << M << "x" << N << "x" << K;
-    EXPECT_LT(cmp.rel_l2, 1e-5) << M << "x" << N << "x" << K << " " << cmp.first_bad;
-    if (size_t(M) * N * K <= size_t(64) << 20) {  // the emulator is slow at the largest shape
-      auto e = run_a16w4_gemm(gemm_test::emulator(gpu()->target()), cfg, a, packed, scales, M, N, K);
-      EXPECT_EQ(bit_differences(g.c, e.c), 0u) << M << "x" << N << "x" << K << ": GPU and emulator differ";
+    // The plain tiling, K split over wave groups (deterministic: bit-exact too), and the chooser's pick.
+    for (A16W4GemmConfig cfg : {A16W4GemmConfig{16, 128, GemmOut::F32}, A16W4GemmConfig{16, 32, GemmOut::F32, 4, 2},
+                                a16w4_gemm_choose(M, N, K, int(gpu()->compute_units()), GemmOut::F32)}) {
+      SCOPED_TRACE(cfg.kernel_name());
+      auto g = run_a16w4_gemm(*gpu(), cfg, a, packed, scales, M, N, K);
+      Comparison cmp = compare(g.c, ref, abs_sum, N, 1e-5, 1e-6);
+      EXPECT_EQ(cmp.non_finite, 0u) << M << "x" << N << "x" << K;
+      EXPECT_LT(cmp.rel_l2, 1e-5) << M << "x" << N << "x" << K << " " << cmp.first_bad;
+      if (size_t(M) * N * K <= size_t(64) << 20) {  // the emulator is slow at the largest shape
+        auto e = run_a16w4_gemm(gemm_test::emulator(gpu()->target()), cfg, a, packed, scales, M, N, K);
+        EXPECT_EQ(bit_differences(g.c, e.c), 0u) << M << "x" << N << "x" << K << ": GPU and emulator differ";
+      }
     }
   }
 }
