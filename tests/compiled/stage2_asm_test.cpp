@@ -82,6 +82,7 @@ std::vector<Variant> variants() {
   v.push_back({16, 128, 1, OutDtype::F32});
   v.push_back({32, 256, 2, OutDtype::F32});
   for (int tn : {64, 128}) v.push_back({64, tn, 1, OutDtype::BF16});
+  v.push_back({16, 512, 1, OutDtype::BF16});
   return v;
 }
 

@@ -98,6 +98,7 @@ const Case kCases[] = {
     {"store_per_slot", 5, 64, 256, 4, 2, 16, 64, 1, OutDtype::F32, true, true, false, 0, 0},
     {"store_bf16_noweight", 4, 64, 256, 4, 2, 16, 64, 1, OutDtype::BF16, false, false, false, 0, 0},
     {"tile_m32", 11, 64, 256, 4, 2, 32, 64, 1, OutDtype::F32, false, true, true, 0, 0},
+    {"tile_n512_partial", 5, 576, 256, 4, 2, 16, 512, 1, OutDtype::BF16, true, true, true, 0, 0},
     {"tile_m64_ragged", 37, 128, 256, 4, 3, 64, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5},
     {"tile_n256_partial", 3, 160, 256, 4, 2, 16, 256, 1, OutDtype::BF16, true, true, true, 0, 0},
     {"partial_n_tile", 4, 96, 256, 4, 2, 16, 64, 1, OutDtype::F32, false, true, true, 0, 0},
@@ -128,6 +129,7 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.inter_dim = 384; }, "inter_dim");
   bad([](auto& c) { c.tile_m = 8; }, "tile_m");
   bad([](auto& c) { c.tile_n = 96; }, "tile_n");
+  bad([](auto& c) { c.tile_m = 64; c.tile_n = 512; }, "too large");
   bad([](auto& c) { c.k_batch = 3; }, "k_batch");
   bad([](auto& c) { c.topk = 9; }, "topk");
   bad([](auto& c) { c.accumulate = false; c.k_batch = 2; }, "accumulate");

@@ -125,7 +125,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"experts", 0, "["},                     {"topk", 129, "["},
       {"topk", -1, "["},                       {"max_tokens", 0, "["},
       {"max_tokens", 1 << 24, "["},            {"tile_m", 8, "one of 16, 32, 64"},
-      {"tile_m", 24, "one of 16, 32, 64"},         {"tile_n", 96, "one of 64, 128, 256"},
+      {"tile_m", 24, "one of 16, 32, 64"},         {"tile_n", 96, "one of 64, 128, 256, 512"},
       {"tile_n", nullptr, "missing"},          {"k_batch", 5, "whole slices"},
       {"k_batch", 48, "["},                    {"k_batch", 0, "["},
       {"unroll", 3, "one of 1, 2, 4"},         {"median_us", "fast", "number"},

@@ -26,9 +26,10 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
   std::set<Tiles> out;
   const int chunks = s.inter_dim / 128;
   for (int tm : {16, 32, 64})
-    for (int tn : {64, 128, 256}) {
+    for (int tn : {64, 128, 256, 512}) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;
+      if (tm * tn > 8192) continue;
       for (int kb : {1, 2, 4, 8, 16}) {
         if (chunks % kb) continue;
         for (int u : {1, 2, 4}) {

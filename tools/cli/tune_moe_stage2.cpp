@@ -85,12 +85,13 @@ std::string moe_stage2_config_text(const MoeStage2Config& c) {
 std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s, bool quick) {
   std::vector<MoeStage2Config> out;
   std::set<std::string> names;
-  const std::vector<int> tile_ns = quick ? std::vector<int>{s.model_dim >= 128 ? 128 : 64} : std::vector<int>{64, 128, 256};
+  const std::vector<int> tile_ns = quick ? std::vector<int>{s.model_dim >= 128 ? 128 : 64} : std::vector<int>{64, 128, 256, 512};
   const std::vector<int> unrolls = quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4};
   const int chunks = s.inter_dim / kernels::kStage2ChunkK;
   for (int tm : {16, 32, 64})
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
+      if (tm * tn > 8192) continue;                     // MoeStage2Config's tile size limit
       for (int kb : {1, 2, 4, 8, 16}) {
         if (kb > chunks || chunks % kb) continue;
         for (int u : unrolls) {

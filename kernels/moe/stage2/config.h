@@ -15,7 +15,7 @@ struct MoeStage2Config {
   int experts = 0;     ///< E
   int topk = 0;
   int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size)
-  int tile_n = 128;    ///< 64, 128 or 256 columns per block
+  int tile_n = 128;    ///< 64, 128, 256 or 512 columns per block; tile_m * tile_n <= 8192
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
