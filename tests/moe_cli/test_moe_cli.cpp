@@ -275,7 +275,7 @@ TEST_F(CliErrors, BadOptionValues) {
   args.insert(args.end(), {"--tile-n", "96"});
   CommandResult r = run_cli(args);
   EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_TRUE(contains(r.output, "tile_n must be 64, 128 or 256")) << r.output;
+  EXPECT_TRUE(contains(r.output, "tile_n must be 64, 128, 256 or 512")) << r.output;
   r = run_cli(with_arg(args_, "--device", "tpu"));
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "--device")) << r.output;

@@ -221,7 +221,7 @@ void add_moe_stage2(CLI::App& app) {
   cmd->add_option("--tile-m", o->tile_m,
                   "rows per block (16 or 32). Without --tile-m, --tile-n and --k-batch all three come from the "
                   "config table (TILEJIT_MOE_CONFIGS or the built-in one; its heuristic for shapes it lacks)");
-  cmd->add_option("--tile-n", o->tile_n, "columns per block (64, 128 or 256; default: 128, or 64 when model_dim < 128)");
+  cmd->add_option("--tile-n", o->tile_n, "columns per block (64, 128, 256 or 512; default: from the config table)");
   cmd->add_flag("--no-weight", o->no_weight, "do not multiply by the routing weights");
   cmd->add_option("--device", o->device, "device")
       ->check(CLI::IsMember({"auto", "emulator", "cuda", "hip"}))
