@@ -25,15 +25,6 @@ void MoeStage2Config::validate() const {
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
 }
 
-Stage2Pipeline stage2_pipeline(const MoeStage2Config& c, bool async_copies) {
-  const int epilogue = c.tile_m * c.tile_n * 4;
-  if (!async_copies) return {0, epilogue};
-  const int per_stage = c.tile_m * kStage2ChunkK * 2 + c.tile_n * kStage2ChunkK / 2;  // activations + weights
-  int stages = 2 * c.unroll_for(c.slice_k() / kStage2ChunkK);
-  while (stages > 2 && stages * per_stage + epilogue > 200 * 1024) --stages;
-  return {stages, stages * per_stage + epilogue};
-}
-
 std::string MoeStage2Config::kernel_name() const {
   return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}_{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK), out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",

@@ -21,9 +21,7 @@ struct MoeStage2Config {
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
   bool doweight = true;    ///< multiply by the routing weight
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
-  /// 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice). On targets with
-  /// cp.async (sm_90a) the K pipeline keeps 2 * unroll chunks in shared memory (stage2_pipeline).
-  int unroll = 2;
+  int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;
@@ -38,15 +36,6 @@ struct MoeStage2Config {
   /// K values per split-K slice.
   int slice_k() const { return inter_dim / k_batch; }
 };
-
-/// How a configuration pipelines K on a target.
-struct Stage2Pipeline {
-  int stages = 0;        ///< chunks in the shared-memory ring (sm_90a, cp.async); 0: register double buffering
-  int shared_bytes = 0;  ///< shared memory per block: the ring plus the epilogue tile
-};
-/// The pipeline `config` uses on a target with (`async_copies`) or without cp.async: 2 * unroll
-/// stages, fewer if the ring would pass 200 KiB, at least 2.
-Stage2Pipeline stage2_pipeline(const MoeStage2Config& config, bool async_copies);
 
 /// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
 inline constexpr int kStage2ChunkK = 128;

@@ -12,9 +12,6 @@
 //    pairs with packed bf16x2 atomics on both targets.
 #include "kernels/moe/stage2/kernel.h"
 
-#include <functional>
-#include <optional>
-
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
@@ -61,15 +58,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   auto k_order = [&](const Value& v8) { return order == tile::Fp4Order::Split ? tile::split_pairs(v8) : v8; };
 
   SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
-  // The K pipeline's shared rings (sm_90a): activations and weights of `stages` chunks.
-  const Stage2Pipeline pipe = stage2_pipeline(cfg, !amd);
-  const int a_stage = cfg.tile_m * kStage2ChunkK;  // bf16 elements of one activation stage
-  std::optional<SharedPtr<bf16>> a_ring;
-  std::optional<SharedPtr<int32_t>> w_ring;
-  if (pipe.stages > 0) {
-    a_ring = shared_array<bf16>(pipe.stages * a_stage);
-    w_ring = shared_array<int32_t>(pipe.stages * n_tiles * kStage2Threads * 4);
-  }
   Value tid = thread_id();
   Value lane = lane_id();
   Value wave_index = udiv(tid, wave);
@@ -124,11 +112,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       }
       return raw;
     };
-    // Decode, the activations in the same K permutation, and the MMAs of one chunk. `a_vec(mt,
-    // h, q)` gives this lane's 8 activations (natural K order) of K block q: gfx950 row
-    // 16 mt + lane % 16; sm_90a row 16 mt + 8 h + lane / 4.
-    using AVec = std::function<Value(int, int, int)>;
-    auto compute = [&](const AVec& a_vec, const Raw& raw) {
+    // Decode, the activations in the same K permutation, and the MMAs of one chunk.
+    auto compute = [&](Value c, const Raw& raw) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
       for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
@@ -140,13 +125,15 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
+      Value k_base = c * kStage2ChunkK + kl * 32;
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
           if (amd) {
-            a_frag.push_back(k_order(a_vec(mt, 0, q)));
+            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else {
-            Value r0 = k_order(a_vec(mt, 0, q)), r1 = k_order(a_vec(mt, 1, q));
+            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
+            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
             a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
             a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
           }
@@ -159,114 +146,38 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         }
       }
     };
-    // Activations straight from global memory (the register-pipelined path).
-    auto global_a = [&](Value c) -> AVec {
-      Value k_base = c * kStage2ChunkK + kl * 32;
-      return [&, k_base](int mt, int h, int q) { return Value(load(a_rows[mt][h] + (k_base + q * 8), 8)); };
-    };
+    // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
+    // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
+    // that LLVM cannot fold it back into a load at the top of the loop.
+    const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
-
-    if (pipe.stages > 0) {
-      // sm_90a: a ring of `S` chunk stages in shared memory filled by cp.async, S - 1 chunks
-      // ahead of the MMAs. Activations are copied once per block (every warp reads them), in
-      // the order the warps read them: piece (row r, 16-byte K block b) of a stage sits at
-      // ((mt * 2 + h) * 4 + q) * 32 + g * 4 + kl, r = 16 mt + 8 h + g, b = 4 kl + q, so that a
-      // warp's read of one (mt, h, q) is 512 contiguous bytes. Each thread copies and reads back
-      // its own weight blocks (no other thread touches them); scale bytes ride along in registers.
-      const int S = pipe.stages;
-      struct APiece {
-        Ptr<bf16> src;
-        Value bytes, dst, block;
-      };
-      std::vector<APiece> pieces;
-      for (int i = 0; i < cfg.tile_m * 16 / kStage2Threads; ++i) {
-        Value id = tid + i * kStage2Threads;
-        Value r = udiv(id, 16), b = urem(id, 16);
-        Value sid = sorted_ids[min(row0 + r, last_row)];
-        Value tok = sid & 0xFFFFFF, slot = lshr(sid, 24);
-        Value valid = tok < tokens;
-        Value dst = (((udiv(r, 16) * 2 + urem(udiv(r, 8), 2)) * 4 + urem(b, 4)) * 32 + urem(r, 8) * 4 + udiv(b, 4)) * 8;
-        pieces.push_back({Ptr<bf16>(a + select(valid, tok * cfg.topk + slot, 0) * K), select(valid, 16, 0), dst, b});
+    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
+    for (int u = 0; u < unroll; ++u) {
+      Raw raw = load_weights(first + u);
+      for (int j = 0; j < n_tiles; ++j) {
+        next_words.push_back(std::make_unique<Var<>>(raw.words[j]));
+        next_scales.push_back(std::make_unique<Var<>>(raw.scales[j]));
       }
-      const bool rows_checked = N % cfg.tile_n != 0;
-      auto w_slot = [&](int s, int j) { return Value(*w_ring + ((s * n_tiles + j) * kStage2Threads + tid) * 4); };
-      std::vector<std::vector<std::unique_ptr<Var<>>>> scale_slots(S);
-      for (int s = 0; s < S; ++s)
-        for (int j = 0; j < n_tiles; ++j) scale_slots[s].push_back(std::make_unique<Var<>>(Int(0)));
-      auto issue = [&](Value c, int s) {
-        for (const APiece& p : pieces)
-          tile::cp_async_16(*a_ring + (s * a_stage + p.dst), p.src + (c * kStage2ChunkK + p.block * 8), p.bytes);
-        for (int j = 0; j < n_tiles; ++j) {
-          Value kb = c * 4 + kl;
-          Value off = tile::mxfp4_weight_offset(n_rows[j], kb, K);
-          Value bytes = rows_checked ? select(n_rows[j] < N, 16, 0) : Int(16);
-          tile::cp_async_16(w_slot(s, j), w_e + lshr(off, 2), bytes);
-          Value sn = rows_checked ? min(n_rows[j], N - 1) : n_rows[j];
-          *scale_slots[s][j] = zext(load(s_e, tile::mxfp4_scale_offset(sn, kb, K)), kI32);
-        }
-      };
-      for (int s = 0; s + 1 < S; ++s) {
-        if_(first + s < end, [&] { issue(first + s, s); });
-        tile::cp_async_commit();
-      }
-      const bool ragged = chunks_per_slice % S != 0;
-      for_range(first, end, S, [&](Value c0) {
-        for (int u = 0; u < S; ++u) {
-          auto step = [&] {
-            tile::cp_async_wait(S - 2);
-            barrier();  // every thread's copies of chunk c0 + u have landed; stage u - 1 is free
-            Raw cur;
-            for (int j = 0; j < n_tiles; ++j) {
-              cur.words.push_back(load(w_slot(u, j), 4));
-              cur.scales.push_back(scale_slots[u][j]->get());
-            }
-            Value next = c0 + (u + S - 1);
-            if_(next < end, [&] { issue(next, (u + S - 1) % S); });
-            tile::cp_async_commit();
-            AVec a_vec = [&](int mt, int h, int q) {
-              Value piece = ((mt * 2 + h) * 4 + q) * 32 + lane;
-              return Value(load(*a_ring + (u * a_stage + piece * 8), 8));
-            };
-            compute(a_vec, cur);
-          };
-          if (ragged) if_(c0 + u < end, step);
-          else step();
-        }
-      });
-      tile::cp_async_wait(0);
-    } else {
-      // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
-      // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
-      // that LLVM cannot fold it back into a load at the top of the loop.
-      const int unroll = cfg.unroll_for(chunks_per_slice);
-      std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
-      for (int u = 0; u < unroll; ++u) {
-        Raw raw = load_weights(first + u);
-        for (int j = 0; j < n_tiles; ++j) {
-          next_words.push_back(std::make_unique<Var<>>(raw.words[j]));
-          next_scales.push_back(std::make_unique<Var<>>(raw.scales[j]));
-        }
-      }
-      for_range(first, end, unroll, [&](Value c0) {
-        std::vector<Raw> current(unroll);
-        for (int u = 0; u < unroll; ++u)
-          for (int j = 0; j < n_tiles; ++j) {
-            current[u].words.push_back(next_words[u * n_tiles + j]->get());
-            current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
-          }
-        if_(c0 + unroll < end, [&] {
-          for (int u = 0; u < unroll; ++u) {
-            Raw raw = load_weights(c0 + (unroll + u));
-            for (int j = 0; j < n_tiles; ++j) {
-              *next_words[u * n_tiles + j] = raw.words[j];
-              *next_scales[u * n_tiles + j] = raw.scales[j];
-            }
-          }
-        });
-        for (int u = 0; u < unroll; ++u) compute(global_a(c0 + u), current[u]);
-      });
     }
+    for_range(first, end, unroll, [&](Value c0) {
+      std::vector<Raw> current(unroll);
+      for (int u = 0; u < unroll; ++u)
+        for (int j = 0; j < n_tiles; ++j) {
+          current[u].words.push_back(next_words[u * n_tiles + j]->get());
+          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
+        }
+      if_(c0 + unroll < end, [&] {
+        for (int u = 0; u < unroll; ++u) {
+          Raw raw = load_weights(c0 + (unroll + u));
+          for (int j = 0; j < n_tiles; ++j) {
+            *next_words[u * n_tiles + j] = raw.words[j];
+            *next_scales[u * n_tiles + j] = raw.scales[j];
+          }
+        }
+      });
+      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
+    });
 
     // Accumulators to the shared tile through the MMA's C layout.
     for (int mt = 0; mt < m_tiles; ++mt)
