@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 
 #include "backend/runtime/select.h"
 #include "kernels/gemm/a16w4_api.h"
@@ -59,8 +60,10 @@ int main(int argc, char** argv) {
   double bw = 2.0 * copy_bytes / (copy_us * 1e-6);
   std::printf("device %s, copy bandwidth %.0f GB/s\n", dev.name().c_str(), bw / 1e9);
 
-  for (int n : {4096, 8192}) {
+  // The default tile and the widest one (128 x 256, 8 warps of 64 x 64 on sm_90a).
+  for (auto [n, tile_n] : {std::pair{4096, 128}, {4096, 256}, {8192, 128}, {8192, 256}}) {
     BF16GemmConfig cfg;
+    cfg.tile_n = tile_n;
     cfg.out = GemmOut::BF16;
     BF16Gemm op(cfg);
     op.compile(dev);
@@ -69,8 +72,9 @@ int main(int argc, char** argv) {
     b.fill_bytes(0x3d);
     double t = median_us(dev, reps, [&] { op.launch(a.ptr(), b.ptr(), c.ptr(), n, n, n, nullptr); });
     double tflops = 2.0 * n * n * n / (t * 1e-6) / 1e12;
-    std::printf("bf16 gemm %d^3: %.1f us, %.1f TFLOP/s\n", n, t, tflops);
-    results.push_back({{"kernel", "bf16_gemm"}, {"M", n}, {"N", n}, {"K", n}, {"time_us", t}, {"tflops", tflops}});
+    std::printf("bf16 gemm %d^3: %.1f us, %.1f TFLOP/s (%s)\n", n, t, tflops, cfg.kernel_name().c_str());
+    results.push_back({{"kernel", "bf16_gemm"}, {"config", cfg.kernel_name()}, {"M", n}, {"N", n}, {"K", n},
+                       {"time_us", t}, {"tflops", tflops}});
   }
   const int N = 4096, K = 4096;
   auto packed = random_bytes(rng, size_t(N) * K / 2, 0, 255);
