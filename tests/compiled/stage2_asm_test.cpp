@@ -7,6 +7,7 @@
 
 #include "backend/llvm/compile.h"
 #include "dsl/ir/verifier.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "kernels/moe/stage2/kernel.h"
 
 using namespace tilejit;
@@ -72,6 +73,24 @@ TEST_P(Stage2Compiled, Sm90aPtx) {
   EXPECT_GE(count(ptx, v.out == OutDtype::BF16 ? R"(red\.global\.add\.noftz\.bf16x2)" : R"(atom\.global\.add\.f32)"), 1u);
   EXPECT_EQ(count(ptx, R"(atom\.[a-z.]*cas)"), 0u) << "atomics must be native";
   EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+}
+
+// Every configuration the built-in table (the startup chooser) can pick, with the resource report
+// (docs/performance.md lists it): no scratch and LDS within gfx950's 160 KiB.
+TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {
+  const MoeStage2ConfigTable& table = builtin_config_table();
+  ASSERT_FALSE(table.entries.empty());
+  for (const MoeStage2TableEntry& e : table.entries) {
+    MoeStage2Config cfg{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk, e.tile_m, e.tile_n,
+                        e.k_batch};
+    cfg.unroll = e.unroll;
+    backend::CompileResult r = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+    EXPECT_EQ(field(r.assembly, "private_segment_fixed_size"), 0) << cfg.kernel_name();
+    EXPECT_EQ(count(r.assembly, R"(scratch_(load|store))"), 0u) << cfg.kernel_name();
+    EXPECT_LE(field(r.assembly, "group_segment_fixed_size"), 163840) << cfg.kernel_name();
+    std::printf("table entry (N %d, K %d, tokens <= %d) %s: %s\n", e.shape.model_dim, e.shape.inter_dim, e.max_tokens,
+                cfg.kernel_name().c_str(), r.resources_json.c_str());
+  }
 }
 
 std::vector<Variant> variants() {
