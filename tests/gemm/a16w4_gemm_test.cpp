@@ -7,7 +7,7 @@
 #include <random>
 
 #include "kernels/gemm/a16w4_api.h"
-#include "tests/gemm/devices.h"
+#include "tests/common/test_devices.h"
 #include "tests/gemm/reference.h"
 
 using namespace tilejit;
@@ -58,7 +58,7 @@ TEST_P(A16W4GemmEmulator, MatchesReference) {
   std::vector<double> ref, abs_sum;
   gemm_reference(widen(a), dequantize(w.packed, w.scales, c.N, c.K), c.M, c.N, c.K, ref, abs_sum);
 
-  Device& device = gemm_test::emulator(target);
+  Device& device = testing_support::emulator_device(target);
   A16W4GemmConfig cfg{c.tile_m, c.tile_n, c.out, c.k_split, c.unroll};
   GemmRun run = run_a16w4_gemm(device, cfg, a, w.packed, w.scales, c.M, c.N, c.K);  // C starts as a NaN poison
   ASSERT_EQ(run.c.size(), ref.size());
@@ -119,7 +119,7 @@ TEST_P(A16W4ScaleEnds, NanScaleAndZeroScale) {
   std::vector<double> ref, abs_sum;
   gemm_reference(widen(a), dequantize(w.packed, w.scales, N, K), M, N, K, ref, abs_sum);
 
-  Device& device = gemm_test::emulator(GetParam());
+  Device& device = testing_support::emulator_device(GetParam());
   for (A16W4GemmConfig cfg : {A16W4GemmConfig{16, 64, GemmOut::F32}, A16W4GemmConfig{16, 32, GemmOut::F32, 8, 2}}) {
     SCOPED_TRACE(cfg.kernel_name());
     GemmRun run = run_a16w4_gemm(device, cfg, a, w.packed, w.scales, M, N, K);

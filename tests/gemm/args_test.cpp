@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "kernels/gemm/gemm.h"
-#include "tests/gemm/devices.h"
+#include "tests/common/test_devices.h"
 
 using namespace tilejit;
 using namespace tilejit::kernels;
@@ -71,7 +71,7 @@ TEST(BF16GemmArgs, LaunchChecksBeforeAndRequiresCompile) {
 }
 
 TEST(BF16GemmArgs, RunnerChecksHostSizes) {
-  Device& device = gemm_test::emulator(Target::Sm90a);
+  Device& device = testing_support::emulator_device(Target::Sm90a);
   std::vector<uint16_t> a(8 * 32), b(8 * 32);
   expect_rejects([&] { run_bf16_gemm(device, {}, std::span<const uint16_t>(a).first(100), b, 8, 8, 32); }, {": a has 100 elements"});
   expect_rejects([&] { run_bf16_gemm(device, {}, a, std::span<const uint16_t>(b).first(5), 8, 8, 32); }, {": b has 5 elements"});
@@ -118,7 +118,7 @@ TEST(A16W4GemmArgs, RejectsNullMisalignedAndBadShapes) {
 }
 
 TEST(A16W4GemmArgs, RunnerChecksHostSizes) {
-  Device& device = gemm_test::emulator(Target::Gfx950);
+  Device& device = testing_support::emulator_device(Target::Gfx950);
   const int M = 2, N = 32, K = 256;
   std::vector<uint16_t> a(size_t(M) * K);
   std::vector<uint8_t> w(size_t(N) * K / 2), s(size_t(N) * K / 32);

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "kernels/gemm/bf16_api.h"
-#include "tests/gemm/devices.h"
+#include "tests/common/test_devices.h"
 #include "tests/gemm/reference.h"
 
 using namespace tilejit;
@@ -38,7 +38,7 @@ TEST_P(BF16GemmEmulator, MatchesReference) {
   for (size_t i = 0; i < b.size(); ++i) bd[i] = bf16_value(b[i]);
   gemm_reference(ad, bd, c.M, c.N, c.K, ref, abs_sum);
 
-  Device& device = gemm_test::emulator(target);
+  Device& device = testing_support::emulator_device(target);
   BF16GemmConfig cfg{c.tile_m, c.tile_n, c.tile_k, c.out, c.stages};
   GemmRun run = run_bf16_gemm(device, cfg, a, b, c.M, c.N, c.K);  // C starts as a NaN poison
   ASSERT_EQ(run.c.size(), ref.size());

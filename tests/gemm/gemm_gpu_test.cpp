@@ -5,10 +5,10 @@
 #include <cstring>
 #include <random>
 
-#include "backend/runtime/select.h"
+#include "tests/common/test_devices.h"
 #include "kernels/gemm/a16w4_api.h"
 #include "kernels/gemm/bf16_api.h"
-#include "tests/gemm/devices.h"
+#include "tests/common/test_devices.h"
 #include "tests/gemm/reference.h"
 
 using namespace tilejit;
@@ -17,18 +17,7 @@ using namespace tilejit::gemm_test;
 
 namespace {
 
-Device* gpu() {
-  static std::unique_ptr<Device> dev = [] {
-    for (const char* spec : {"cuda", "hip"}) {
-      try {
-        return open_device(spec);
-      } catch (const Error&) {
-      }
-    }
-    return std::unique_ptr<Device>();
-  }();
-  return dev.get();
-}
+Device* gpu() { return testing_support::gpu_device(); }
 
 std::vector<double> widen(const std::vector<uint16_t>& a) {
   std::vector<double> d(a.size());
@@ -56,7 +45,7 @@ TEST(GemmGpu, Bf16AgainstReferenceAndEmulator) {
     Comparison cmp = compare(g.c, ref, abs_sum, N, 1e-5, 1e-6);
     EXPECT_EQ(cmp.non_finite, 0u) << M << "x" << N << "x" << K;
     EXPECT_LT(cmp.rel_l2, 1e-5) << M << "x" << N << "x" << K << " " << cmp.first_bad;
-    auto e = run_bf16_gemm(gemm_test::emulator(gpu()->target()), cfg, a, b, M, N, K);
+    auto e = run_bf16_gemm(testing_support::emulator_device(gpu()->target()), cfg, a, b, M, N, K);
     EXPECT_EQ(bit_differences(g.c, e.c), 0u) << M << "x" << N << "x" << K << ": GPU and emulator differ";
   }
 }
@@ -83,7 +72,7 @@ TEST(GemmGpu, A16W4AgainstReferenceAndEmulator) {
       EXPECT_EQ(cmp.non_finite, 0u) << M << "x" << N << "x" << K;
       EXPECT_LT(cmp.rel_l2, 1e-5) << M << "x" << N << "x" << K << " " << cmp.first_bad;
       if (size_t(M) * N * K <= size_t(64) << 20) {  // the emulator is slow at the largest shape
-        auto e = run_a16w4_gemm(gemm_test::emulator(gpu()->target()), cfg, a, packed, scales, M, N, K);
+        auto e = run_a16w4_gemm(testing_support::emulator_device(gpu()->target()), cfg, a, packed, scales, M, N, K);
         EXPECT_EQ(bit_differences(g.c, e.c), 0u) << M << "x" << N << "x" << K << ": GPU and emulator differ";
       }
     }

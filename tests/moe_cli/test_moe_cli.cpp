@@ -1,9 +1,6 @@
 // The `tilejit moe-stage2` command on the emulator: random .npy inputs in, output against the FP32 reference; bad files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +8,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
+#include "tests/common/cli_runner.h"
 #include "tests/common/seeded_rng.h"
 #include "tools/npy/npy.h"
 
@@ -24,46 +22,18 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::SeededRng;
 
-/// A fresh directory under the system temp dir, removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("tilejit_moe_cli_{}_{}", ::getpid(), counter++);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+using testing_support::CommandResult;
 
- private:
-  fs::path path_;
+/// A scratch directory for one test.
+struct TempDir : testing_support::TempDir {
+  TempDir() : testing_support::TempDir("tilejit_moe_cli") {}
 };
 
-struct CommandResult {
-  int status = -1;     ///< exit status
-  std::string output;  ///< stdout and stderr together
-};
-
-/// Runs `tilejit moe-stage2 <args>` (each argument single-quoted) and captures its output.
+/// Runs `tilejit moe-stage2 <args>` and captures its output.
 CommandResult run_cli(const std::vector<std::string>& args) {
-  std::string cmd = fmt::format("'{}' moe-stage2", TILEJIT_CLI_PATH);
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  CommandResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) {
-    ADD_FAILURE() << "popen failed: " << cmd;
-    return r;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int raw = ::pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  std::vector<std::string> all{"moe-stage2"};
+  all.insert(all.end(), args.begin(), args.end());
+  return testing_support::run_command(TILEJIT_CLI_PATH, all);
 }
 
 /// A random problem written as .npy files in the CLI's plain layouts.

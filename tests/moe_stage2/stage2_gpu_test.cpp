@@ -7,7 +7,7 @@
 #include <random>
 
 #include "backend/emulator/emulator.h"
-#include "backend/runtime/select.h"
+#include "tests/common/test_devices.h"
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
@@ -18,20 +18,7 @@ using namespace tilejit::kernels;
 
 namespace {
 
-Device* gpu() {
-  static std::unique_ptr<Device> dev = [] {
-    std::unique_ptr<Device> d;
-    for (const char* spec : {"cuda", "hip"}) {
-      try {
-        d = open_device(spec);
-        break;
-      } catch (const Error&) {
-      }
-    }
-    return d;
-  }();
-  return dev.get();
-}
+Device* gpu() { return testing_support::gpu_device(); }
 
 #define REQUIRE_GPU() \
   if (!gpu()) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine"

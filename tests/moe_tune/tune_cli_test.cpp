@@ -1,10 +1,7 @@
 // `tilejit tune moe-stage2` on the emulator at a tiny shape (runs the built executable): the table
 // it writes, --merge, bad options, and `tilejit moe-stage2` using the table through TILEJIT_MOE_CONFIGS.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +11,7 @@
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
 #include "kernels/moe/stage2/chooser.h"
+#include "tests/common/cli_runner.h"
 #include "tests/common/seeded_rng.h"
 #include "tools/npy/npy.h"
 
@@ -28,47 +26,16 @@ namespace fs = std::filesystem;
 using testing_support::SeededRng;
 using testing_support::uniform;
 
-/// A fresh directory under the system temp dir, removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("tilejit_moe_tune_cli_{}_{}", ::getpid(), counter++);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+using testing_support::CommandResult;
 
- private:
-  fs::path path_;
+/// A scratch directory for one test.
+struct TempDir : testing_support::TempDir {
+  TempDir() : testing_support::TempDir("tilejit_moe_tune_cli") {}
 };
 
-struct CommandResult {
-  int status = -1;     ///< exit status
-  std::string output;  ///< stdout and stderr together
-};
-
-/// Runs `[env] tilejit <args>` (each argument single-quoted) and captures its output.
+/// Runs `[env] tilejit <args>` and captures its output.
 CommandResult run_cli(const std::vector<std::string>& args, const std::string& env = "") {
-  std::string cmd = env.empty() ? "" : env + " ";
-  cmd += fmt::format("'{}'", TILEJIT_CLI_PATH);
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  CommandResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) {
-    ADD_FAILURE() << "popen failed: " << cmd;
-    return r;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int raw = ::pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return testing_support::run_command(TILEJIT_CLI_PATH, args, env);
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

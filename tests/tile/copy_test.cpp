@@ -12,6 +12,7 @@
 #include "dsl/tile/shared_tile.h"
 #include "dsl/tilejit.h"
 #include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
 #include "tests/tile/tile_test_util.h"
 
 using namespace tilejit;
@@ -59,7 +60,7 @@ struct TileCopy : ::testing::TestWithParam<std::tuple<CopyCase, Target>> {};
 TEST_P(TileCopy, ChunksLandSwizzledWithZeroFill) {
   const auto& [c, target] = GetParam();
   testing_support::SeededRng rng;
-  Device& device = emulator(target);
+  Device& device = testing_support::emulator_device(target);
   static std::map<std::string, KernelDef> defs;  // one definition per case
   auto key = fmt::format("{}_{}", c.name, c.partial_cols);
   if (!defs.count(key)) defs.emplace(key, copy_kernel(c));

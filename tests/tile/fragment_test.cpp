@@ -15,6 +15,7 @@
 #include "dsl/tile/shared_tile.h"
 #include "dsl/tilejit.h"
 #include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
 #include "tests/tile/tile_test_util.h"
 
 using namespace tilejit;
@@ -64,7 +65,7 @@ struct Fragments : ::testing::TestWithParam<std::tuple<FragCase, Target>> {};
 TEST_P(Fragments, EveryLaneHoldsItsLaneMapElements) {
   const auto& [c, target] = GetParam();
   testing_support::SeededRng rng;
-  Device& device = emulator(target);
+  Device& device = testing_support::emulator_device(target);
   const matrix::MmaInfo& mma = mma_of(target);
   const int threads = 2 * mma.wave_size;
   static std::map<std::string, KernelDef> defs;
@@ -180,7 +181,7 @@ struct SharedMma : ::testing::TestWithParam<std::tuple<bool, Target>> {};
 TEST_P(SharedMma, EqualsDotProducts) {
   const auto& [trans, target] = GetParam();
   testing_support::SeededRng rng;
-  Device& device = emulator(target);
+  Device& device = testing_support::emulator_device(target);
   const matrix::MmaInfo& mma = mma_of(target);
   const int kt = 128, count = 4, n = count * mma.n, threads = mma.wave_size;
   static std::map<std::string, KernelDef> defs;

@@ -1,23 +1,12 @@
-// Emulator devices and random inputs for the tile tests.
+// Random inputs and expected contents for the tile tests.
 #include "tests/tile/tile_test_util.h"
 
 #include <cstring>
 #include <memory>
-#include <mutex>
 
-#include "backend/emulator/emulator.h"
 #include "dsl/ir/numeric.h"
 
 namespace tilejit::tile_test {
-
-Device& emulator(Target target) {
-  static std::mutex mutex;
-  static std::unique_ptr<Device> devices[2];
-  std::lock_guard lock(mutex);
-  auto& d = devices[target == Target::Gfx950 ? 0 : 1];
-  if (!d) d = emulator::make_emulator_device({.target = target});
-  return *d;
-}
 
 std::string target_tag(Target target) { return target == Target::Gfx950 ? "gfx950" : "sm90a"; }
 

@@ -1,4 +1,4 @@
-// Helpers of the tile tests: emulator devices per target, random bf16 data, the expected tile contents.
+// Helpers of the tile tests: random bf16 data, the expected tile contents.
 #pragma once
 #include <cstdint>
 #include <random>
@@ -9,8 +9,6 @@
 
 namespace tilejit::tile_test {
 
-/// The emulator device for `target`, created on first use and kept for the whole program.
-Device& emulator(Target target);
 /// A short name for test names ("sm90a", "gfx950").
 std::string target_tag(Target target);
 

@@ -1,7 +1,7 @@
 // decode_fp4x8 on a GPU: every code, position and scale against the reference (skips without a GPU).
 #include <gtest/gtest.h>
 
-#include "backend/runtime/select.h"
+#include "tests/common/test_devices.h"
 #include "tests/common/seeded_rng.h"
 #include "tests/tile_mxfp4/decode_cases.h"
 
@@ -10,18 +10,7 @@ using namespace tilejit::fp4_decode_test;
 
 namespace {
 
-Device* gpu() {
-  static std::unique_ptr<Device> dev = [] {
-    for (const char* spec : {"cuda", "hip"}) {
-      try {
-        return open_device(spec);
-      } catch (const Error&) {
-      }
-    }
-    return std::unique_ptr<Device>();
-  }();
-  return dev.get();
-}
+Device* gpu() { return testing_support::gpu_device(); }
 
 TEST(Fp4DecodeGpu, EveryPathTheTargetHasIsExact) {
   if (!gpu()) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";

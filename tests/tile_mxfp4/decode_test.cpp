@@ -3,6 +3,7 @@
 
 #include "backend/emulator/emulator.h"
 #include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
 #include "tests/tile_mxfp4/decode_cases.h"
 
 using namespace tilejit;
@@ -10,18 +11,11 @@ using namespace tilejit::fp4_decode_test;
 
 namespace {
 
-Device& emulator(Target t) {
-  static std::unique_ptr<Device> d[2];
-  auto& dev = d[t == Target::Gfx950 ? 0 : 1];
-  if (!dev) dev = emulator::make_emulator_device({.target = t});
-  return *dev;
-}
-
 void expect_exact(Target t, tile::Fp4Path path) {
   testing_support::SeededRng rng;
   Cases cases = every_case(*rng);
   for (auto order : {tile::Fp4Order::Natural, tile::Fp4Order::Split}) {
-    auto out = run_decode(emulator(t), path, order, cases);
+    auto out = run_decode(testing_support::emulator_device(t), path, order, cases);
     std::string first;
     EXPECT_EQ(count_mismatches(cases, out, order, first, path == tile::Fp4Path::Hardware), 0u)
         << "order " << int(order) << ": " << first;
@@ -41,7 +35,7 @@ TEST(Fp4Decode, HardwarePathOnGfx950IsExact) { expect_exact(Target::Gfx950, tile
 TEST(Fp4Decode, HardwarePathIsRejectedOnSm90a) {
   testing_support::SeededRng rng;
   Cases cases = every_case(*rng);
-  EXPECT_THROW(run_decode(emulator(Target::Sm90a), tile::Fp4Path::Hardware, tile::Fp4Order::Natural, cases), Error);
+  EXPECT_THROW(run_decode(testing_support::emulator_device(Target::Sm90a), tile::Fp4Path::Hardware, tile::Fp4Order::Natural, cases), Error);
 }
 
 }  // namespace

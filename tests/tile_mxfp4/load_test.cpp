@@ -10,18 +10,12 @@
 #include "dsl/tile/mxfp4.h"
 #include "kernels/mxfp4/preshuffle.h"
 #include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
 
 using namespace tilejit;
 using namespace tilejit::dsl;
 
 namespace {
-
-Device& emulator(Target t) {
-  static std::unique_ptr<Device> d[2];
-  auto& dev = d[t == Target::Gfx950 ? 0 : 1];
-  if (!dev) dev = emulator::make_emulator_device({.target = t});
-  return *dev;
-}
 
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
 // 4-byte reads when `narrow`), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
@@ -58,7 +52,7 @@ void check(Target t, bool narrow, bool checked = true) {
   auto wp = mxfp4::preshuffle_weights(w, 1, N, K), sp = mxfp4::preshuffle_scales(s, 1, N, K);
   std::vector<int32_t> w_words(wp.size() / 4);
   std::memcpy(w_words.data(), wp.data(), wp.size());
-  Device& dev = emulator(t);
+  Device& dev = testing_support::emulator_device(t);
   Buffer<int32_t> dw(dev, std::span<const int32_t>(w_words));
   Buffer<uint8_t> ds(dev, std::span<const uint8_t>(sp));
   const int blocks = K / 32, threads = rows * blocks;
