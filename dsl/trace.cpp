@@ -26,9 +26,27 @@ Trace& Trace::current(const std::source_location& loc) {
 bool Trace::active() { return g_current != nullptr; }
 
 ir::SourceLoc to_ir_loc(const std::source_location& loc) {
-  std::string s = format_location(loc);
-  auto colon = s.rfind(':');
-  return {s.substr(0, colon), loc.line()};
+  // Every op records its location: the shortened file name is computed when the file changes
+  // rather than once per op.
+  thread_local std::string last_file, last_short;
+  if (last_file != loc.file_name()) {
+    std::string s = format_location(loc);
+    last_short = s.substr(0, s.rfind(':'));
+    last_file = loc.file_name();
+  }
+  return {last_short, loc.line()};
+}
+
+size_t Trace::KeyHash::operator()(const Key& k) const {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 0x100000001B3ull; };
+  mix(uint64_t(std::get<0>(k)));
+  mix(uint64_t(std::get<1>(k)) << 16 | uint64_t(std::get<2>(k)) << 8 | uint64_t(std::get<3>(k)));
+  mix(uint64_t(std::get<4>(k)));
+  for (ir::ValueId v : std::get<5>(k)) mix(uint64_t(v));
+  mix(~uint64_t(0));
+  for (int64_t a : std::get<6>(k)) mix(uint64_t(a));
+  return size_t(h ^ (h >> 29));
 }
 
 ir::ValueId Trace::emit(ir::OpCode code, ir::Type result, std::vector<ir::ValueId> operands,

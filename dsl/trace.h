@@ -1,6 +1,6 @@
 // The tracing context: the function being recorded, its open regions, value numbering.
 #pragma once
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <source_location>
 #include <string>
@@ -49,9 +49,12 @@ class Trace {
  private:
   using Key = std::tuple<ir::OpCode, ir::Type::Kind, ir::Scalar, uint8_t, ir::AddrSpace,
                          std::vector<ir::ValueId>, std::vector<int64_t>>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
   struct Scope {
     uint64_t serial;
-    std::map<Key, ir::ValueId> numbered;
+    std::unordered_map<Key, ir::ValueId, KeyHash> numbered;
   };
   ir::Function fn_;
   Target target_;
