@@ -145,6 +145,15 @@ std::string A16W4GemmConfig::kernel_name() const {
   return name;
 }
 
+BF16GemmConfig bf16_gemm_choose(int M, int N, int K, int compute_units, GemmOut out) {
+  (void)K;  // any K works with tile_k 32 (the API needs K % 32 == 0)
+  BF16GemmConfig cfg;
+  cfg.out = out;
+  const int64_t wide = ((int64_t(M) + 127) / 128) * ((int64_t(N) + 255) / 256);
+  if (wide >= int64_t(compute_units)) cfg.tile_n = 256;
+  return cfg;
+}
+
 A16W4GemmConfig a16w4_gemm_choose(int M, int N, int K, int compute_units, GemmOut out) {
   A16W4GemmConfig cfg;
   cfg.out = out;

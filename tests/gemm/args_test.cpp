@@ -179,4 +179,22 @@ TEST(A16W4GemmConfigCheck, ChooserGivesValidConfigs) {
   EXPECT_EQ(prefill.tile_n, 128);
 }
 
+TEST(BF16GemmConfigCheck, ChooserGivesValidConfigs) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> mn(1, 9000), k32(1, 300), cus(1, 304);
+  for (int i = 0; i < 500; ++i) {
+    const int M = mn(rng), N = mn(rng), K = 32 * k32(rng), units = cus(rng);
+    const GemmOut out = i % 2 ? GemmOut::F32 : GemmOut::BF16;
+    BF16GemmConfig cfg = bf16_gemm_choose(M, N, K, units, out);
+    SCOPED_TRACE(fmt::format("M {} N {} K {} units {}: {}", M, N, K, units, cfg.kernel_name()));
+    EXPECT_NO_THROW(cfg.validate());
+    EXPECT_EQ(cfg.out, out);
+    const int64_t wide_blocks = ((M + 127) / 128) * int64_t((N + 255) / 256);
+    EXPECT_EQ(cfg.tile_n, wide_blocks >= units ? 256 : 128);
+  }
+  EXPECT_EQ(bf16_gemm_choose(4096, 4096, 4096, 132).tile_n, 256);
+  EXPECT_EQ(bf16_gemm_choose(256, 512, 4096, 132).tile_n, 128);
+  EXPECT_NO_THROW(BF16Gemm{bf16_gemm_choose(4096, 4096, 4096, 132)});
+}
+
 }  // namespace
