@@ -74,6 +74,12 @@ Value split_pairs(const Value& v8, const dsl::SrcLoc& loc) {
   return dsl::make_vector(e, loc);
 }
 
+Fp4Order preferred_fp4_order() { return dsl::target().has_fp4_convert ? Fp4Order::Natural : Fp4Order::Split; }
+
+Value in_fp4_order(const Value& v8, Fp4Order order, const dsl::SrcLoc& loc) {
+  return order == Fp4Order::Split ? split_pairs(v8, loc) : v8;
+}
+
 Value decode_fp4x8(const Value& word, const Value& scale, Fp4Path path, Fp4Order order, const dsl::SrcLoc& loc) {
   if (word.type() != kI32 || scale.type() != kI32)
     dsl::detail::type_error("decode_fp4x8 takes an i32 word and an i32 E8M0 scale, got " +
@@ -81,7 +87,7 @@ Value decode_fp4x8(const Value& word, const Value& scale, Fp4Path path, Fp4Order
   bool hw = path == Fp4Path::Hardware || (path == Fp4Path::Auto && dsl::target().has_fp4_convert);
   if (!hw) return software(word, scale, order, loc);
   Value v = hardware(word, scale, loc);
-  return order == Fp4Order::Split ? split_pairs(v, loc) : v;
+  return in_fp4_order(v, order, loc);
 }
 
 namespace {

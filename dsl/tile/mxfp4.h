@@ -25,6 +25,13 @@ dsl::Value decode_fp4x8(const dsl::Value& word, const dsl::Value& scale, Fp4Path
 /// products of a Split-decoded operand unchanged.
 dsl::Value split_pairs(const dsl::Value& v8, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// The cheaper decode order on the target being traced: Natural with the hardware conversion,
+/// Split for the software path.
+Fp4Order preferred_fp4_order();
+/// `v8` (<8 x T>, natural K order) in `order`: itself, or split_pairs(v8). Kernels pass the other
+/// MMA operand's K vectors through it so they match operands decoded in `order`.
+dsl::Value in_fp4_order(const dsl::Value& v8, Fp4Order order, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// Byte offset (i32) of row `n`, 32-K block `kb` (16 bytes) in the preshuffled (kpack 16) weights
 /// of one [N, K] MXFP4 matrix (moe-stage2.md).
 dsl::Value mxfp4_weight_offset(const dsl::Arg& n, const dsl::Arg& kb, const dsl::Arg& K,

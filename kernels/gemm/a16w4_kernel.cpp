@@ -90,8 +90,8 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     return v;
   };
 
-  // Software decoding is cheaper in split pair order; the activations follow the same K order.
-  const tile::Fp4Order order = target().has_fp4_convert ? tile::Fp4Order::Natural : tile::Fp4Order::Split;
+  // The weights decode in the target's cheaper order; the activations follow the same K order.
+  const tile::Fp4Order order = tile::preferred_fp4_order();
   Accumulators acc(m_tiles, n_tiles);
   // Decodes one stage's data (a slice of load_chunk's output) and accumulates its MMAs.
   auto compute_stage = [&](const std::vector<Value>& data, size_t at) {
@@ -104,10 +104,9 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     for (int mt = 0; mt < m_tiles; ++mt) lo.push_back(take(vecs));
     for (size_t mt = 0; mt < a_hi.size(); ++mt) hi.push_back(take(vecs));
     std::vector<Value> wv = take(n_tiles), sc = take(n_tiles);
-    if (order == tile::Fp4Order::Split)
-      for (auto* rows : {&lo, &hi})
-        for (auto& vecs_of_row : *rows)
-          for (Value& v : vecs_of_row) v = tile::split_pairs(v);
+    for (auto* rows : {&lo, &hi})
+      for (auto& vecs_of_row : *rows)
+        for (Value& v : vecs_of_row) v = tile::in_fp4_order(v, order);
     std::vector<std::vector<Value>> af, bf;
     for (int mt = 0; mt < m_tiles; ++mt)
       af.push_back(a_fragments(lo[size_t(mt)], g.amd ? std::vector<Value>{} : hi[size_t(mt)]));

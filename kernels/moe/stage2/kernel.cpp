@@ -25,7 +25,6 @@ using ir::Type;
 
 namespace {
 
-const Type kI32 = Type::scalar(Scalar::I32);
 const Type kV4I32 = Type::vector(Scalar::I32, 4);
 const Type kV8BF16 = Type::vector(Scalar::BF16, 8);
 
@@ -53,9 +52,9 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
   const tile::MmaLayout& layout = tile::target_mma_layout();
-  // Software decoding is cheaper in split pair order; the activations follow the same K order.
-  const tile::Fp4Order order = target().has_fp4_convert ? tile::Fp4Order::Natural : tile::Fp4Order::Split;
-  auto k_order = [&](const Value& v8) { return order == tile::Fp4Order::Split ? tile::split_pairs(v8) : v8; };
+  // The weights decode in the target's cheaper order; the activations follow the same K order.
+  const tile::Fp4Order order = tile::preferred_fp4_order();
+  auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
   SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
   Value tid = thread_id();
