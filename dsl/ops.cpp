@@ -180,6 +180,9 @@ Value load(const Value& p, int width, const SrcLoc& loc) { return load_value(p, 
 Value load(const Value& p, const Arg& index, int width, const SrcLoc& loc) {
   return load_value(ptr_offset(p, index, loc), width, loc);
 }
+Value load(const Value& p, const Arg& index, int width, ir::CachePolicy policy, const SrcLoc& loc) {
+  return load_value(ptr_offset(p, index, loc), width, loc, policy);
+}
 void store(const Value& p, const Arg& value, const SrcLoc& loc) {
   Value v = value.type() ? value.value() : value.as(p.type().element());
   store_value(p, v, loc);
@@ -189,12 +192,19 @@ void store(const Value& p, const Arg& index, const Arg& value, const SrcLoc& loc
 }
 
 Value buffer_load(const Value& base, const Arg& num_records, const Arg& offset, Type type, const SrcLoc& loc) {
+  return buffer_load(base, num_records, offset, type, ir::CachePolicy::Normal, loc);
+}
+
+Value buffer_load(const Value& base, const Arg& num_records, const Arg& offset, Type type, ir::CachePolicy policy,
+                  const SrcLoc& loc) {
   if (!base.type().is_pointer() || base.type().space != ir::AddrSpace::Global)
     type_error("buffer_load needs a global pointer, got " + ir::to_string(base.type()), loc);
   if (!type.is_value() || type.elem != base.type().elem || type.size_bytes() % 4 != 0 || type.size_bytes() > 16)
     type_error(fmt::format("buffer_load reads 4, 8 or 16 bytes of the pointee type; {} through {}",
                            ir::to_string(type), ir::to_string(base.type())), loc);
-  return emit(OpCode::BufferLoad, type, {base, num_records.as(kI32), offset.as(kI32)}, {}, loc);
+  std::vector<int64_t> attrs;
+  if (policy != ir::CachePolicy::Normal) attrs.push_back(int64_t(policy));
+  return emit(OpCode::BufferLoad, type, {base, num_records.as(kI32), offset.as(kI32)}, attrs, loc);
 }
 
 void atomic_add(const Value& p, const Arg& value, const SrcLoc& loc) {

@@ -67,11 +67,16 @@ Value make_vector(const std::vector<Value>& elements, const SrcLoc& loc = SrcLoc
 /// whole access (16-byte vector loads become global_load_dwordx4 / ld.global.v4).
 Value load(const Value& p, int width = 1, const SrcLoc& loc = SrcLoc::current());
 Value load(const Value& p, const Arg& index, int width = 1, const SrcLoc& loc = SrcLoc::current());
+/// The same with a cache policy (ir::CachePolicy::Stream: global data read once and not written
+/// by the kernel, such as weights; it keeps L1 for reused data).
+Value load(const Value& p, const Arg& index, int width, ir::CachePolicy policy, const SrcLoc& loc = SrcLoc::current());
 void store(const Value& p, const Arg& value, const SrcLoc& loc = SrcLoc::current());
 void store(const Value& p, const Arg& index, const Arg& value, const SrcLoc& loc = SrcLoc::current());
 /// Range-checked load: reads T or <N x T> at byte `offset` from `base`; each dword past
 /// `num_records` bytes reads 0 (gfx950 raw buffer semantics; predicated loads on sm_90a).
 Value buffer_load(const Value& base, const Arg& num_records, const Arg& offset, ir::Type type,
+                  const SrcLoc& loc = SrcLoc::current());
+Value buffer_load(const Value& base, const Arg& num_records, const Arg& offset, ir::Type type, ir::CachePolicy policy,
                   const SrcLoc& loc = SrcLoc::current());
 /// Atomic add without a result: f32, i32, or <2 x bf16> (packed bf16x2, RNE per half).
 void atomic_add(const Value& p, const Arg& value, const SrcLoc& loc = SrcLoc::current());

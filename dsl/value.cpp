@@ -250,13 +250,16 @@ Value ptr_offset(const Value& p, const Arg& index, const SrcLoc& loc) {
   return detail::emit(OpCode::PtrAdd, p.type(), {p, i}, {}, loc);
 }
 
-Value load_value(const Value& p, int width, const SrcLoc& loc) {
+Value load_value(const Value& p, int width, const SrcLoc& loc, ir::CachePolicy policy) {
   if (!p.type().is_pointer()) type_error("load needs a pointer, got " + ir::to_string(p.type()), loc);
   if (width < 1 || width > 64 || (width & (width - 1)))
     type_error(fmt::format("load width must be a power of two in [1, 64], got {}", width), loc);
   Type t = width == 1 ? p.type().element() : Type::vector(p.type().elem, width);
   if (t.size_bytes() > 16) type_error(fmt::format("a load moves at most 16 bytes, {} asks for {}", ir::to_string(t), t.size_bytes()), loc);
-  return detail::emit(OpCode::Load, t, {p}, {}, loc);
+  if (policy == ir::CachePolicy::Normal) return detail::emit(OpCode::Load, t, {p}, {}, loc);
+  if (p.type().space != ir::AddrSpace::Global)
+    type_error("the stream cache policy is for global loads, got " + ir::to_string(p.type()), loc);
+  return detail::emit(OpCode::Load, t, {p}, {int64_t(policy)}, loc);
 }
 
 void store_value(const Value& p, const Value& v, const SrcLoc& loc) {

@@ -227,7 +227,7 @@ Value Ptr<T, S>::checked(const Value& v, const SrcLoc& loc) {
 }
 
 Value ptr_offset(const Value& p, const Arg& index, const SrcLoc& loc);
-Value load_value(const Value& p, int width, const SrcLoc& loc);
+Value load_value(const Value& p, int width, const SrcLoc& loc, ir::CachePolicy policy = ir::CachePolicy::Normal);
 void store_value(const Value& p, const Value& v, const SrcLoc& loc);
 
 template <class T, Space S>

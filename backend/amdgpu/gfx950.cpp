@@ -269,8 +269,10 @@ class Gfx950Backend final : public TargetBackend {
   }
 
   llvm::Value* buffer_load(IRB& b, llvm::Value* base, llvm::Value* num_records, llvm::Value* offset,
-                           llvm::Type* result) override {
+                           llvm::Type* result, ir::CachePolicy policy) override {
     llvm::LLVMContext& ctx = b.getContext();
+    // The aux operand's bit 1 is gfx940-family "nt" (nontemporal).
+    const int32_t aux = policy == ir::CachePolicy::Stream ? 2 : 0;
     auto* rsrc_ty = llvm::PointerType::get(ctx, 8);
     llvm::Value* rsrc = b.CreateIntrinsic(rsrc_ty, llvm::Intrinsic::amdgcn_make_buffer_rsrc,
                                           {base, b.getInt16(0), b.CreateZExt(num_records, b.getInt64Ty()),
@@ -283,7 +285,7 @@ class Gfx950Backend final : public TargetBackend {
       llvm::Type* t = n == 1 ? static_cast<llvm::Type*>(b.getInt32Ty()) : llvm::FixedVectorType::get(b.getInt32Ty(), n);
       llvm::Value* off = d == 0 ? offset : b.CreateAdd(offset, b.getInt32(int32_t(4 * d)));
       llvm::Value* part = b.CreateIntrinsic(t, llvm::Intrinsic::amdgcn_raw_ptr_buffer_load,
-                                            {rsrc, off, b.getInt32(0), b.getInt32(0)});
+                                            {rsrc, off, b.getInt32(0), b.getInt32(aux)});
       for (unsigned i = 0; i < n; ++i)
         all = b.CreateInsertElement(all, n == 1 ? part : b.CreateExtractElement(part, i), d + i);
     }

@@ -58,6 +58,11 @@ uint64_t natural_align(const ir::Type& t) {
 
 bool is_int_pred(ir::CmpPred p) { return p <= ir::CmpPred::Uge; }
 
+/// The cache policy of a load / buffer_load (attr 0 when present).
+ir::CachePolicy cache_policy(const ir::Op& op) {
+  return op.attrs.empty() ? ir::CachePolicy::Normal : ir::CachePolicy(op.attrs[0]);
+}
+
 llvm::CmpInst::Predicate llvm_pred(ir::CmpPred p) {
   using P = llvm::CmpInst::Predicate;
   switch (p) {
@@ -452,7 +457,12 @@ class Lowerer {
       case OpCode::Load: {
         const ir::Type& t = result_type(op);
         check_access(op, ty(op.operands[0]), t);
-        set(op, b_.CreateAlignedLoad(type(t), val(op, 0), llvm::Align(natural_align(t))));
+        if (cache_policy(op) == ir::CachePolicy::Stream) {
+          require(op, ty(op.operands[0]).space == ir::AddrSpace::Global, "the stream policy is for global loads");
+          set(op, be_.stream_load(b_, val(op, 0), type(t), llvm::Align(natural_align(t))));
+        } else {
+          set(op, b_.CreateAlignedLoad(type(t), val(op, 0), llvm::Align(natural_align(t))));
+        }
         return;
       }
       case OpCode::Store: {
@@ -515,7 +525,7 @@ class Lowerer {
                 "num_records and offset must be i32");
         int bytes = ir::scalar_bits(t.elem) / 8 * t.width;
         require(op, bytes > 0 && bytes % 4 == 0, "buffer_load reads a multiple of 4 bytes");
-        set(op, be_.buffer_load(b_, val(op, 0), val(op, 1), val(op, 2), type(t)));
+        set(op, be_.buffer_load(b_, val(op, 0), val(op, 1), val(op, 2), type(t), cache_policy(op)));
         return;
       }
       default: break;
@@ -552,6 +562,13 @@ std::unique_ptr<llvm::Module> lower_to_llvm(const ir::Function& fn, TargetBacken
   m->setDataLayout(tm.createDataLayout());
   Lowerer(fn, backend, ctx, *m).run();
   return m;
+}
+
+llvm::Value* TargetBackend::stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align) {
+  llvm::LoadInst* load = b.CreateAlignedLoad(type, ptr, align);
+  load->setMetadata(llvm::LLVMContext::MD_nontemporal,
+                    llvm::MDNode::get(b.getContext(), {llvm::ConstantAsMetadata::get(b.getInt32(1))}));
+  return load;
 }
 
 }  // namespace tilejit::backend

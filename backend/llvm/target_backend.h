@@ -42,7 +42,10 @@ class TargetBackend {
   virtual void atomic_add(IRB& b, llvm::Value* ptr, llvm::Value* v) = 0;
   /// Range-checked load (see ops.def, buffer_load); `result` is a multiple of 4 bytes.
   virtual llvm::Value* buffer_load(IRB& b, llvm::Value* base, llvm::Value* num_records,
-                                   llvm::Value* offset, llvm::Type* result) = 0;
+                                   llvm::Value* offset, llvm::Type* result, ir::CachePolicy policy) = 0;
+  /// A global load of `type` with the stream cache policy (ir::CachePolicy); by default a
+  /// nontemporal load.
+  virtual llvm::Value* stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align);
   /// rsqrt / exp2 / log2 of a scalar f32.
   virtual llvm::Value* transcendental(IRB& b, ir::OpCode code, llvm::Value* x) = 0;
   /// A target intrinsic op (kind Target). Throws InternalError when the target lacks it.

@@ -88,7 +88,7 @@ class Sm90aBackend final : public TargetBackend {
   }
 
   llvm::Value* buffer_load(IRB& b, llvm::Value* base, llvm::Value* num_records, llvm::Value* offset,
-                           llvm::Type* result) override {
+                           llvm::Type* result, ir::CachePolicy policy) override {
     llvm::LLVMContext& ctx = b.getContext();
     llvm::Function* f = b.GetInsertBlock()->getParent();
     unsigned bytes = unsigned(result->getPrimitiveSizeInBits().getFixedValue() / 8);
@@ -106,7 +106,8 @@ class Sm90aBackend final : public TargetBackend {
 
     b.SetInsertPoint(fast);
     uint64_t align = std::min<uint64_t>(bytes & (~uint64_t(bytes) + 1), 16);
-    llvm::Value* fast_v = b.CreateAlignedLoad(vec_ty, addr, llvm::Align(align));
+    llvm::Value* fast_v = policy == ir::CachePolicy::Stream ? stream_load(b, addr, vec_ty, llvm::Align(align))
+                                                            : b.CreateAlignedLoad(vec_ty, addr, llvm::Align(align));
     b.CreateBr(done);
 
     // Partial: each dword that lies wholly inside num_records is loaded, the others read 0.
@@ -137,6 +138,31 @@ class Sm90aBackend final : public TargetBackend {
     v->addIncoming(slow_v, slow_end);
     if (dwords == 1) return b.CreateBitCast(b.CreateExtractElement(v, uint64_t(0)), result);
     return b.CreateBitCast(v, result);
+  }
+
+  // ld.global.nc.L1::no_allocate: read-only data that bypasses L1 allocation. LLVM has no way to
+  // ask for it (it drops !nontemporal on nc loads), so 4-, 8- and 16-byte loads are inline asm.
+  llvm::Value* stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align) override {
+    unsigned bytes = unsigned(type->getPrimitiveSizeInBits().getFixedValue() / 8);
+    if ((bytes != 4 && bytes != 8 && bytes != 16) || align.value() < bytes) return b.CreateAlignedLoad(type, ptr, align);
+    unsigned words = bytes / 4;
+    llvm::Type* i32 = b.getInt32Ty();
+    llvm::Type* ret = words == 1 ? i32 : static_cast<llvm::Type*>(llvm::StructType::get(b.getContext(),
+                                                                  std::vector<llvm::Type*>(words, i32)));
+    auto* fty = llvm::FunctionType::get(ret, {b.getInt64Ty()}, false);
+    std::string regs, constraints;
+    for (unsigned w = 0; w < words; ++w) {
+      regs += fmt::format("{}${}", w ? ", " : "", w);
+      constraints += "=r,";
+    }
+    std::string text = words == 1 ? "ld.global.nc.L1::no_allocate.b32 $0, [$1];"
+                                  : fmt::format("ld.global.nc.L1::no_allocate.v{}.b32 {{{}}}, [${}];", words, regs, words);
+    auto* asm_fn = llvm::InlineAsm::get(fty, text, constraints + "l", /*hasSideEffects=*/false);
+    llvm::Value* r = b.CreateCall(asm_fn, {b.CreatePtrToInt(ptr, b.getInt64Ty())});
+    if (words == 1) return b.CreateBitCast(r, type);
+    llvm::Value* v = llvm::PoisonValue::get(llvm::FixedVectorType::get(i32, words));
+    for (unsigned w = 0; w < words; ++w) v = b.CreateInsertElement(v, b.CreateExtractValue(r, w), w);
+    return b.CreateBitCast(v, type);
   }
 
   llvm::Value* transcendental(IRB& b, ir::OpCode code, llvm::Value* x) override {

@@ -19,11 +19,16 @@ struct CUmod_st;
 struct CUfunc_st;
 struct CUstream_st;
 struct CUevent_st;
+struct CUgraph_st;
+struct CUgraphExec_st;
 using CUcontext = CUctx_st*;
 using CUmodule = CUmod_st*;
 using CUfunction = CUfunc_st*;
 using CUstream = CUstream_st*;
 using CUevent = CUevent_st*;
+using CUgraph = CUgraph_st*;
+using CUgraphExec = CUgraphExec_st*;
+using CUstreamCaptureMode = int;
 
 // The values of cuda.h this driver uses.
 inline constexpr CUresult CUDA_SUCCESS = 0;
@@ -35,6 +40,7 @@ inline constexpr CUdevice_attribute CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
 inline constexpr CUdevice_attribute CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 inline constexpr CUfunction_attribute CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0;
 inline constexpr CUfunction_attribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+inline constexpr CUstreamCaptureMode CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 inline constexpr CUjit_option CU_JIT_INFO_LOG_BUFFER = 3;
 inline constexpr CUjit_option CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4;
 inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER = 5;
@@ -58,6 +64,13 @@ inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(CUresult, cuMemcpyDtoH_v2, (void* dst, CUdeviceptr src, size_t bytes))                      \
   X(CUresult, cuMemcpyDtoD_v2, (CUdeviceptr dst, CUdeviceptr src, size_t bytes))                \
   X(CUresult, cuMemsetD8_v2, (CUdeviceptr dst, unsigned char value, size_t count))              \
+  X(CUresult, cuMemsetD8Async, (CUdeviceptr dst, unsigned char value, size_t count, CUstream s)) \
+  X(CUresult, cuStreamBeginCapture_v2, (CUstream stream, CUstreamCaptureMode mode))             \
+  X(CUresult, cuStreamEndCapture, (CUstream stream, CUgraph * graph))                           \
+  X(CUresult, cuGraphInstantiateWithFlags, (CUgraphExec * exec, CUgraph graph, unsigned long long flags)) \
+  X(CUresult, cuGraphLaunch, (CUgraphExec exec, CUstream stream))                               \
+  X(CUresult, cuGraphExecDestroy, (CUgraphExec exec))                                           \
+  X(CUresult, cuGraphDestroy, (CUgraph graph))                                                  \
   X(CUresult, cuStreamCreate, (CUstream * stream, unsigned int flags))                          \
   X(CUresult, cuStreamDestroy_v2, (CUstream stream))                                            \
   X(CUresult, cuStreamSynchronize, (CUstream stream))                                           \

@@ -107,6 +107,31 @@ class CudaEvent final : public Event {
   CUevent e_ = nullptr;
 };
 
+// An instantiated graph; launches go to the given stream or the one it was captured from.
+class CudaGraph final : public Graph {
+ public:
+  CudaGraph(std::shared_ptr<Context> c, CUgraph g, CUgraphExec exec, CudaStream* home)
+      : c_(std::move(c)), g_(g), exec_(exec), home_(home) {}
+  ~CudaGraph() override {
+    c_->bind_quietly();
+    c_->api.cuGraphExecDestroy(exec_);
+    c_->api.cuGraphDestroy(g_);
+  }
+  void launch(Stream* stream) override {
+    CudaStream* cs = stream ? dynamic_cast<CudaStream*>(stream) : home_;
+    if (!cs || cs->context() != c_.get()) throw UserError("a CUDA graph launched on a stream of another device");
+    c_->bind();
+    c_->check_async(c_->api.cuGraphLaunch(exec_, static_cast<CUstream>(cs->native())), "cuGraphLaunch", c_->last,
+                    "before it", false);
+  }
+
+ private:
+  std::shared_ptr<Context> c_;
+  CUgraph g_;
+  CUgraphExec exec_;
+  CudaStream* home_;
+};
+
 class CudaKernel final : public LoadedKernel {
  public:
   CudaKernel(std::shared_ptr<Context> c, const ir::Function& fn, const CompiledCode& code)
@@ -267,6 +292,35 @@ class CudaDevice final : public Device {
                     fmt::format("cuMemsetD8_v2 of {} bytes", bytes), c_->last, "on this device",
                     false);
   }
+  void memset_async(DevicePtr dst, uint8_t value, size_t bytes, Stream* stream) override {
+    if (bytes == 0) return;
+    c_->bind();
+    CUstream s = stream ? static_cast<CUstream>(own(*stream, "memset_async").native()) : nullptr;
+    c_->check_async(c_->api.cuMemsetD8Async(dst, value, bytes, s),
+                    fmt::format("cuMemsetD8Async of {} bytes", bytes), c_->last, "on this device", false);
+  }
+  std::unique_ptr<Graph> capture(Stream& stream, std::function<void()> work) override {
+    CudaStream& cs = own(stream, "capture");
+    CUstream s = static_cast<CUstream>(cs.native());
+    c_->bind();
+    check(c_->api, c_->api.cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    CUgraph g = nullptr;
+    try {
+      work();
+    } catch (...) {
+      c_->api.cuStreamEndCapture(s, &g);  // leave the stream usable
+      if (g) c_->api.cuGraphDestroy(g);
+      throw;
+    }
+    check(c_->api, c_->api.cuStreamEndCapture(s, &g), "cuStreamEndCapture",
+          " (was work enqueued on another stream, or did a synchronizing call run during the capture?)");
+    CUgraphExec exec = nullptr;
+    if (CUresult r = c_->api.cuGraphInstantiateWithFlags(&exec, g, 0); r != CUDA_SUCCESS) {
+      c_->api.cuGraphDestroy(g);
+      check(c_->api, r, "cuGraphInstantiateWithFlags");
+    }
+    return std::make_unique<CudaGraph>(c_, g, exec, &cs);
+  }
   void synchronize() override {
     c_->bind();
     c_->check_async(c_->api.cuCtxSynchronize(), "cuCtxSynchronize", c_->last, "on this device",
@@ -286,6 +340,12 @@ class CudaDevice final : public Device {
   }
 
  private:
+  CudaStream& own(Stream& stream, const char* what) const {
+    auto* cs = dynamic_cast<CudaStream*>(&stream);
+    if (!cs || cs->context() != c_.get()) throw UserError(fmt::format("{}: the stream belongs to another device", what));
+    return *cs;
+  }
+
   std::shared_ptr<Context> c_;
 };
 

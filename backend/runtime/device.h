@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -54,6 +55,16 @@ class Event {
   virtual float elapsed_ms_since(const Event& start) const = 0;
 };
 
+/// Work recorded once from a stream (a CUDA graph) and replayed with one launch, which
+/// removes the per-launch gaps of short kernels. Made by Device::capture.
+class Graph {
+ public:
+  virtual ~Graph() = default;
+  /// Enqueues the recorded work on `stream` (null: the stream it was captured from, which must
+  /// then outlive the graph).
+  virtual void launch(Stream* stream) = 0;
+};
+
 /// A kernel made runnable on one device.
 class LoadedKernel {
  public:
@@ -82,10 +93,17 @@ class Device {
   virtual void copy_to_host(void* dst, DevicePtr src, size_t bytes) = 0;
   virtual void copy_device_to_device(DevicePtr dst, DevicePtr src, size_t bytes) = 0;
   virtual void memset(DevicePtr dst, uint8_t value, size_t bytes) = 0;
+  /// memset ordered on `stream` (null: the default stream); may return before it is done.
+  /// Devices without streams of their own do it at once.
+  virtual void memset_async(DevicePtr dst, uint8_t value, size_t bytes, Stream* stream);
   virtual void synchronize() = 0;
 
   virtual std::unique_ptr<Stream> create_stream() = 0;
   virtual std::unique_ptr<Event> create_event() = 0;
+  /// Records the work that `work` enqueues on `stream` (kernel launches, memset_async) into a
+  /// graph; nothing runs during the capture. CUDA: stream capture. Other devices replay `work`
+  /// itself on each launch, so the result is the same and only the launch cost differs.
+  virtual std::unique_ptr<Graph> capture(Stream& stream, std::function<void()> work);
 
   /// True when kernels must be compiled to `CompiledCode` before `load`.
   virtual bool needs_code() const { return kind() != DeviceKind::Emulator; }

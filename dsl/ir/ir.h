@@ -37,6 +37,12 @@ enum class CmpPred : uint8_t { Eq, Ne, Slt, Sle, Sgt, Sge, Ult, Ule, Ugt, Uge,
 std::string_view pred_name(CmpPred p);
 bool pred_from_name(std::string_view name, CmpPred& out);
 
+/// How a global load uses the caches (optional attr 0 of load / buffer_load; absent = Normal).
+/// Stream: the data is read once and not written while the kernel runs (weights): sm_90a reads
+/// it non-coherently without allocating in L1 (ld.global.nc.L1::no_allocate), so L1 keeps the
+/// data that is reused; gfx950 marks plain loads nontemporal. Results are the same either way.
+enum class CachePolicy : uint8_t { Normal = 0, Stream = 1 };
+
 using ValueId = uint32_t;
 inline constexpr ValueId kNoValue = ~0u;
 

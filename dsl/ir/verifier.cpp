@@ -37,6 +37,11 @@ int expected_attrs(OpCode c) {
   }
 }
 
+/// load / buffer_load may carry one attr, the cache policy.
+bool optional_cache_policy(const Op& op) {
+  return (op.code == OpCode::Load || op.code == OpCode::BufferLoad) && op.attrs.size() == 1;
+}
+
 int value_bits(const Type& t) { return t.width * scalar_bits(t.elem); }
 
 /// The one target an op or mma instruction exists on; nullopt when both have it.
@@ -132,7 +137,7 @@ class Verifier {
       fail(op, fmt::format("{} takes at least one operand", info.name));
     if (op.regions.size() != size_t(info.regions))
       fail(op, fmt::format("{} has {} region(s), expected {}", info.name, op.regions.size(), info.regions));
-    if (op.attrs.size() != size_t(expected_attrs(op.code)))
+    if (op.attrs.size() != size_t(expected_attrs(op.code)) && !optional_cache_policy(op))
       fail(op, fmt::format("{} has {} attribute(s), expected {}", info.name, op.attrs.size(),
                            expected_attrs(op.code)));
     if (has_result(op.code) && op.result == kNoValue) fail(op, fmt::format("{} must produce a result", info.name));
@@ -335,6 +340,12 @@ class Verifier {
         break;
       case OpCode::Load:
         want_operand(op, 0, ty(op, 0).is_pointer(), "a pointer");
+        if (!op.attrs.empty()) {
+          want_attr(op, op.attrs[0] == int64_t(CachePolicy::Normal) || op.attrs[0] == int64_t(CachePolicy::Stream),
+                    "a cache policy (0 normal, 1 stream)");
+          want_operand(op, 0, op.attrs[0] == 0 || ty(op, 0).space == AddrSpace::Global,
+                       "a global pointer (the stream policy is for global loads)");
+        }
         want_result(op, result_.is_value() && result_.elem == ty(op, 0).elem,
                     fmt::format("{} or a vector of it (the pointee)", scalar_name(ty(op, 0).elem)));
         break;
@@ -427,6 +438,9 @@ class Verifier {
         break;
       case OpCode::BufferLoad:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");
+        if (!op.attrs.empty())
+          want_attr(op, op.attrs[0] == int64_t(CachePolicy::Normal) || op.attrs[0] == int64_t(CachePolicy::Stream),
+                    "a cache policy (0 normal, 1 stream)");
         want_operand(op, 1, ty(op, 1) == Type::scalar(Scalar::I32), "i32 (num_records, bytes)");
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (offset, bytes)");
         want_result(op, result_.is_value() && result_.elem == ty(op, 0).elem && value_bits(result_) % 32 == 0,

@@ -120,7 +120,8 @@ Value mxfp4_scale_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, 
 }
 
 Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
-                           const Arg& K_arg, int words, int first_word, bool rows_checked, const dsl::SrcLoc& loc) {
+                           const Arg& K_arg, int words, int first_word, bool rows_checked, ir::CachePolicy policy,
+                           const dsl::SrcLoc& loc) {
   if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
   if (first_word < 0 || first_word + words > 4)
     dsl::detail::type_error(fmt::format("load_b_mxfp4: words {}..{} are outside the 16-byte block", first_word,
@@ -133,8 +134,8 @@ Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg
   Value w_off = m.add(mxfp4_weight_offset(m.a(n), m.a(kb), m.a(K), loc), Value(m.i(first_word * 4).as(kI32)));
   Type t = words == 4 ? Type::vector(Scalar::I32, 4) : kI32;
   Value bytes = m.mul(m.div(N, 16), m.mulc(K, 8));  // N * K / 2 without overflowing early
-  Value codes = rows_checked ? dsl::buffer_load(w, m.a(bytes), m.a(w_off), t, loc)
-                             : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, loc);
+  Value codes = rows_checked ? dsl::buffer_load(w, m.a(bytes), m.a(w_off), t, policy, loc)
+                             : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, policy, loc);
   Value sn = rows_checked ? dsl::min(m.a(n), m.a(Value(m.a(N) - m.i(1))), loc) : n;
   Value s_off = mxfp4_scale_offset(m.a(sn), m.a(kb), m.a(K), loc);
   Value scale = dsl::zext(m.a(dsl::load(scales, m.a(s_off), 1, loc)), kI32, loc);

@@ -54,9 +54,11 @@ struct Mxfp4Fragment {
 /// load (first_word 0); `words` 1 reads 4 bytes, word `first_word` (0..3). K must be a multiple
 /// of 256 and N of 32. With `rows_checked`, rows n >= N read zero codes (a range-checked load)
 /// and the scale of row N-1, so a partial tile needs no branch (the caller masks those columns);
-/// without it the caller guarantees n < N and plain loads are used.
+/// without it the caller guarantees n < N and plain loads are used. `policy` applies to the
+/// weight codes (ir::CachePolicy::Stream when each byte is read once).
 Mxfp4Fragment load_b_mxfp4(const dsl::Value& w, const dsl::Value& scales, const dsl::Arg& n, const dsl::Arg& kb,
                            const dsl::Arg& N, const dsl::Arg& K, int words = 4, int first_word = 0,
-                           bool rows_checked = true, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+                           bool rows_checked = true, ir::CachePolicy policy = ir::CachePolicy::Normal,
+                           const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 }  // namespace tilejit::tile

@@ -168,6 +168,40 @@ TEST(Device, WorkerCountDoesNotChangeResults) {
   }
 }
 
+// Without driver graphs a capture records the enqueuing code: nothing runs until launch, and
+// each launch reruns it on the current contents of memory.
+TEST(Device, CapturedGraphRunsOnlyWhenLaunchedAndRereadsItsInputs) {
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const Dim3 grid{3, 2, 1}, block{64, 1, 1};
+  const size_t n = grid.count() * block.count();
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 2});
+  auto kernel = dev->load(grid_kernel(), nullptr);
+  std::vector<int32_t> xs(n);
+  DevicePtr in = upload(*dev, xs), out = poisoned<int32_t>(*dev, n), bins = upload(*dev, std::vector<int32_t>(8, 0));
+  auto stream = dev->create_stream();
+  auto graph = dev->capture(*stream, [&] {
+    dev->memset_async(bins, 0, 8 * sizeof(int32_t), stream.get());
+    kernel->launch(grid, block, std::vector{ptr_arg(in, Scalar::I32), ptr_arg(out, Scalar::I32), ptr_arg(bins, Scalar::I32)},
+                   stream.get());
+  });
+  EXPECT_EQ(download<uint8_t>(*dev, out, n * 4), std::vector<uint8_t>(n * 4, 0xA5)) << "the kernel ran during the capture";
+  for (int round = 0; round < 2; ++round) {
+    for (auto& x : xs) x = int32_t(rng() % 100000);
+    dev->copy_to_device(in, xs.data(), n * sizeof(int32_t));
+    graph->launch(nullptr);
+    stream->synchronize();
+    std::vector<int32_t> want(n), want_bins(8, 0);
+    for (size_t i = 0; i < n; ++i) {
+      want[i] = int32_t(uint32_t(xs[i]) * uint32_t(xs[i]) + uint32_t(i));
+      want_bins[size_t(xs[i] & 7)] += xs[i];
+    }
+    EXPECT_EQ(download<int32_t>(*dev, out, n), want) << "round " << round;
+    EXPECT_EQ(download<int32_t>(*dev, bins, 8), want_bins) << "round " << round << ": the memset did not rerun";
+  }
+}
+
 TEST(Device, A256ThreadWorkgroupLoopRunsWellUnderAMillisecond) {
   // 64 iterations of a ~30-op body (loads, int and float math, compares, select, var slots).
   Kernel k("speed");

@@ -1,6 +1,7 @@
 // GPU tests of the drivers: memory round trips, events, hand-written PTX modules, faults, JIT logs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -215,6 +216,57 @@ TEST_F(Gpu, HandWrittenPtxLaunchesWithEveryArgumentSize) {
 
   // A wrong argument list is refused before the driver sees it.
   EXPECT_THROW(kernel->launch({1, 1, 1}, {32, 1, 1}, std::span(args, 6), nullptr), UserError);
+  dev_->free(din);
+  dev_->free(dout);
+}
+
+// A captured memset + kernel runs only when the graph is launched, and each launch reads the
+// inputs as they are then.
+TEST_F(Gpu, GraphOfMemsetAndKernelReplaysOnCurrentInputs) {
+  need_cuda();
+  TJ_SEEDED_RNG(rng);
+  ir::Function fn = signature("tj_axpb", {{"out", kPtrF32},
+                                          {"in", kPtrF32},
+                                          {"a", Type::scalar(Scalar::F32)},
+                                          {"n", Type::scalar(Scalar::I32)},
+                                          {"h", Type::scalar(Scalar::I16)},
+                                          {"c", Type::scalar(Scalar::I8)},
+                                          {"k", Type::scalar(Scalar::I64)}});
+  CompiledCode code = ptx_code("tj_axpb", kAxpbPtx);
+  auto kernel = dev_->load(fn, &code);
+  const uint32_t n = 5000 + rng() % 5000, pad = 64, block = 128;
+  std::uniform_real_distribution<float> u(-4.f, 4.f);
+  const float a = u(rng);
+  DevicePtr din = dev_->alloc(n * 4), dout = dev_->alloc((n + pad) * 4);
+  dev_->memset(dout, 0x11, (n + pad) * 4);
+  dev_->synchronize();
+  const KernelArg args[] = {{kPtrF32, dout}, {kPtrF32, din}, {Type::scalar(Scalar::F32), f32_bits(a)},
+                            {Type::scalar(Scalar::I32), n}, {Type::scalar(Scalar::I16), 0},
+                            {Type::scalar(Scalar::I8), 0},  {Type::scalar(Scalar::I64), 0}};
+  auto stream = dev_->create_stream();
+  auto graph = dev_->capture(*stream, [&] {
+    dev_->memset_async(dout, 0xff, (n + pad) * 4, stream.get());  // poison: NaN bits
+    kernel->launch({(n + block - 1) / block, 1, 1}, {block, 1, 1}, args, stream.get());
+  });
+  std::vector<uint32_t> out(n + pad, 0);
+  dev_->copy_to_host(out.data(), dout, (n + pad) * 4);
+  EXPECT_EQ(std::count(out.begin(), out.end(), 0x11111111u), std::ptrdiff_t(n + pad)) << "work ran during the capture";
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> in(n);
+    for (float& x : in) x = u(rng);
+    dev_->copy_to_device(din, in.data(), n * 4);
+    graph->launch(nullptr);
+    stream->synchronize();
+    dev_->copy_to_host(out.data(), dout, (n + pad) * 4);
+    size_t bad = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      volatile float t = in[i] * a;
+      t = t + 0.f;  // h, c and k are 0
+      if (out[i] != f32_bits(t) && bad++ < 5) ADD_FAILURE() << "round " << round << " out[" << i << "] = " << out[i];
+    }
+    EXPECT_EQ(bad, 0u);
+    for (uint32_t i = n; i < n + pad; ++i) ASSERT_EQ(out[i], 0xffffffffu) << "the memset did not run, at " << i;
+  }
   dev_->free(din);
   dev_->free(dout);
 }

@@ -19,6 +19,8 @@ namespace {
 
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
 // 4-byte reads when `narrow`), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
+// The 16-byte reads use the stream cache policy, the 4-byte reads the normal one: both must
+// read the same bytes.
 KernelDef load_kernel(bool narrow, bool checked) {
   return kernel(fmt::format("load_b_mxfp4_{}_{}", narrow ? "narrow" : "wide", checked ? "checked" : "unchecked"),
                 [narrow, checked](Ptr<int32_t> w, Ptr<uint8_t> s, Ptr<int32_t> out, Int N, Int K, Int rows) {
@@ -34,7 +36,7 @@ KernelDef load_kernel(bool narrow, bool checked) {
                         if (q == 0) out[base + 4] = f.scale;
                       }
                     } else {
-                      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 4, 0, checked);
+                      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 4, 0, checked, ir::CachePolicy::Stream);
                       store(out + base, f.words);
                       out[base + 4] = f.scale;
                     }

@@ -160,6 +160,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   const int64_t flush_bytes = flush_bytes_for(dev, o.flush_bytes);
   Buffer<uint8_t> flush(dev, size_t(flush_bytes));
   auto e0 = dev.create_event(), e1 = dev.create_event();
+  auto stream = dev.create_stream();
 
   const std::string key = o.device_key.empty() ? result.device_name : o.device_key;
   result.table.origin = "tuned";
@@ -199,17 +200,21 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
       }
     dev.synchronize();
 
-    // Timing, candidates interleaved so drifts hit all alike: flush, then zero + launch between events.
+    // Timing, candidates interleaved so drifts hit all alike: flush, then one graph replay of
+    // zero + launch between events (the accumulating kernel needs a zeroed output: part of the time).
+    std::vector<std::unique_ptr<Graph>> graphs;
+    for (size_t c : ks)
+      graphs.push_back(dev.capture(*stream, [&, c] {
+        dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
+        ops[c].launch(args_for(ops[c]), stream.get());
+      }));
     std::vector<std::vector<double>> us(ks.size());
     for (int rep = 0; rep < o.reps; ++rep)
       for (size_t c = 0; c < ks.size(); ++c) {
-        const MoeStage2A16W4& k = ops[ks[c]];
-        MoeStage2Args args = args_for(k);
-        flush.fill_bytes(uint8_t(rep + c));
-        e0->record(nullptr);
-        out.fill_bytes(0);  // the accumulating kernel needs a zeroed output: part of the time
-        k.launch(args, nullptr);
-        e1->record(nullptr);
+        if (flush_bytes) dev.memset_async(flush.ptr(), uint8_t(rep + c), flush.bytes(), stream.get());
+        e0->record(stream.get());
+        graphs[c]->launch(stream.get());
+        e1->record(stream.get());
         e1->synchronize();
         us[c].push_back(double(e1->elapsed_ms_since(*e0)) * 1e3);
       }

@@ -22,6 +22,7 @@ struct MoeStage2Config {
   bool doweight = true;    ///< multiply by the routing weight
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
   int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
+  bool stream_weights = true;  ///< weight codes read with ir::CachePolicy::Stream (L1 keeps the activations)
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;

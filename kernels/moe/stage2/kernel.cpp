@@ -109,7 +109,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     auto load_weights = [&](Value c) {
       Raw raw;
       for (int j = 0; j < n_tiles; ++j) {
-        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked);
+        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked,
+                                                   cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal);
         raw.words.push_back(f.words);
         raw.scales.push_back(f.scale);
       }
