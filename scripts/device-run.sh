@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One device call: every gpu test and example (scripts/device-test), then the benchmarks named in
+# $TJ_BENCH (default: stage 2 with both weight cache policies), then Nsight Compute on one stage-2
+# point when ncu is there. Everything is packed into $OUT/results.tar.xz (the call returns few files).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+final=${OUT:-device-report}
+work=$(mktemp -d)
+export OUT=$work
+bash scripts/device-test
+export LD_LIBRARY_PATH=$PWD/bundle/lib TILEJIT_DEVICE=cuda TILEJIT_CACHE_DIR=$PWD/.tilejit-cache
+for b in ${TJ_BENCH:-stage2 stage2_l1}; do
+  case $b in
+    stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
+    stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
+    gemm) bundle/bin/bench_gemm --out "$work" 2>&1 | tee "$work/bench_gemm.txt" ;;
+    compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
+    baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
+  esac
+done
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -n "${TJ_NCU:-}" ] && [ -n "$ncu" ]; then
+  for t in ${TJ_NCU}; do
+    "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
+      --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats -k regex:moe_stage2 -c 1 \
+      bundle/bin/bench_moe_stage2 --shapes gpt_oss --tokens "$t" --reps 1 --out /tmp >"$work/ncu_gpt_oss_$t.txt" 2>&1
+  done
+fi
+tar -C "$work" -cJf "$final/results.tar.xz" .
+cp "$work/report.txt" "$final/" 2>/dev/null
