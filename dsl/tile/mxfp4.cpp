@@ -142,4 +142,26 @@ Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg
   return {codes, scale};
 }
 
+Value load_mxfp4_scale_word(const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg, const Arg& K_arg,
+                            bool rows_checked, const dsl::SrcLoc& loc) {
+  if (scales.type() != Type::pointer(Scalar::I8, ir::AddrSpace::Global))
+    dsl::detail::type_error("load_mxfp4_scale_word takes the scales as ptr<global, i8>, got " + ir::to_string(scales.type()), loc);
+  OffsetMath m{loc};
+  Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), N = Value(N_arg.as(kI32)), K = Value(K_arg.as(kI32));
+  Value sn = rows_checked ? dsl::min(m.a(n), m.a(Value(m.a(N) - m.i(1))), loc) : n;
+  // Clearing bit 4 of the row and bit 2 of the block gives the word's first byte (a multiple of 4).
+  Value n0 = Value(m.a(sn) & m.a(Value(m.i(~16).as(kI32))));
+  Value kb0 = Value(m.a(kb) & m.a(Value(m.i(~4).as(kI32))));
+  Value bytes = dsl::load(scales, m.a(mxfp4_scale_offset(m.a(n0), m.a(kb0), m.a(K), loc)), 4, loc);
+  return dsl::bitcast(m.a(bytes), kI32, loc);
+}
+
+Value mxfp4_scale_in_word(const Value& word, const Arg& n_arg, const Arg& kb_arg, const dsl::SrcLoc& loc) {
+  if (word.type() != kI32) dsl::detail::type_error("mxfp4_scale_in_word takes the i32 word, got " + ir::to_string(word.type()), loc);
+  OffsetMath m{loc};
+  Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32));
+  Value byte = m.add(m.mulc(m.rem(m.div(kb, 4), 2), 2), m.rem(m.div(n, 16), 2));
+  return Value(m.a(dsl::lshr(m.a(word), m.a(Value(m.a(byte) << m.i(3))), loc)) & m.i(0xFF));
+}
+
 }  // namespace tilejit::tile

@@ -61,4 +61,17 @@ Mxfp4Fragment load_b_mxfp4(const dsl::Value& w, const dsl::Value& scales, const 
                            bool rows_checked = true, ir::CachePolicy policy = ir::CachePolicy::Normal,
                            const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// The 4-byte word of the preshuffled scales that holds rows {n, n ^ 16} x blocks {kb, kb ^ 4}
+/// (moe-stage2.md: the scale layout's innermost pair of pairs), i.e. the scales of two rows 16
+/// apart for two consecutive 128-K chunks: one read instead of four byte reads. With
+/// `rows_checked` rows n >= N read the word of row N-1 (the scales of rows N-17 and N-1; the
+/// caller masks those columns). Pick a scale out of it with mxfp4_scale_in_word().
+dsl::Value load_mxfp4_scale_word(const dsl::Value& scales, const dsl::Arg& n, const dsl::Arg& kb, const dsl::Arg& N,
+                                 const dsl::Arg& K, bool rows_checked = true,
+                                 const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// The E8M0 scale (i32) of row `n`, block `kb` from the word load_mxfp4_scale_word() read for a
+/// row and block of the same pair of pairs: byte 2 ((kb / 4) % 2) + (n / 16) % 2.
+dsl::Value mxfp4_scale_in_word(const dsl::Value& word, const dsl::Arg& n, const dsl::Arg& kb,
+                               const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 }  // namespace tilejit::tile

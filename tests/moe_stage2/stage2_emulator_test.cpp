@@ -24,6 +24,8 @@ struct Case {
   bool bias, doweight, accumulate;
   int empty_experts;
   double skew;
+  int unroll = 2;
+  bool pair_scales = true;
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -43,6 +45,8 @@ TEST_P(Stage2Emulator, MatchesReference) {
 
   MoeStage2Config cfg{c.model_dim, c.inter_dim, c.experts, c.topk, c.tile_m, c.tile_n, c.k_batch, c.out,
                       c.bias, c.doweight, c.accumulate};
+  cfg.unroll = c.unroll;
+  cfg.pair_scales = c.pair_scales;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -102,6 +106,10 @@ const Case kCases[] = {
     {"tile_m64_ragged", 37, 128, 256, 4, 3, 64, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5},
     {"tile_n256_partial", 3, 160, 256, 4, 2, 16, 256, 1, OutDtype::BF16, true, true, true, 0, 0},
     {"partial_n_tile", 4, 96, 256, 4, 2, 16, 64, 1, OutDtype::F32, false, true, true, 0, 0},
+    // Scales in words shared by two chunks and two n-tiles (tile_n 256), over 4 unrolled chunks.
+    {"unroll4_shared_scale_words", 6, 256, 512, 4, 2, 16, 256, 1, OutDtype::F32, true, true, true, 0, 0, 4},
+    {"unroll4_byte_scales", 6, 256, 512, 4, 2, 16, 256, 1, OutDtype::F32, true, true, true, 0, 0, 4, false},
+    {"unroll1_kbatch6", 2, 64, 768, 4, 2, 16, 64, 6, OutDtype::F32, true, true, true, 0, 0, 1},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

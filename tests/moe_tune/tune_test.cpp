@@ -30,7 +30,7 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;
       if (tm * tn > 8192) continue;
-      for (int kb : {1, 2, 4, 8, 16}) {
+      for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (chunks % kb) continue;
         for (int u : {1, 2, 4}) {
           if (quick && u != 2) continue;

@@ -20,7 +20,8 @@ namespace {
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
 // 4-byte reads when `narrow`), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
 // The 16-byte reads use the stream cache policy, the 4-byte reads the normal one: both must
-// read the same bytes.
+// read the same bytes. out[8i+5] and out[8i+6]: the scale picked out of the scale word read for
+// (n, kb) and for its partner (n ^ 16, kb ^ 4).
 KernelDef load_kernel(bool narrow, bool checked) {
   return kernel(fmt::format("load_b_mxfp4_{}_{}", narrow ? "narrow" : "wide", checked ? "checked" : "unchecked"),
                 [narrow, checked](Ptr<int32_t> w, Ptr<uint8_t> s, Ptr<int32_t> out, Int N, Int K, Int rows) {
@@ -29,6 +30,10 @@ KernelDef load_kernel(bool narrow, bool checked) {
                   if_(i < rows * blocks, [&] {
                     Value n = udiv(i, blocks), kb = urem(i, blocks);
                     Value base = i * 8;
+                    Value own = tile::load_mxfp4_scale_word(s, n, kb, N, K, checked);
+                    Value partner = tile::load_mxfp4_scale_word(s, n ^ 16, kb ^ 4, N, K, checked);
+                    out[base + 5] = tile::mxfp4_scale_in_word(own, n, kb);
+                    out[base + 6] = tile::mxfp4_scale_in_word(partner, n, kb);
                     if (narrow) {
                       for (int q = 0; q < 4; ++q) {
                         tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 1, q, checked);
@@ -80,6 +85,13 @@ void check(Target t, bool narrow, bool checked = true) {
       int want_s = s[size_t(std::min(n, N - 1)) * blocks + size_t(kb)];
       if (got[8 * i + 4] != want_s && bad++ == 0)
         first = fmt::format("row {} block {} scale: got {}, want {}", n, kb, got[8 * i + 4], want_s);
+      // Rows past N read row N-1's word: the scales of rows N-17 and N-1.
+      int word_row = n < N ? n : (n / 16) % 2 ? N - 1 : N - 17;
+      int want_w = s[size_t(word_row) * blocks + size_t(kb)];
+      for (int e : {5, 6})
+        if (got[8 * i + size_t(e)] != want_w && (n < N || e == 5) && bad++ == 0)
+          first = fmt::format("row {} block {} scale from the {} word: got {}, want {}", n, kb, e == 5 ? "own" : "partner's",
+                              got[8 * i + size_t(e)], want_w);
     }
   EXPECT_EQ(bad, 0u) << first;
 }

@@ -92,7 +92,8 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
       if (tm * tn > 8192) continue;                     // MoeStage2Config's tile size limit
-      for (int kb : {1, 2, 4, 8, 16}) {
+      // Split-K by every divisor up to 24 (k_batch 6 on 24 chunks gives 4-chunk slices loaded at once).
+      for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (kb > chunks || chunks % kb) continue;
         for (int u : unrolls) {
           MoeStage2Config c{s.model_dim, s.inter_dim, s.experts, s.topk, tm, tn, kb};

@@ -106,15 +106,35 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
     // range-checked load, same lease, both measured twice.
     const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
+    const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
     auto load_weights = [&](Value c) {
       Raw raw;
       for (int j = 0; j < n_tiles; ++j) {
-        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked,
-                                                   cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal);
+        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
         raw.words.push_back(f.words);
         raw.scales.push_back(f.scale);
       }
       return raw;
+    };
+    // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
+    // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
+    // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
+    const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
+    const bool share_words = cols_per_wave % 32 == 0;
+    auto load_chunks = [&](Value c0, int count) {
+      std::vector<Raw> raws;
+      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u));
+      if (!cfg.pair_scales || count % 2) return raws;
+      for (int u = 0; u < count; u += 2) {
+        Value kb = (c0 + u) * 4 + kl;
+        std::vector<Value> words;
+        for (int j = 0; j < n_tiles; ++j)
+          words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
+                                                              : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
+        for (int h = 0; h < 2; ++h)
+          for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
+      }
+      return raws;
     };
     // Decode, the activations in the same K permutation, and the MMAs of one chunk.
     auto compute = [&](Value c, const Raw& raw) {
@@ -157,13 +177,12 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
     std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
-    for (int u = 0; u < unroll; ++u) {
-      Raw raw = load_weights(first + u);
+    std::vector<Raw> first_raws = load_chunks(first, unroll);
+    for (int u = 0; u < unroll; ++u)
       for (int j = 0; j < n_tiles; ++j) {
-        next_words.push_back(std::make_unique<Var<>>(raw.words[j]));
-        next_scales.push_back(std::make_unique<Var<>>(raw.scales[j]));
+        next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
+        next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
       }
-    }
     for_range(first, end, unroll, [&](Value c0) {
       std::vector<Raw> current(unroll);
       for (int u = 0; u < unroll; ++u)
@@ -172,13 +191,12 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
           current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
         }
       if_(c0 + unroll < end, [&] {
-        for (int u = 0; u < unroll; ++u) {
-          Raw raw = load_weights(c0 + (unroll + u));
+        std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
+        for (int u = 0; u < unroll; ++u)
           for (int j = 0; j < n_tiles; ++j) {
-            *next_words[u * n_tiles + j] = raw.words[j];
-            *next_scales[u * n_tiles + j] = raw.scales[j];
+            *next_words[u * n_tiles + j] = raws[u].words[j];
+            *next_scales[u * n_tiles + j] = raws[u].scales[j];
           }
-        }
       });
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
