@@ -7,16 +7,24 @@ cd "$(dirname "$0")/.."
 final=${OUT:-device-report}
 work=$(mktemp -d)
 export OUT=$work
-bash scripts/device-test
+# Packed after every step, so a run stopped at its time limit still returns what it finished.
+pack() { tar -C "$work" -cJf "$final/results.tar.xz.part" . && mv "$final/results.tar.xz.part" "$final/results.tar.xz"; }
+[ -n "${TJ_SKIP_TESTS:-}" ] || bash scripts/device-test
+pack
 export LD_LIBRARY_PATH=$PWD/bundle/lib TILEJIT_DEVICE=cuda TILEJIT_CACHE_DIR=$PWD/.tilejit-cache
 for b in ${TJ_BENCH:-stage2 stage2_l1}; do
   case $b in
     stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
+    stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
+    tune) for m in gpt_oss deepseek_r1; do
+            bundle/bin/tilejit tune moe-stage2 --shape $m --device-key H200 --out "$work/tune_$m.json" 2>&1 | tee "$work/tune_$m.log"
+          done ;;
     gemm) bundle/bin/bench_gemm --out "$work" 2>&1 | tee "$work/bench_gemm.txt" ;;
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
   esac
+  pack
 done
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "${TJ_NCU:-}" ] && [ -n "$ncu" ]; then
@@ -24,7 +32,7 @@ if [ -n "${TJ_NCU:-}" ] && [ -n "$ncu" ]; then
     "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
       --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats -k regex:moe_stage2 -c 1 \
       bundle/bin/bench_moe_stage2 --shapes gpt_oss --tokens "$t" --reps 1 --out /tmp >"$work/ncu_gpt_oss_$t.txt" 2>&1
+    pack
   done
 fi
-tar -C "$work" -cJf "$final/results.tar.xz" .
 cp "$work/report.txt" "$final/" 2>/dev/null
