@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
   std::string out_dir = ".";
   int reps = 30;
   app.add_option("--out", out_dir, "directory for gemm.json");
+  bool sweep = false;
   app.add_option("--reps", reps, "timed launches per point (median)");
+  app.add_flag("--sweep", sweep, "also time every valid A16W4 configuration at M = 1 and 16");
   CLI11_PARSE(app, argc, argv);
   Device& dev = default_device();
   std::mt19937 rng(7);
@@ -84,24 +86,34 @@ int main(int argc, char** argv) {
   Buffer<uint8_t> w(dev, std::span<const uint8_t>(wp)), s(dev, std::span<const uint8_t>(sp));
   Buffer<uint8_t> flush(dev, size_t(256) << 20);
   const double weight_bytes = double(N) * K / 2 + double(N) * K / 32;
-  for (int m : {1, 16, 128, 4096}) {
-    A16W4GemmConfig cfg = a16w4_gemm_choose(m, N, K, int(dev.compute_units()));
+  // One A16W4 point: graph replays (as bench_moe_stage2: the launch gap stays out of a 2-10 us
+  // kernel's time), the L2 flushed before each, median.
+  auto time_a16w4 = [&](const A16W4GemmConfig& cfg, int m) {
     A16W4Gemm op(cfg);
     op.compile(dev);
     Buffer<uint16_t> a(dev, size_t(m) * K), c(dev, size_t(m) * N);
-    a.fill_bytes(0x3c);
+    std::vector<uint16_t> a_host(size_t(m) * K);
+    std::uniform_int_distribution<int> mantissa(0, 127);
+    for (auto& x : a_host) x = uint16_t(0x3f00 | mantissa(rng));  // bf16 in [0.5, 1)
+    a.upload(std::span<const uint16_t>(a_host));
+    auto stream = dev.create_stream();
+    auto graph = dev.capture(*stream, [&] { op.launch(a.ptr(), w.ptr(), s.ptr(), c.ptr(), m, N, K, stream.get()); });
     auto e0 = dev.create_event(), e1 = dev.create_event();
     std::vector<double> us;
     for (int i = 0; i < reps + 3; ++i) {
-      flush.fill_bytes(uint8_t(i));  // cold L2, as a decode step sees it
-      e0->record(nullptr);
-      op.launch(a.ptr(), w.ptr(), s.ptr(), c.ptr(), m, N, K, nullptr);
-      e1->record(nullptr);
+      dev.memset_async(flush.ptr(), uint8_t(i), flush.bytes(), stream.get());  // cold L2, as a decode step sees it
+      e0->record(stream.get());
+      graph->launch(stream.get());
+      e1->record(stream.get());
       e1->synchronize();
       if (i >= 3) us.push_back(e1->elapsed_ms_since(*e0) * 1e3);
     }
     std::sort(us.begin(), us.end());
-    double t = us[us.size() / 2];
+    return us[us.size() / 2];
+  };
+  for (int m : {1, 16, 128, 4096}) {
+    A16W4GemmConfig cfg = a16w4_gemm_choose(m, N, K, int(dev.compute_units()));
+    double t = time_a16w4(cfg, m);
     double bytes = weight_bytes + 2.0 * m * K + 2.0 * m * N;
     double floor_us = bytes / bw * 1e6;
     double tflops = 2.0 * m * N * K / (t * 1e-6) / 1e12;
@@ -110,6 +122,30 @@ int main(int argc, char** argv) {
     results.push_back({{"kernel", "a16w4_gemm"}, {"M", m}, {"N", N}, {"K", K}, {"time_us", t}, {"floor_us", floor_us},
                        {"fraction_of_floor", floor_us / t}, {"gbs", bytes / (t * 1e-6) / 1e9}, {"tflops", tflops},
                        {"config", cfg.kernel_name()}});
+  }
+  // Every valid small-M configuration, for the chooser (--sweep).
+  for (int m : sweep ? std::vector<int>{1, 16} : std::vector<int>{}) {
+    std::string best;
+    double best_us = 1e30;
+    for (int tn : {32, 64, 128, 256})
+      for (int ks : {1, 2, 4, 8})
+        for (int u : {1, 2, 4}) {
+          A16W4GemmConfig cfg;
+          cfg.tile_n = tn;
+          cfg.k_split = ks;
+          cfg.unroll = u;
+          try {
+            cfg.validate();
+          } catch (const std::invalid_argument&) {
+            continue;
+          }
+          double t = time_a16w4(cfg, m);
+          std::printf("a16w4 sweep M=%d: %-28s %7.2f us\n", m, cfg.kernel_name().c_str(), t);
+          results.push_back({{"kernel", "a16w4_gemm_sweep"}, {"M", m}, {"N", N}, {"K", K}, {"time_us", t},
+                             {"config", cfg.kernel_name()}});
+          if (t < best_us) best_us = t, best = cfg.kernel_name();
+        }
+    std::printf("a16w4 sweep M=%d: best %s %.2f us\n", m, best.c_str(), best_us);
   }
   results.push_back({{"copy_gbs", bw / 1e9}, {"device", dev.name()}});
   std::ofstream(out_dir + "/gemm.json") << results.dump(2) << "\n";

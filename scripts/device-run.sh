@@ -17,10 +17,11 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
+    stage2_pa) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_pa.json --prefetch-a 2>&1 | tee "$work/bench_stage2_pa.txt" ;;
     tune) for m in gpt_oss deepseek_r1; do
             bundle/bin/tilejit tune moe-stage2 --shape $m --device-key H200 --out "$work/tune_$m.json" 2>&1 | tee "$work/tune_$m.log"
           done ;;
-    gemm) bundle/bin/bench_gemm --out "$work" 2>&1 | tee "$work/bench_gemm.txt" ;;
+    gemm) bundle/bin/bench_gemm --out "$work" --sweep 2>&1 | tee "$work/bench_gemm.txt" ;;
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
   esac

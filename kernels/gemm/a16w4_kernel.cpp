@@ -6,7 +6,8 @@
 //    decoded once per block;
 //  - K is cut into chunks of `unroll` 128-K stages; group gr takes chunks gr, gr + k_split, ...;
 //    per stage each lane loads, for every n-tile, 16 preshuffled weight bytes (32 K of one row,
-//    exactly one scale block) and its E8M0 scale byte (tile::load_b_mxfp4), and the matching
+//    exactly one scale block; read once: the stream cache policy) and its E8M0 scale byte
+//    (tile::load_b_mxfp4), and the matching
 //    activations, all in the K permutation of fragments.h (lane quarter q holds K q*32 .. q*32+31
 //    of the stage);
 //  - the next chunk's loads go into Var slots before the current chunk is decoded
@@ -81,7 +82,7 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
           for (int q = 0; q < vecs; ++q) v.push_back(load(p, k0 + q * 8, 8));
       std::vector<Value> scales;
       for (const Value& n : n_rows) {
-        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, w_scale, n, st * 4 + kq, N, K);
+        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, w_scale, n, st * 4 + kq, N, K, 4, 0, true, ir::CachePolicy::Stream);
         v.push_back(f.words);
         scales.push_back(f.scale);
       }

@@ -19,7 +19,7 @@ using kernels::MoeStage2Shape;
 using testing_support::expect_throw_with;
 using testing_support::SeededRng;
 using testing_support::uniform;
-using Tiles = std::tuple<int, int, int, int>;  // tile_m, tile_n, k_batch, unroll the kernel uses
+using Tiles = std::tuple<int, int, int, int, int>;  // tile_m, tile_n, k_batch, unroll the kernel uses, warps_m
 
 /// The candidate grid recomputed independently.
 std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
@@ -37,7 +37,8 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
           int slice = chunks / kb, used = 1;  // the largest of u, 2, 1 that divides the slice
           for (int c : {4, 2})
             if (c <= u && slice % c == 0) { used = c; break; }
-          out.insert({tm, tn, kb, used});
+          for (int wm : {1, 2, 4})
+            if (tm / 16 % wm == 0 && (!quick || wm == 1)) out.insert({tm, tn, kb, used, wm});
         }
       }
     }
@@ -60,7 +61,7 @@ TEST(TuneCandidates, CoverTheGridOnce) {
         EXPECT_EQ(c.inter_dim, s.inter_dim);
         EXPECT_EQ(c.experts, s.experts);
         EXPECT_EQ(c.topk, s.topk);
-        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128)});
+        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m});
         EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
       }
       EXPECT_EQ(got_set, expected_candidates(s, quick));

@@ -78,8 +78,8 @@ double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
 }  // namespace
 
 std::string moe_stage2_config_text(const MoeStage2Config& c) {
-  return fmt::format("tm{} tn{} kb{} u{}", c.tile_m, c.tile_n, c.k_batch,
-                     c.unroll_for(c.slice_k() / kernels::kStage2ChunkK));
+  return fmt::format("tm{} tn{} kb{} u{}{}", c.tile_m, c.tile_n, c.k_batch,
+                     c.unroll_for(c.slice_k() / kernels::kStage2ChunkK), c.warps_m > 1 ? fmt::format(" wm{}", c.warps_m) : "");
 }
 
 std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s, bool quick) {
@@ -95,13 +95,16 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
       // Split-K by every divisor up to 24 (k_batch 6 on 24 chunks gives 4-chunk slices loaded at once).
       for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (kb > chunks || chunks % kb) continue;
-        for (int u : unrolls) {
-          MoeStage2Config c{s.model_dim, s.inter_dim, s.experts, s.topk, tm, tn, kb};
-          c.unroll = u;
-          c.validate();
-          c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
-          if (names.insert(c.kernel_name()).second) out.push_back(c);
-        }
+        for (int u : unrolls)
+          for (int wm : {1, 2, 4}) {
+            if ((tm / 16) % wm || (quick && wm > 1)) continue;
+            MoeStage2Config c{s.model_dim, s.inter_dim, s.experts, s.topk, tm, tn, kb};
+            c.unroll = u;
+            c.warps_m = wm;
+            c.validate();
+            c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
+            if (names.insert(c.kernel_name()).second) out.push_back(c);
+          }
       }
     }
   return out;
@@ -253,6 +256,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     e.tile_n = b.config.tile_n;
     e.k_batch = b.config.k_batch;
     e.unroll = b.config.unroll;
+    e.warps_m = b.config.warps_m;
     e.median_us = std::max(b.median_us, 0.01);
     e.source = "tuned";
     e.device_name = result.device_name;
@@ -289,6 +293,7 @@ std::string moe_stage2_tune_results_json(const MoeStage2TuneResult& r) {
                     {"tile_n", m.config.tile_n},
                     {"k_batch", m.config.k_batch},
                     {"unroll", m.config.unroll},
+                    {"warps_m", m.config.warps_m},
                     {"kernel", m.config.kernel_name()},
                     {"median_us", m.median_us},
                     {"min_us", m.min_us},

@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "median_us", "source",  "device_name"};
+                                          "warps_m", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -93,6 +93,7 @@ class EntryParser {
       fail("k_batch", fmt::format("{} does not split inter_dim {} into whole slices of {} K", e.k_batch,
                                   e.shape.inter_dim, kStage2ChunkK));
     e.unroll = one_of("unroll", {1, 2, 4});
+    if (j_.contains("warps_m")) e.warps_m = one_of("warps_m", {1, 2, 4});
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
@@ -106,6 +107,7 @@ class EntryParser {
     MoeStage2Config c{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk, e.tile_m, e.tile_n,
                       e.k_batch};
     c.unroll = e.unroll;
+    c.warps_m = e.warps_m;
     try {
       c.validate();
     } catch (const std::invalid_argument& ex) {
@@ -141,6 +143,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   j["tile_n"] = e.tile_n;
   j["k_batch"] = e.k_batch;
   j["unroll"] = e.unroll;
+  if (e.warps_m != 1) j["warps_m"] = e.warps_m;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;
@@ -310,6 +313,7 @@ MoeStage2Choice choose_moe_stage2(const MoeStage2ConfigTable& table, const MoeSt
   c.tile_n = e.tile_n;
   c.k_batch = epi.accumulate ? e.k_batch : 1;
   c.unroll = e.unroll;
+  c.warps_m = e.warps_m;
   c.validate();
   choice.config = c;
   choice.from_table = true;

@@ -44,6 +44,7 @@ struct MoeStage2TableEntry {
   int tile_n = 128;
   int k_batch = 1;
   int unroll = 2;
+  int warps_m = 1;  ///< optional in the JSON (1 when absent)
   std::optional<double> median_us;  ///< the tuner's measured median (absent for heuristic rows)
   std::string source = "tuned";     ///< "tuned" (measured by `tilejit tune moe-stage2`) or "heuristic"
   std::string device_name;          ///< the full name of the device the row was measured on (informational)

@@ -23,7 +23,9 @@ struct MoeStage2Config {
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
   int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
   bool stream_weights = true;  ///< weight codes read with ir::CachePolicy::Stream (L1 keeps the activations)
+  int warps_m = 1;             ///< 1, 2 or 4 row groups of waves (tile_m / 16 must be a multiple)
   bool pair_scales = true;     ///< with an even unroll, one 4-byte scale read per two chunks (and n-tiles 16 rows apart)
+  bool prefetch_activations = false;  ///< activations loaded with the weights one iteration ahead (more registers)
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;

@@ -12,6 +12,8 @@
 //    pairs with packed bf16x2 atomics on both targets.
 #include "kernels/moe/stage2/kernel.h"
 
+#include <array>
+
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
@@ -45,9 +47,12 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   const int waves = kStage2Threads / wave;
   const int mma_n = amd ? 16 : 8;                 // columns per MMA
   const int steps = amd ? 4 : 8;                  // MMA k-steps per 128-K chunk
-  const int cols_per_wave = cfg.tile_n / waves;
+  // The waves form a warps_m x (waves / warps_m) grid: each owns tile_m / warps_m rows and
+  // tile_n / (waves / warps_m) columns (more rows per wave: fewer activation reads per weight).
+  const int waves_n = waves / cfg.warps_m;
+  const int cols_per_wave = cfg.tile_n / waves_n;
   const int n_tiles = cols_per_wave / mma_n;
-  const int m_tiles = cfg.tile_m / 16;
+  const int m_tiles = cfg.tile_m / 16 / cfg.warps_m;
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
@@ -60,6 +65,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   Value tid = thread_id();
   Value lane = lane_id();
   Value wave_index = udiv(tid, wave);
+  Value wave_n = urem(wave_index, waves_n);
+  Value wave_row0 = udiv(wave_index, waves_n) * (cfg.tile_m / cfg.warps_m);  // this wave's first row of the tile
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
 
@@ -79,8 +86,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   };
   std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
   for (int mt = 0; mt < m_tiles; ++mt) {
-    if (amd) a_rows[mt].push_back(a_row(urem(lane, 16) + 16 * mt));
-    else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(udiv(lane, 4) + (8 * h + 16 * mt)));
+    if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
+    else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
   }
 
   // Blocks past the sorted rows exit at once.
@@ -91,7 +98,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
     std::vector<Value> n_rows;
     for (int j = 0; j < n_tiles; ++j)
-      n_rows.push_back(bn * cfg.tile_n + wave_index * cols_per_wave + (n_lane + j * mma_n));
+      n_rows.push_back(bn * cfg.tile_n + wave_n * cols_per_wave + (n_lane + j * mma_n));
 
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i)
@@ -100,7 +107,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
     // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
     struct Raw {
-      std::vector<Value> words, scales;
+      std::vector<Value> words, scales, acts;  // acts: with prefetch_activations, see load_acts
     };
     // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
     // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
@@ -121,9 +128,21 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
     const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
     const bool share_words = cols_per_wave % 32 == 0;
+    // The activation vectors of one chunk (per m-tile, per 8-K group q, per row of the lane), raw.
+    auto load_acts = [&](Value c) {
+      std::vector<Value> v;
+      Value k_base = c * kStage2ChunkK + kl * 32;
+      for (int mt = 0; mt < m_tiles; ++mt)
+        for (int q = 0; q < 4; ++q)
+          for (const Ptr<bf16>& row : a_rows[mt]) v.push_back(load(row + (k_base + q * 8), 8));
+      return v;
+    };
     auto load_chunks = [&](Value c0, int count) {
       std::vector<Raw> raws;
-      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u));
+      for (int u = 0; u < count; ++u) {
+        raws.push_back(load_weights(c0 + u));
+        if (cfg.prefetch_activations) raws.back().acts = load_acts(c0 + u);
+      }
       if (!cfg.pair_scales || count % 2) return raws;
       for (int u = 0; u < count; u += 2) {
         Value kb = (c0 + u) * 4 + kl;
@@ -149,15 +168,17 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
-      Value k_base = c * kStage2ChunkK + kl * 32;
+      const std::vector<Value> acts = raw.acts.empty() ? load_acts(c) : raw.acts;
+      const size_t rows = a_rows[0].size();
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
+          const size_t at = (size_t(mt) * 4 + size_t(q)) * rows;
           if (amd) {
-            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
+            a_frag.push_back(k_order(acts[at]));
           } else {
-            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
-            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
+            Value r0 = k_order(acts[at]);
+            Value r1 = k_order(acts[at + 1]);
             a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
             a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
           }
@@ -176,27 +197,24 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
-    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
-    std::vector<Raw> first_raws = load_chunks(first, unroll);
-    for (int u = 0; u < unroll; ++u)
-      for (int j = 0; j < n_tiles; ++j) {
-        next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
-        next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
-      }
+    // The slots hold every Raw field of the `unroll` chunks in order (words, scales, acts).
+    auto fields = [](Raw& r) { return std::array<std::vector<Value>*, 3>{&r.words, &r.scales, &r.acts}; };
+    std::vector<std::unique_ptr<Var<>>> next;
+    std::vector<Raw> shape = load_chunks(first, unroll);  // also gives each field's length
+    for (Raw& r : shape)
+      for (std::vector<Value>* f : fields(r))
+        for (const Value& v : *f) next.push_back(std::make_unique<Var<>>(v));
     for_range(first, end, unroll, [&](Value c0) {
-      std::vector<Raw> current(unroll);
-      for (int u = 0; u < unroll; ++u)
-        for (int j = 0; j < n_tiles; ++j) {
-          current[u].words.push_back(next_words[u * n_tiles + j]->get());
-          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
-        }
+      std::vector<Raw> current = shape;
+      size_t slot = 0;
+      for (Raw& r : current)
+        for (std::vector<Value>* f : fields(r))
+          for (Value& v : *f) v = next[slot++]->get();
       if_(c0 + unroll < end, [&] {
-        std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
-        for (int u = 0; u < unroll; ++u)
-          for (int j = 0; j < n_tiles; ++j) {
-            *next_words[u * n_tiles + j] = raws[u].words[j];
-            *next_scales[u * n_tiles + j] = raws[u].scales[j];
-          }
+        size_t at = 0;
+        for (Raw& r : load_chunks(c0 + unroll, unroll))
+          for (std::vector<Value>* f : fields(r))
+            for (const Value& v : *f) *next[at++] = v;
       });
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
@@ -206,8 +224,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       for (int j = 0; j < n_tiles; ++j) {
         Value v = *acc[mt * n_tiles + j];
         for (int i = 0; i < 4; ++i) {
-          Value m = layout.c.row.emit(lane, i) + 16 * mt;
-          Value n = layout.c.col.emit(lane, i) + wave_index * cols_per_wave + j * mma_n;
+          Value m = wave_row0 + layout.c.row.emit(lane, i) + 16 * mt;
+          Value n = layout.c.col.emit(lane, i) + wave_n * cols_per_wave + j * mma_n;
           c_tile[m * cfg.tile_n + n] = extract(v, i);
         }
       }
