@@ -62,8 +62,6 @@ int main(int argc, char** argv) {
   app.add_flag("--l1-weights", l1_weights, "weight codes read with the normal cache policy (an A/B of stream_weights)");
   bool byte_scales = false;
   app.add_flag("--byte-scales", byte_scales, "one scale byte read per chunk and n-tile (an A/B of pair_scales)");
-  bool prefetch_a = false;
-  app.add_flag("--prefetch-a", prefetch_a, "activations loaded one iteration ahead with the weights (an A/B of prefetch_activations)");
   app.add_option("--json", json_name, "name of the JSON file written under --out");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -101,7 +99,6 @@ int main(int argc, char** argv) {
       MoeStage2Config cfg = choice.config;
       if (l1_weights) cfg.stream_weights = false;
       if (byte_scales) cfg.pair_scales = false;
-      if (prefetch_a) cfg.prefetch_activations = true;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
       Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));
@@ -138,6 +135,7 @@ int main(int argc, char** argv) {
       std::string c = fmt::format("tm{} tn{} kb{} u{}{}", cfg.tile_m, cfg.tile_n, cfg.k_batch,
                                   cfg.unroll_for(cfg.slice_k() / kStage2ChunkK),
                                   cfg.warps_m > 1 ? fmt::format(" wm{}", cfg.warps_m) : "");
+      if (cfg.shared_mainloop) c += " sh";
       std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
                   flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
                   choice.from_table ? "table" : "heuristic");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call: every gpu test and example (scripts/device-test), then the benchmarks named in
-# $TJ_BENCH (default: stage 2 with both weight cache policies), then Nsight Compute on one stage-2
+# $TJ_BENCH (default: stage 2 with both weight cache policies; a tune step's table is used by the
+# benches after it), then Nsight Compute on one stage-2
 # point when ncu is there. Everything is packed into $OUT/results.tar.xz (the call returns few files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,17 +11,29 @@ export OUT=$work
 # Packed after every step, so a run stopped at its time limit still returns what it finished.
 pack() { tar -C "$work" -cJf "$final/results.tar.xz.part" . && mv "$final/results.tar.xz.part" "$final/results.tar.xz"; }
 [ -n "${TJ_SKIP_TESTS:-}" ] || bash scripts/device-test
-pack
+[ -f bundle/lib/libtilejit.so ] || xz -dk bundle/lib/libtilejit.so.xz
 export LD_LIBRARY_PATH=$PWD/bundle/lib TILEJIT_DEVICE=cuda TILEJIT_CACHE_DIR=$PWD/.tilejit-cache
+# $TJ_GTEST: "test_program:filter ..." run instead of (or besides) the full suite, logs kept.
+for spec in ${TJ_GTEST:-}; do
+  bundle/bin/${spec%%:*} --gtest_filter="${spec#*:}" --gtest_brief=1 >"$work/${spec%%:*}.log" 2>&1
+  echo "${spec}: rc $?" | tee -a "$work/gtest.txt"
+done
+pack
 for b in ${TJ_BENCH:-stage2 stage2_l1}; do
   case $b in
     stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
-    stage2_pa) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_pa.json --prefetch-a 2>&1 | tee "$work/bench_stage2_pa.txt" ;;
-    tune) for m in gpt_oss deepseek_r1; do
-            bundle/bin/tilejit tune moe-stage2 --shape $m --device-key H200 --out "$work/tune_$m.json" 2>&1 | tee "$work/tune_$m.log"
-          done ;;
+    # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket); each table is merged into
+    # the previous one ($TJ_TUNE_MERGE first), and the benches after this step use the result.
+    tune) table=${TJ_TUNE_MERGE:-}
+          for spec in ${TJ_TUNE:-gpt_oss deepseek_r1}; do
+            m=${spec%%:*}; toks=${spec#*:}; [ "$toks" = "$spec" ] && toks=
+            bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key H200 ${toks:+--tokens $toks} ${table:+--merge "$table"} \
+              --out "$work/tune_$m.json" --results "$work/tune_${m}_results.json" 2>&1 | tee "$work/tune_$m.log"
+            table=$work/tune_$m.json
+          done
+          export TILEJIT_MOE_CONFIGS=$table ;;
     gemm) bundle/bin/bench_gemm --out "$work" --sweep 2>&1 | tee "$work/bench_gemm.txt" ;;
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;

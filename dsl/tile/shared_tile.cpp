@@ -174,6 +174,43 @@ TileCopy copy_begin(const SharedTile& tile, const Arg& stage, const Value& src, 
   return out;
 }
 
+std::vector<Value> copy_rows_of_thread(const SharedTile& tile, int threads, const SrcLoc& loc) {
+  const int c = tile.chunks_per_row();
+  if (threads < c || threads % c || tile.rows() % (threads / c))
+    type_error(fmt::format("copy_rows: {} threads do not cover the {} rows x {} chunks of the tile in whole rounds", threads,
+                           tile.rows(), c), loc);
+  Value first = dsl::udiv(Arg(dsl::thread_id(0, loc), loc), Arg(c, loc), loc);
+  std::vector<Value> rows;
+  for (int j = 0; j < tile.rows() / (threads / c); ++j)
+    rows.push_back(j ? Value(Arg(first, loc) + Arg(j * (threads / c), loc)) : first);
+  return rows;
+}
+
+TileCopy copy_rows_begin(const SharedTile& tile, const Arg& stage, const std::vector<Value>& row_src, const Arg& k,
+                         int threads, const SrcLoc& loc) {
+  std::vector<Value> rows = copy_rows_of_thread(tile, threads, loc);
+  if (row_src.size() != rows.size())
+    type_error(fmt::format("copy_rows_begin: {} row sources for the {} rows this thread copies", row_src.size(), rows.size()),
+               loc);
+  Value chunk = dsl::urem(Arg(dsl::thread_id(0, loc), loc), Arg(tile.chunks_per_row(), loc), loc);
+  Value offset = Arg(k.as(kI32), loc) + Arg(Value(Arg(chunk, loc) * Arg(8, loc)), loc);
+  Value st = stage.as(kI32);
+  TileCopy out;
+  for (size_t j = 0; j < rows.size(); ++j) {
+    if (row_src[j].type() != Type::pointer(Scalar::BF16, ir::AddrSpace::Global))
+      type_error("copy_rows_begin reads ptr<global, bf16> rows, got " + ir::to_string(row_src[j].type()), loc);
+    Value dst = tile.chunk_address(st, rows[j], chunk, loc);
+    Value from = Arg(row_src[j], loc) + Arg(offset, loc);
+    if (on_amd()) {
+      out.data_.push_back(dsl::load(from, 8, loc));
+      out.dst_.push_back(dst);
+    } else {
+      cp_async_16(dst, from, Arg(16, loc), loc);
+    }
+  }
+  return out;
+}
+
 void copy_end(const TileCopy& copy, const SrcLoc& loc) {
   for (size_t i = 0; i < copy.data_.size(); ++i) dsl::store(copy.dst_[i], Arg(copy.data_[i], loc), loc);
 }

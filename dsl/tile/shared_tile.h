@@ -71,6 +71,8 @@ class TileCopy {
  private:
   friend TileCopy copy_begin(const SharedTile&, const dsl::Arg&, const dsl::Value&, const dsl::Arg&, const dsl::Arg&,
                              const std::optional<dsl::Value>&, int, const dsl::SrcLoc&);
+  friend TileCopy copy_rows_begin(const SharedTile&, const dsl::Arg&, const std::vector<dsl::Value>&, const dsl::Arg&,
+                                  int, const dsl::SrcLoc&);
   friend void copy_end(const TileCopy&, const dsl::SrcLoc&);
   std::vector<dsl::Value> data_, dst_;
 };
@@ -84,6 +86,17 @@ class TileCopy {
 TileCopy copy_begin(const SharedTile& tile, const dsl::Arg& stage, const dsl::Value& src, const dsl::Arg& ld,
                     const dsl::Arg& rows_valid, const std::optional<dsl::Value>& cols_valid, int threads,
                     const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// The tile rows this thread copies in copy_rows_begin, in order: thread_id(0) / chunks_per_row +
+/// j * (threads / chunks_per_row). threads must be a multiple of chunks_per_row and the tile's
+/// rows a multiple of threads / chunks_per_row.
+std::vector<dsl::Value> copy_rows_of_thread(const SharedTile& tile, int threads,
+                                            const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// Starts copying one stage of `tile` whose rows lie anywhere in global memory (a gather): this
+/// thread copies logical chunk thread_id(0) % chunks_per_row of each of its rows
+/// (copy_rows_of_thread), row j from row_src[j] + k (row_src: ptr<global, bf16>, 16-byte aligned
+/// with k, an i32 element offset). Every row is read; point rows without data at any readable row.
+TileCopy copy_rows_begin(const SharedTile& tile, const dsl::Arg& stage, const std::vector<dsl::Value>& row_src,
+                         const dsl::Arg& k, int threads, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// Finishes a copy: gfx950 stores the loaded chunks to shared memory; sm_90a does nothing.
 void copy_end(const TileCopy& copy, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// copy_begin then copy_end.

@@ -81,9 +81,7 @@ TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {
   const MoeStage2ConfigTable& table = builtin_config_table();
   ASSERT_FALSE(table.entries.empty());
   for (const MoeStage2TableEntry& e : table.entries) {
-    MoeStage2Config cfg{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk, e.tile_m, e.tile_n,
-                        e.k_batch};
-    cfg.unroll = e.unroll;
+    MoeStage2Config cfg = e.apply_tiles({e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk});
     backend::CompileResult r = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
     EXPECT_EQ(field(r.assembly, "private_segment_fixed_size"), 0) << cfg.kernel_name();
     EXPECT_EQ(count(r.assembly, R"(scratch_(load|store))"), 0u) << cfg.kernel_name();

@@ -27,7 +27,7 @@ struct Case {
   int unroll = 2;
   bool pair_scales = true;
   int warps_m = 1;
-  bool prefetch_activations = false;
+  bool shared_mainloop = false;
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -50,7 +50,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.unroll = c.unroll;
   cfg.pair_scales = c.pair_scales;
   cfg.warps_m = c.warps_m;
-  cfg.prefetch_activations = c.prefetch_activations;
+  cfg.shared_mainloop = c.shared_mainloop;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -117,9 +117,11 @@ const Case kCases[] = {
     // Waves in a 2 x 4 / 4 x 2 (gfx950: 2 x 2 / 4 x 1) grid over rows and columns.
     {"tile_m32_warps_m2", 23, 256, 256, 4, 2, 32, 256, 1, OutDtype::F32, true, true, true, 0, 0, 2, true, 2},
     {"tile_m64_warps_m4_ragged", 41, 128, 512, 4, 3, 64, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 2, true, 4},
-    // Activations loaded with the weights one iteration ahead (several iterations, two m-tiles).
-    {"prefetch_activations", 13, 128, 1024, 4, 2, 32, 128, 1, OutDtype::F32, true, true, true, 0, 0, 2, true, 1, true},
-    {"prefetch_activations_warps_m2", 9, 128, 768, 4, 2, 32, 128, 2, OutDtype::BF16, false, true, true, 1, 1.5, 1, true, 2, true},
+    // Operands staged in shared memory: several steps, split-K, a partial column block, ragged experts.
+    {"shared_mainloop", 21, 128, 512, 4, 2, 32, 128, 1, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true},
+    {"shared_mainloop_kbatch2_partial", 13, 192, 1024, 4, 2, 32, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 2, true},
+    {"shared_mainloop_n256_warps_m2", 45, 256, 256, 4, 3, 32, 256, 1, OutDtype::F32, false, true, true, 0, 0, 1, true, 2, true},
+    {"shared_mainloop_m64_warps_m2_kbatch3", 70, 128, 768, 4, 2, 64, 128, 3, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 2, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

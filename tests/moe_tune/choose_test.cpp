@@ -171,13 +171,17 @@ TEST(Choose, RejectsBadArguments) {
   expect_throw_with<std::invalid_argument>([&] { choose_moe_stage2(t, {128, 1024, 4, 8}, 4, "x", 1); }, {"topk"});
 }
 
-TEST(Choose, BuiltInTableServesH100AndNotOthers) {
+TEST(Choose, BuiltInTableServesH100AndH200AndNotOthers) {
   const MoeStage2ConfigTable& t = builtin_config_table();
   for (const char* model : {"gpt_oss", "deepseek_r1"}) {
     MoeStage2Shape s = *moe_stage2_model_shape(model);
-    MoeStage2Choice on_h100 = choose_moe_stage2(t, s, 7, "NVIDIA H100 80GB HBM3", 132);
-    EXPECT_TRUE(on_h100.from_table) << on_h100.reason;
-    EXPECT_EQ(t.entries[size_t(on_h100.entry_index)].max_tokens, 8);
+    for (const char* card : {"NVIDIA H100 80GB HBM3", "NVIDIA H200"}) {
+      MoeStage2Choice on_card = choose_moe_stage2(t, s, 7, card, 132);
+      EXPECT_TRUE(on_card.from_table) << on_card.reason;
+      const MoeStage2TableEntry& e = t.entries[size_t(on_card.entry_index)];
+      EXPECT_EQ(e.max_tokens, 8);
+      EXPECT_NE(std::string(card).find(e.device), std::string::npos) << card << " served by " << e.device;
+    }
     MoeStage2Choice elsewhere = choose_moe_stage2(t, s, 7, "AMD Instinct MI355X", 256);
     EXPECT_FALSE(elsewhere.from_table) << elsewhere.reason;
   }

@@ -32,6 +32,8 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   do e.k_batch = 1 << uniform(rng, 0, 4);
   while (chunks % e.k_batch);
   e.unroll = 1 << uniform(rng, 0, 2);
+  e.warps_m = e.tile_m == 32 && uniform(rng, 0, 1) ? 2 : 1;
+  e.shared_mainloop = e.tile_m == 32 && e.tile_n >= 128 && uniform(rng, 0, 1);
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));
@@ -45,6 +47,8 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.tile_m, b.tile_m);
   EXPECT_EQ(a.tile_n, b.tile_n);
   EXPECT_EQ(a.k_batch, b.k_batch);
+  EXPECT_EQ(a.warps_m, b.warps_m);
+  EXPECT_EQ(a.shared_mainloop, b.shared_mainloop);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -132,6 +136,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"median_us", -2.0, "positive"},         {"median_us", 0, "positive"},
       {"source", "guess", "tuned"},            {"source", nullptr, "missing"},
       {"device_name", 7, "string"},            {"colour", "red", "not a field"},
+      {"warps_m", 3, "one of 1, 2, 4"},        {"shared_mainloop", 1, "true or false"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -145,6 +150,23 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
     expect_throw_with<std::invalid_argument>([&] { parse_config_table(j.dump(), "bad.json"); },
                                              {"bad.json", "entry 1", std::string("'") + b.field + "'", b.says});
   }
+}
+
+TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
+  for (auto [field, value, says] : {std::tuple<const char*, json, const char*>{"warps_m", 2, "warps_m must be"},
+                                    {"shared_mainloop", true, "shared_mainloop needs"}}) {
+    json j = valid_table();  // tile_m 16: one row group, too few rows for the shared main loop
+    j["entries"][0][field] = value;
+    expect_throw_with<std::invalid_argument>([&] { parse_config_table(j.dump(), "bad.json"); },
+                                             {"bad.json", "entry 0", "'config'", says});
+  }
+  json j = valid_table();
+  j["entries"][0]["tile_m"] = 32;
+  j["entries"][0]["warps_m"] = 2;
+  j["entries"][0]["shared_mainloop"] = true;
+  const MoeStage2TableEntry e = parse_config_table(j.dump(), "ok.json").entries.at(0);
+  EXPECT_EQ(e.warps_m, 2);
+  EXPECT_TRUE(e.shared_mainloop);
 }
 
 TEST(ConfigTable, MalformedTableNamesTheField) {

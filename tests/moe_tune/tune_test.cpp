@@ -19,7 +19,8 @@ using kernels::MoeStage2Shape;
 using testing_support::expect_throw_with;
 using testing_support::SeededRng;
 using testing_support::uniform;
-using Tiles = std::tuple<int, int, int, int, int>;  // tile_m, tile_n, k_batch, unroll the kernel uses, warps_m
+using Tiles = std::tuple<int, int, int, int, int, bool>;  // tile_m, tile_n, k_batch, unroll used, warps_m, shared
+
 
 /// The candidate grid recomputed independently.
 std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
@@ -38,7 +39,10 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
           for (int c : {4, 2})
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
-            if (tm / 16 % wm == 0 && (!quick || wm == 1)) out.insert({tm, tn, kb, used, wm});
+            if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
+              out.insert({tm, tn, kb, used, wm, false});
+              if (!quick && tm >= 32 && tn >= 128 && kb <= 4) out.insert({tm, tn, kb, 1, wm, true});
+            }
         }
       }
     }
@@ -61,7 +65,7 @@ TEST(TuneCandidates, CoverTheGridOnce) {
         EXPECT_EQ(c.inter_dim, s.inter_dim);
         EXPECT_EQ(c.experts, s.experts);
         EXPECT_EQ(c.topk, s.topk);
-        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m});
+        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m, c.shared_mainloop});
         EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
       }
       EXPECT_EQ(got_set, expected_candidates(s, quick));
@@ -118,8 +122,10 @@ TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
     EXPECT_EQ(e.shape, o.shape);
     EXPECT_EQ(e.max_tokens, tokens);
     EXPECT_EQ(e.source, "tuned");
-    EXPECT_EQ(std::tie(e.tile_m, e.tile_n, e.k_batch, e.unroll),
-              std::tie(best.config.tile_m, best.config.tile_n, best.config.k_batch, best.config.unroll));
+    EXPECT_EQ(e.apply_tiles(best.config).kernel_name(), best.config.kernel_name());
+    EXPECT_EQ(std::tie(e.tile_m, e.tile_n, e.k_batch, e.unroll, e.warps_m, e.shared_mainloop),
+              std::tie(best.config.tile_m, best.config.tile_n, best.config.k_batch, best.config.unroll,
+                       best.config.warps_m, best.config.shared_mainloop));
   }
   EXPECT_FALSE(lines.empty());
   const std::string report = moe_stage2_tune_report(r);

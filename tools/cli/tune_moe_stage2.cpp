@@ -78,8 +78,9 @@ double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
 }  // namespace
 
 std::string moe_stage2_config_text(const MoeStage2Config& c) {
-  return fmt::format("tm{} tn{} kb{} u{}{}", c.tile_m, c.tile_n, c.k_batch,
-                     c.unroll_for(c.slice_k() / kernels::kStage2ChunkK), c.warps_m > 1 ? fmt::format(" wm{}", c.warps_m) : "");
+  return fmt::format("tm{} tn{} kb{} u{}{}{}", c.tile_m, c.tile_n, c.k_batch,
+                     c.unroll_for(c.slice_k() / kernels::kStage2ChunkK), c.warps_m > 1 ? fmt::format(" wm{}", c.warps_m) : "",
+                     c.shared_mainloop ? " sh" : "");
 }
 
 std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s, bool quick) {
@@ -104,6 +105,13 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
             c.validate();
             c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
             if (names.insert(c.kernel_name()).second) out.push_back(c);
+            // The shared-memory main loop (no unroll) for tiles with many rows, K split up to 4 ways.
+            if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && u == 1) {
+              c.unroll = 1;
+              c.shared_mainloop = true;
+              c.validate();
+              if (names.insert(c.kernel_name()).second) out.push_back(c);
+            }
           }
       }
     }
@@ -257,6 +265,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     e.k_batch = b.config.k_batch;
     e.unroll = b.config.unroll;
     e.warps_m = b.config.warps_m;
+    e.shared_mainloop = b.config.shared_mainloop;
     e.median_us = std::max(b.median_us, 0.01);
     e.source = "tuned";
     e.device_name = result.device_name;
@@ -266,12 +275,12 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
 }
 
 std::string moe_stage2_tune_report(const MoeStage2TuneResult& r) {
-  std::string out = fmt::format("{:>7} {:<20} {:>10} {:<20} {:>12} {:>8}\n", "tokens", "best", "median_us",
+  std::string out = fmt::format("{:>7} {:<26} {:>10} {:<26} {:>12} {:>8}\n", "tokens", "best", "median_us",
                                 "heuristic", "heuristic_us", "speedup");
   for (size_t i = 0; i < r.best.size(); ++i) {
     const MoeStage2TuneMeasurement& b = r.measurements[r.best[i]];
     const MoeStage2TuneMeasurement& h = r.measurements[r.heuristic[i]];
-    out += fmt::format("{:>7} {:<20} {:>10.1f} {:<20} {:>12.1f} {:>8.2f}\n", b.tokens, moe_stage2_config_text(b.config),
+    out += fmt::format("{:>7} {:<26} {:>10.1f} {:<26} {:>12.1f} {:>8.2f}\n", b.tokens, moe_stage2_config_text(b.config),
                        b.median_us, moe_stage2_config_text(h.config), h.median_us, h.median_us / b.median_us);
   }
   return out;
@@ -294,6 +303,7 @@ std::string moe_stage2_tune_results_json(const MoeStage2TuneResult& r) {
                     {"k_batch", m.config.k_batch},
                     {"unroll", m.config.unroll},
                     {"warps_m", m.config.warps_m},
+                    {"shared_mainloop", m.config.shared_mainloop},
                     {"kernel", m.config.kernel_name()},
                     {"median_us", m.median_us},
                     {"min_us", m.min_us},

@@ -19,7 +19,7 @@
 
 namespace tilejit::kernels {
 
-/// The JSON text of kernels/moe/stage2/configs/h100.json (generated at configure time).
+/// The JSON text of kernels/moe/stage2/configs/builtin.json (generated at configure time).
 extern const char* const kMoeStage2BuiltinConfigsJson;
 
 namespace {
@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -94,6 +94,10 @@ class EntryParser {
                                   e.shape.inter_dim, kStage2ChunkK));
     e.unroll = one_of("unroll", {1, 2, 4});
     if (j_.contains("warps_m")) e.warps_m = one_of("warps_m", {1, 2, 4});
+    if (auto it = j_.find("shared_mainloop"); it != j_.end()) {
+      if (!it->is_boolean()) fail("shared_mainloop", fmt::format("must be true or false, got {}", it->dump()));
+      e.shared_mainloop = it->get<bool>();
+    }
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
@@ -104,10 +108,7 @@ class EntryParser {
     if (e.source != "tuned" && e.source != "heuristic")
       fail("source", fmt::format("must be \"tuned\" or \"heuristic\", got \"{}\"", e.source));
     e.device_name = string("device_name", false).value_or("");
-    MoeStage2Config c{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk, e.tile_m, e.tile_n,
-                      e.k_batch};
-    c.unroll = e.unroll;
-    c.warps_m = e.warps_m;
+    MoeStage2Config c = e.apply_tiles({e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk});
     try {
       c.validate();
     } catch (const std::invalid_argument& ex) {
@@ -121,6 +122,20 @@ class EntryParser {
   size_t index_;
   const json& j_;
 };
+
+}  // namespace
+
+MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
+  base.tile_m = tile_m;
+  base.tile_n = tile_n;
+  base.k_batch = k_batch;
+  base.unroll = unroll;
+  base.warps_m = warps_m;
+  base.shared_mainloop = shared_mainloop;
+  return base;
+}
+
+namespace {
 
 bool same_key(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   return lower(a.device) == lower(b.device) && a.shape == b.shape && a.max_tokens == b.max_tokens;
@@ -144,6 +159,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   j["k_batch"] = e.k_batch;
   j["unroll"] = e.unroll;
   if (e.warps_m != 1) j["warps_m"] = e.warps_m;
+  if (e.shared_mainloop) j["shared_mainloop"] = true;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;
@@ -308,12 +324,8 @@ MoeStage2Choice choose_moe_stage2(const MoeStage2ConfigTable& table, const MoeSt
     return choice;
   }
   const MoeStage2TableEntry& e = table.entries[size_t(best)];
-  MoeStage2Config c = choice.config;
-  c.tile_m = e.tile_m;
-  c.tile_n = e.tile_n;
-  c.k_batch = epi.accumulate ? e.k_batch : 1;
-  c.unroll = e.unroll;
-  c.warps_m = e.warps_m;
+  MoeStage2Config c = e.apply_tiles(choice.config);
+  if (!epi.accumulate) c.k_batch = 1;
   c.validate();
   choice.config = c;
   choice.from_table = true;

@@ -45,9 +45,14 @@ struct MoeStage2TableEntry {
   int k_batch = 1;
   int unroll = 2;
   int warps_m = 1;  ///< optional in the JSON (1 when absent)
+  bool shared_mainloop = false;  ///< optional in the JSON (false when absent)
   std::optional<double> median_us;  ///< the tuner's measured median (absent for heuristic rows)
   std::string source = "tuned";     ///< "tuned" (measured by `tilejit tune moe-stage2`) or "heuristic"
   std::string device_name;          ///< the full name of the device the row was measured on (informational)
+
+  /// `base` (shape and epilogue) with this row's tiles: tile_m, tile_n, k_batch, unroll, warps_m,
+  /// shared_mainloop. Not validated.
+  MoeStage2Config apply_tiles(MoeStage2Config base) const;
 };
 
 /// A config table: the rows and where they came from (for messages).
@@ -64,7 +69,7 @@ MoeStage2ConfigTable parse_config_table(std::string_view json_text, const std::s
 /// Reads and parses a table file; a missing or unreadable file is std::invalid_argument naming the path.
 MoeStage2ConfigTable load_config_table(const std::string& path);
 
-/// The table compiled into the library (kernels/moe/stage2/configs/h100.json).
+/// The table compiled into the library (kernels/moe/stage2/configs/builtin.json).
 const MoeStage2ConfigTable& builtin_config_table();
 
 /// The table the process uses: the file named by TILEJIT_MOE_CONFIGS when set (loaded once; an

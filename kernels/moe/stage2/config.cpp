@@ -24,15 +24,17 @@ void MoeStage2Config::validate() const {
   if (unroll != 1 && unroll != 2 && unroll != 4) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));
   if ((warps_m != 1 && warps_m != 2 && warps_m != 4) || (tile_m / 16) % warps_m)
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
+  if (shared_mainloop && (tile_m % 32 || tile_n < 128))
+    fail(fmt::format("shared_mainloop needs tile_m a multiple of 32 and tile_n >= 128, got {} x {}", tile_m, tile_n));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}_{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? "s" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
-                     pair_scales ? "" : "_s8", prefetch_activations ? "_pa" : "");
+                     pair_scales ? "" : "_s8");
 }
 
 }  // namespace tilejit::kernels

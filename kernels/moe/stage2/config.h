@@ -25,7 +25,9 @@ struct MoeStage2Config {
   bool stream_weights = true;  ///< weight codes read with ir::CachePolicy::Stream (L1 keeps the activations)
   int warps_m = 1;             ///< 1, 2 or 4 row groups of waves (tile_m / 16 must be a multiple)
   bool pair_scales = true;     ///< with an even unroll, one 4-byte scale read per two chunks (and n-tiles 16 rows apart)
-  bool prefetch_activations = false;  ///< activations loaded with the weights one iteration ahead (more registers)
+  /// Activations gathered and weights decoded once per block into shared memory, MMA operands read
+  /// from there (for many rows per expert); needs tile_m a multiple of 32 and tile_n >= 128.
+  bool shared_mainloop = false;
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;

@@ -1,8 +1,13 @@
 // The MoE stage-2 A16W4 kernel: gathered bf16 rows times preshuffled MXFP4 weights, split-K,
 // routing weights, bias and an atomic (or plain) epilogue.
 //
+// Two main loops: this file's (operands straight from global memory into registers: few rows
+// per expert) and, with shared_mainloop, shared_mainloop.cpp's (operands staged in shared memory:
+// many rows per expert); both end in epilogue.h.
+//
 // Dataflow per block (tile_m rows of one expert x tile_n columns, one K slice):
-//  - every wave owns tile_n / waves columns, split into n-tiles of the target's MMA;
+//  - the waves form a warps_m x (waves / warps_m) grid; each owns tile_m / warps_m rows and
+//    tile_n / (waves / warps_m) columns, split into n-tiles of the target's MMA;
 //  - per 128-K chunk each lane loads 16 preshuffled weight bytes (32 K of one row = one
 //    scale block), decodes them to bf16 with the scale, and loads the matching activations;
 //  - lanes feed the MMA a permutation of K (the same for A and B, so the sum is unchanged):
@@ -18,6 +23,8 @@
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
+#include "kernels/moe/stage2/epilogue.h"
+#include "kernels/moe/stage2/shared_mainloop.h"
 
 namespace tilejit::kernels {
 
@@ -56,7 +63,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
-  const tile::MmaLayout& layout = tile::target_mma_layout();
   // The weights decode in the target's cheaper order; the activations follow the same K order.
   const tile::Fp4Order order = tile::preferred_fp4_order();
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
@@ -107,7 +113,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
     // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
     struct Raw {
-      std::vector<Value> words, scales, acts;  // acts: with prefetch_activations, see load_acts
+      std::vector<Value> words, scales;
     };
     // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
     // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
@@ -123,11 +129,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       }
       return raw;
     };
-    // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
-    // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
-    // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
-    const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
-    const bool share_words = cols_per_wave % 32 == 0;
     // The activation vectors of one chunk (per m-tile, per 8-K group q, per row of the lane), raw.
     auto load_acts = [&](Value c) {
       std::vector<Value> v;
@@ -137,12 +138,14 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
           for (const Ptr<bf16>& row : a_rows[mt]) v.push_back(load(row + (k_base + q * 8), 8));
       return v;
     };
+    // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
+    // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
+    // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
+    const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
+    const bool share_words = cols_per_wave % 32 == 0;
     auto load_chunks = [&](Value c0, int count) {
       std::vector<Raw> raws;
-      for (int u = 0; u < count; ++u) {
-        raws.push_back(load_weights(c0 + u));
-        if (cfg.prefetch_activations) raws.back().acts = load_acts(c0 + u);
-      }
+      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u));
       if (!cfg.pair_scales || count % 2) return raws;
       for (int u = 0; u < count; u += 2) {
         Value kb = (c0 + u) * 4 + kl;
@@ -168,7 +171,9 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
-      const std::vector<Value> acts = raw.acts.empty() ? load_acts(c) : raw.acts;
+      // Loaded here, not with the weights one iteration ahead: that (measured on the H200) took up
+      // to twice the registers and was 1-7% slower from 4 to 256 tokens.
+      const std::vector<Value> acts = load_acts(c);
       const size_t rows = a_rows[0].size();
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
@@ -197,8 +202,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
-    // The slots hold every Raw field of the `unroll` chunks in order (words, scales, acts).
-    auto fields = [](Raw& r) { return std::array<std::vector<Value>*, 3>{&r.words, &r.scales, &r.acts}; };
+    // The slots hold every Raw field of the `unroll` chunks in order (words, scales).
+    auto fields = [](Raw& r) { return std::array<std::vector<Value>*, 2>{&r.words, &r.scales}; };
     std::vector<std::unique_ptr<Var<>>> next;
     std::vector<Raw> shape = load_chunks(first, unroll);  // also gives each field's length
     for (Raw& r : shape)
@@ -219,59 +224,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
 
-    // Accumulators to the shared tile through the MMA's C layout.
-    for (int mt = 0; mt < m_tiles; ++mt)
-      for (int j = 0; j < n_tiles; ++j) {
-        Value v = *acc[mt * n_tiles + j];
-        for (int i = 0; i < 4; ++i) {
-          Value m = wave_row0 + layout.c.row.emit(lane, i) + 16 * mt;
-          Value n = layout.c.col.emit(lane, i) + wave_n * cols_per_wave + j * mma_n;
-          c_tile[m * cfg.tile_n + n] = extract(v, i);
-        }
-      }
-    barrier();
-
-    // Epilogue: column pairs, bias once (slice 0), routing weight, then atomics or stores.
-    const int pairs = cfg.tile_m * cfg.tile_n / 2;
-    for_range(tid, pairs, kStage2Threads, [&](Value p) {
-      Value m = udiv(p, cfg.tile_n / 2);
-      Value n = urem(p, cfg.tile_n / 2) * 2;
-      Value gn = bn * cfg.tile_n + n;
-      Value id = sorted_ids[row0 + m];
-      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-      if_((tok < tokens) & (gn < N), [&] {
-        Value v0 = c_tile[m * cfg.tile_n + n], v1 = c_tile[m * cfg.tile_n + n + 1];
-        if (cfg.has_bias) {
-          Value b0 = bias[e * N + gn], b1 = bias[e * N + gn + 1];
-          if (cfg.k_batch > 1) {
-            Value first_slice = z == 0;
-            b0 = select(first_slice, b0, 0.0f);
-            b1 = select(first_slice, b1, 0.0f);
-          }
-          v0 = v0 + b0;
-          v1 = v1 + b1;
-        }
-        if (cfg.doweight) {
-          Value wgt = sorted_weights[row0 + m];
-          v0 = v0 * wgt;
-          v1 = v1 * wgt;
-        }
-        Value out_row = cfg.accumulate ? tok : Value(tok * cfg.topk + slot);
-        Value dst = out + (out_row * N + gn);
-        if constexpr (std::is_same_v<OutT, float>) {
-          if (cfg.accumulate) {
-            atomic_add(dst, v0);
-            atomic_add(dst + 1, v1);
-          } else {
-            store(dst, make_vector({v0, v1}));
-          }
-        } else {
-          Value pair = cast(make_vector({v0, v1}), Type::vector(Scalar::BF16, 2));
-          if (cfg.accumulate) atomic_add(dst, pair);
-          else store(dst, pair);
-        }
-      });
-    });
+    stage2_detail::accumulators_to_tile(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_per_wave);
+    stage2_detail::stage2_epilogue<OutT>(cfg, c_tile, out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z);
   });
 }
 
@@ -286,7 +240,11 @@ KernelDef define(const MoeStage2Config& cfg) {
       [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
             Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
             Int tokens) {
-        stage2_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens);
+        if (cfg.shared_mainloop)
+          stage2_detail::stage2_shared_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
+                                                  num_valid, bias, tokens);
+        else
+          stage2_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens);
       },
       std::move(opts));
 }
