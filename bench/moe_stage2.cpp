@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       const MoeStage2Shape shape{s.N, s.K, s.E, s.topk};
       MoeStage2Choice choice;
       if (tile_n || unroll) {
-        choice.config = heuristic_moe_stage2(shape, tokens, dev.compute_units(), {}, tile_n, unroll ? unroll : 2);
+        choice.config = heuristic_moe_stage2(shape, tokens, dev.compute_units(), {}, tile_n, unroll);
         choice.reason = "heuristic (--tile-n/--unroll given)";
       } else {
         choice = choose_moe_stage2(default_config_table(), shape, tokens, dev.name(), dev.compute_units());

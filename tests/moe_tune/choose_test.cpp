@@ -33,16 +33,19 @@ MoeStage2TableEntry row(const std::string& device, const MoeStage2Shape& shape, 
 
 /// The heuristic recomputed independently: the smallest power-of-two split that gives at least
 /// 2 blocks per unit, limited to splits into whole 128-K chunks.
-int expected_k_batch(const MoeStage2Shape& s, int tokens, uint32_t units, int tile_n) {
-  const double active = std::min(double(tokens) * s.topk, double(s.experts));
-  const double blocks = active * std::ceil(double(s.model_dim) / tile_n);
-  int kb = 1;
-  for (int cand = 2; cand <= s.inter_dim / 128; cand *= 2) {
-    if ((s.inter_dim / 128) % cand) break;
-    if (blocks * (cand / 2) >= 2.0 * units) break;
-    kb = cand;
-  }
-  return kb;
+/// The heuristic's rule, restated: more than 16 routed rows per active expert is "many rows".
+bool many_rows(const MoeStage2Shape& s, int tokens) {
+  const double routed = double(tokens) * s.topk;
+  return routed > 16.0 * std::min(routed, double(s.experts));
+}
+
+/// With few rows: the fewest slices of at most 4 chunks that divide K / 128; else 1.
+int expected_k_batch(const MoeStage2Shape& s, int tokens) {
+  if (many_rows(s, tokens)) return 1;
+  const int chunks = s.inter_dim / 128;
+  for (int kb = 1; kb <= chunks; ++kb)
+    if (chunks % kb == 0 && chunks / kb <= 4) return kb;
+  return chunks;
 }
 
 TEST(Choose, PicksTheSmallestBucketAtOrAboveTokens) {
@@ -121,11 +124,11 @@ TEST(Choose, FallsBackToTheHeuristicAndSaysSo) {
     EXPECT_EQ(c.entry_index, -1);
     EXPECT_NE(c.reason.find("heuristic"), std::string::npos) << c.reason;
     EXPECT_NE(c.reason.find("small.json"), std::string::npos) << c.reason;
-    const int tile_n = s.model_dim >= 128 ? 128 : 64;
-    EXPECT_EQ(c.config.tile_m, 16);
+    const int tile_n = s.model_dim >= 512 ? 256 : s.model_dim >= 128 ? 128 : 64;
+    EXPECT_EQ(c.config.tile_m, many_rows(s, tokens) ? 32 : 16);
     EXPECT_EQ(c.config.tile_n, tile_n);
-    EXPECT_EQ(c.config.unroll, 2);
-    EXPECT_EQ(c.config.k_batch, expected_k_batch(s, tokens, units, tile_n))
+    EXPECT_EQ(c.config.unroll, many_rows(s, tokens) ? 2 : 4);
+    EXPECT_EQ(c.config.k_batch, expected_k_batch(s, tokens))
         << "N=" << s.model_dim << " K=" << s.inter_dim << " E=" << s.experts << " topk=" << s.topk << " tokens=" << tokens
         << " units=" << units;
     EXPECT_NO_THROW(c.config.validate());
@@ -139,11 +142,12 @@ TEST(Choose, HeuristicOverridesAndEpilogue) {
   for (int probe = 0; probe < 30; ++probe) {
     const int tokens = int(uniform(*rng, 1, 300));
     const uint32_t units = uint32_t(uniform(*rng, 1, 304));
-    const int tile_n = 64 << uniform(*rng, 0, 2), unroll = 1 << uniform(*rng, 0, 2);
+    const int tile_n = 64 << uniform(*rng, 0, 3), unroll = 1 << uniform(*rng, 0, 2);
     MoeStage2Config c = heuristic_moe_stage2(kShape, tokens, units, {}, tile_n, unroll);
     EXPECT_EQ(c.tile_n, tile_n);
     EXPECT_EQ(c.unroll, unroll);
-    EXPECT_EQ(c.k_batch, expected_k_batch(kShape, tokens, units, tile_n));
+    EXPECT_EQ(c.tile_m, many_rows(kShape, tokens) && tile_n < 512 ? 32 : 16);
+    EXPECT_EQ(c.k_batch, expected_k_batch(kShape, tokens));
   }
   // Without accumulation a split cannot add up: k_batch 1, also when the table row splits.
   MoeStage2Epilogue store{OutDtype::F32, true, false, false};

@@ -83,11 +83,14 @@ std::string config_table_json(const MoeStage2ConfigTable& table);
 /// device, shape and max_tokens.
 MoeStage2ConfigTable merge_config_tables(const MoeStage2ConfigTable& base, const MoeStage2ConfigTable& update);
 
-/// The heuristic used where a table has no row: tile_m 16, tile_n `tile_n` (0: 128, or 64 when
-/// N < 128), unroll `unroll`, and k_batch doubled while the grid has fewer than 2 blocks per compute
-/// unit (and the slices stay whole 128-K chunks; always 1 without accumulation).
+/// The heuristic used where a table has no row (what the H100 and H200 tables have in common):
+/// with at most 16 routed rows per active expert (tokens * topk <= 16 * min(tokens * topk, E)),
+/// tile_m 16, k_batch the smallest divisor of K / 128 that leaves slices of at most 4 chunks, and
+/// unroll 4; with more, tile_m 32 (16 with tile_n 512), k_batch 1 and unroll 2. tile_n 256 for N >= 512, else 128 for
+/// N >= 128, else 64. `tile_n` / `unroll` other than 0 replace the choice; without accumulation
+/// k_batch is 1. `compute_units` is not used (kept for callers and a future grid-size rule).
 MoeStage2Config heuristic_moe_stage2(const MoeStage2Shape& shape, int tokens, uint32_t compute_units,
-                                     const MoeStage2Epilogue& epilogue = {}, int tile_n = 0, int unroll = 2);
+                                     const MoeStage2Epilogue& epilogue = {}, int tile_n = 0, int unroll = 0);
 
 /// A chosen config and why.
 struct MoeStage2Choice {
