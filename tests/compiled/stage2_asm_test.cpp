@@ -75,6 +75,30 @@ TEST_P(Stage2Compiled, Sm90aPtx) {
   EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
 }
 
+// The shared-memory main loop: operands through LDS / shared memory (ds_read_b128 / ldmatrix),
+// activation rows copied in (cp.async on sm_90a), the weights decoded by the target's path.
+TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
+  for (auto [tm, tn, wm] : {std::tuple{64, 128, 2}, std::tuple{32, 256, 1}}) {
+    MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
+    cfg.warps_m = wm;
+    cfg.shared_mainloop = true;
+    SCOPED_TRACE(cfg.kernel_name());
+    backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+    EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
+    EXPECT_GE(count(g.assembly, R"(ds_read_b128)"), 1u);
+    EXPECT_GE(count(g.assembly, R"(v_cvt_scalef32_pk_bf16_fp4)"), 1u);
+    EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
+    // Four A stages, two B stages of 64 K, and the f32 epilogue tile.
+    EXPECT_EQ(field(g.assembly, "group_segment_fixed_size"), 4L * tm * 64 * 2 + 2L * tn * 64 * 2 + 4L * tm * tn);
+    backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+    std::string ptx(n.code.binary.begin(), n.code.binary.end());
+    EXPECT_GE(count(ptx, R"(ldmatrix\.sync\.aligned)"), 1u);
+    EXPECT_GE(count(ptx, R"(cp\.async\.ca\.shared\.global|cp\.async\.cg\.shared\.global)"), 1u);
+    EXPECT_GE(count(ptx, R"(mma\.sync\.aligned\.m16n8k16)"), 1u);
+    EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+  }
+}
+
 // Every configuration the built-in table (the startup chooser) can pick, with the resource report
 // (docs/performance.md lists it): no scratch and LDS within gfx950's 160 KiB.
 TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {
