@@ -99,15 +99,21 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
         d_experts(dev, size_t(max_blocks) * 4), d_valid(dev, 8), d_out(dev, out_bytes);
     ASSERT_C_OK(tilejit_device_memset(dev, d_sorted.ptr, 0xA5, size_t(max_rows) * 4));
     ASSERT_C_OK(tilejit_device_memset(dev, d_valid.ptr, 0xA5, 8));
-    ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, 0, out_bytes));
+    // bf16: the sorting launch zeroes the (poisoned) output; f32: a memset does.
+    ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, f32 ? 0 : 0xFF, out_bytes));
 
     void* stream = nullptr;
     ASSERT_C_OK(tilejit_stream_create(dev, &stream));
     void* native = reinterpret_cast<void*>(1);
     ASSERT_C_OK(tilejit_stream_native(stream, &native));
     EXPECT_EQ(native, nullptr) << "the emulator has no driver stream";
-    ASSERT_C_OK(tilejit_moe_sorting(dev, d_ids.ptr, d_wts.ptr, tokens, topk, E, cfg.tile_m, d_sorted.ptr, d_sorted_w.ptr,
-                                    d_experts.ptr, d_valid.ptr, stream));
+    if (f32)
+      ASSERT_C_OK(tilejit_moe_sorting(dev, d_ids.ptr, d_wts.ptr, tokens, topk, E, cfg.tile_m, d_sorted.ptr,
+                                      d_sorted_w.ptr, d_experts.ptr, d_valid.ptr, stream));
+    else
+      ASSERT_C_OK(tilejit_moe_sorting_zeroing(dev, d_ids.ptr, d_wts.ptr, tokens, topk, E, cfg.tile_m, d_sorted.ptr,
+                                              d_sorted_w.ptr, d_experts.ptr, d_valid.ptr, d_out.ptr,
+                                              int64_t(out_bytes), stream));
     tilejit_moe_stage2_args args{};
     args.out = d_out.ptr;
     args.a = d_a.ptr;
@@ -241,6 +247,8 @@ TEST(CApiErrors, DevicesMemoryAndSorting) {
                {"tilejit_moe_sorting", "topk"});
   expect_error(tilejit_moe_sorting(dev, p, p, 4, 2, 8, 16, 0, p, p, p, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT,
                {"sorted_token_ids", "null"});
+  expect_error(tilejit_moe_sorting_zeroing(dev, p, p, 4, 2, 8, 16, p, p, p, p, p, 24, nullptr),
+               TILEJIT_ERROR_INVALID_ARGUMENT, {"tilejit_moe_sorting_zeroing", "multiple of 16"});
   ASSERT_C_OK(tilejit_device_free(dev, p));
   std::vector<uint8_t> in(64 * 128), out(in.size());
   expect_error(tilejit_mxfp4_preshuffle_weights(in.data(), out.data(), 1, 60, 256), TILEJIT_ERROR_INVALID_ARGUMENT, {"N (= 60)"});

@@ -207,6 +207,35 @@ TEST(SortingGpuStream, LaunchOnStreamAndReuse) {
   }
 }
 
+TEST(SortingGpuZero, ZeroesTheStage2OutputInTheSameLaunch) {
+  SeededRng rng;
+  for (Target target : {Target::Gfx950, Target::Sm90a}) {
+    Device& device = test_device(target);
+    const int tokens = int(uniform(*rng, 1, 24)), topk = int(uniform(*rng, 1, 4)), E = int(uniform(*rng, 4, 32));
+    const int bs = 16, N = 32 * int(uniform(*rng, 1, 40));
+    moe::Routing r = moe::random_routing(*rng, tokens, topk, E);
+    const moe::SortedRouting want = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, topk, E, bs);
+    // The bf16 output [tokens, N] with 64 bytes of slack that must keep its poison.
+    const size_t bytes = size_t(tokens) * N * 2, slack = 64;
+    std::vector<uint8_t> start(bytes + slack);
+    for (auto& x : start) x = uint8_t(uniform(*rng, 1, 255));  // never 0: an unzeroed byte shows
+    Buffer<uint8_t> out(device, std::span<const uint8_t>(start));
+    Buffer<int32_t> ids_in(device, std::span<const int32_t>(r.topk_ids));
+    Buffer<float> w_in(device, std::span<const float>(r.topk_weights));
+    Outputs o(device, moe::moe_sorting_max_rows(tokens, topk, E, bs), moe::moe_sorting_max_blocks(tokens, topk, E, bs));
+    moe_sorting_gpu(device, ids_in.ptr(), w_in.ptr(), tokens, topk, E, bs, o.ids.ptr(), o.weights.ptr(), o.experts.ptr(),
+                    o.valid.ptr(), nullptr, {out.ptr(), int64_t(bytes)});
+    std::vector<uint8_t> got = out.download();
+    size_t nonzero = 0, changed = 0;
+    for (size_t i = 0; i < bytes; ++i) nonzero += got[i] != 0;
+    for (size_t i = bytes; i < bytes + slack; ++i) changed += got[i] != start[i];
+    EXPECT_EQ(nonzero, 0u) << "bytes of the output left unzeroed";
+    EXPECT_EQ(changed, 0u) << "bytes written past the zero fill";
+    std::vector<int32_t> ids = o.ids.download();
+    for (size_t i = 0; i < want.sorted_token_ids.size(); ++i) ASSERT_EQ(ids[i], want.sorted_token_ids[i]) << i;
+  }
+}
+
 TEST(SortingGpuArgs, RejectsBadArguments) {
   Device& device = test_device(Target::Sm90a);
   Buffer<int32_t> ids(device, 64), out_ids(device, 1024), out_experts(device, 256), valid(device, 2);
@@ -243,6 +272,15 @@ TEST(SortingGpuArgs, RejectsBadArguments) {
   bad([](P& p) { p.ids = 0; }, {"topk_ids", "null"});
   bad([](P& p) { p.w += 2; }, {"topk_weights", "aligned"});
   bad([](P& p) { p.valid += 1; }, {"num_valid_ids", "aligned"});
+  auto zero = [&](MoeSortingZeroFill z) {
+    moe_sorting_gpu(device, ok.ids, ok.w, ok.tokens, ok.topk, ok.experts, ok.bs, ok.out_ids, ok.out_w, ok.out_experts,
+                    ok.valid, nullptr, z);
+  };
+  expect_throw_with<std::invalid_argument>([&] { zero({out_ids.ptr(), 24}); }, {"zero fill", "multiple of 16"});
+  expect_throw_with<std::invalid_argument>([&] { zero({out_ids.ptr(), -16}); }, {"zero fill"});
+  expect_throw_with<std::invalid_argument>([&] { zero({0, 64}); }, {"zero fill", "non-null"});
+  expect_throw_with<std::invalid_argument>([&] { zero({out_ids.ptr() + 4, 64}); }, {"zero fill", "16-byte aligned"});
+  EXPECT_NO_THROW(zero({0, 0}));
 }
 
 // The kernel's IR verifies and compiles through LLVM for both GPU targets.

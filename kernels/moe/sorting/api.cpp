@@ -25,7 +25,7 @@ void check_pointer(DevicePtr p, const char* name, bool may_be_null) {
 
 void moe_sorting_gpu(Device& device, DevicePtr topk_ids, DevicePtr topk_weights, int tokens, int topk, int experts,
                      int block_size, DevicePtr sorted_ids, DevicePtr sorted_weights, DevicePtr sorted_expert_ids,
-                     DevicePtr num_valid_ids, Stream* stream) {
+                     DevicePtr num_valid_ids, Stream* stream, MoeSortingZeroFill zero) {
   if (experts < 1 || experts > kMoeSortingMaxExperts)
     fail(fmt::format("experts (= {}) must be in [1, {}]", experts, kMoeSortingMaxExperts));
   if (tokens < 0 || tokens > moe::kMaxSortingTokens)
@@ -43,6 +43,10 @@ void moe_sorting_gpu(Device& device, DevicePtr topk_ids, DevicePtr topk_weights,
   check_pointer(sorted_weights, "sorted_weights", false);
   check_pointer(sorted_expert_ids, "sorted_expert_ids", false);
   check_pointer(num_valid_ids, "num_valid_ids", false);
+  if (zero.bytes < 0 || zero.bytes % 16 || zero.bytes > (int64_t(1) << 31))
+    fail(fmt::format("zero fill bytes (= {}) must be a multiple of 16 in [0, 2^31]", zero.bytes));
+  if (zero.bytes && (!zero.ptr || zero.ptr % 16))
+    fail(fmt::format("zero fill pointer (= {:#x}) must be non-null and 16-byte aligned", zero.ptr));
 
   // compile() returns the Kernel from this process's memory after the first call per device.
   Kernel kernel = compile(moe_sorting_kernel(), device);
@@ -50,7 +54,7 @@ void moe_sorting_gpu(Device& device, DevicePtr topk_ids, DevicePtr topk_weights,
   kernel.launch_on(stream, Dim3{1, 1, 1}, Dim3{uint32_t(kMoeSortingThreads), 1, 1},
                    RawPtr{topk_ids ? topk_ids : sorted_ids}, RawPtr{topk_weights ? topk_weights : sorted_weights},
                    RawPtr{sorted_ids}, RawPtr{sorted_weights}, RawPtr{sorted_expert_ids}, RawPtr{num_valid_ids},
-                   tokens, topk, experts, block_size);
+                   tokens, topk, experts, block_size, RawPtr{zero.bytes ? zero.ptr : sorted_ids}, int(zero.bytes / 16));
 }
 
 }  // namespace tilejit::kernels

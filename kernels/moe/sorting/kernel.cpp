@@ -6,7 +6,9 @@
 //     multiple of block_size (E steps), and writes num_valid_ids;
 //  3. placement: thread t owns pairs t, t+B, ... and finds each one's row as its expert's first row
 //     plus the number of earlier pairs with the same expert (up to ceil(P/B)*P loads); it also
-//     writes its experts' padding rows and block expert ids, and its share of the tail.
+//     writes its experts' padding rows and block expert ids, and its share of the tail;
+//  0. (first, independent of the rest) zero_vectors 16-byte zeros from zero_out: the stage-2 output it
+//     accumulates into, so that no memset launch is needed.
 // Work per thread: O((E + P) * P / B + E), meant for decode sizes (P up to a few thousand). There are
 // no atomics and every output element has exactly one writer, so the result is exact and deterministic.
 #include "kernels/moe/sorting/kernel.h"
@@ -23,8 +25,11 @@ const ir::Type kI32 = ir::Type::scalar(ir::Scalar::I32);
 
 void sorting_body(Ptr<int32_t> topk_ids, Ptr<float> topk_weights, Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights,
                   Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Int tokens, Int topk, Int experts,
-                  Int block_size) {
+                  Int block_size, Ptr<int32_t> zero_out, Int zero_vectors) {
   constexpr int B = kMoeSortingThreads;
+  // 0. The zero fill, consecutive threads on consecutive 16-byte vectors.
+  for_range(thread_id(), zero_vectors, B, [&](Value v) { store(zero_out, v * 4, splat(Int(0), 4)); });
+
   SharedPtr<int32_t> counts = shared_array<int32_t>(kMoeSortingMaxExperts);
   SharedPtr<int32_t> starts = shared_array<int32_t>(kMoeSortingMaxExperts + 1);
   Value tid = thread_id();
@@ -95,13 +100,14 @@ const KernelDef& moe_sorting_kernel() {
       kernel("moe_sorting",
              [](Ptr<int32_t> topk_ids, Ptr<float> topk_weights, Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights,
                 Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Int tokens, Int topk, Int experts,
-                Int block_size) {
+                Int block_size, Ptr<int32_t> zero_out, Int zero_vectors) {
                sorting_body(topk_ids, topk_weights, sorted_ids, sorted_weights, sorted_experts, num_valid, tokens,
-                            topk, experts, block_size);
+                            topk, experts, block_size, zero_out, zero_vectors);
              },
              {.block = {kMoeSortingThreads, 1, 1},
               .param_names = {"topk_ids", "topk_weights", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",
-                              "num_valid_ids", "tokens", "topk", "experts", "block_size"}});
+                              "num_valid_ids", "tokens", "topk", "experts", "block_size", "zero_out",
+                              "zero_vectors"}});
   return def;
 }
 

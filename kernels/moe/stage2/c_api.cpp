@@ -352,6 +352,18 @@ int tilejit_moe_sorting(tilejit_device* device, uint64_t topk_ids, uint64_t topk
   });
 }
 
+int tilejit_moe_sorting_zeroing(tilejit_device* device, uint64_t topk_ids, uint64_t topk_weights, int32_t tokens,
+                                int32_t topk, int32_t experts, int32_t block_size, uint64_t sorted_token_ids,
+                                uint64_t sorted_weights, uint64_t sorted_expert_ids, uint64_t num_valid_ids,
+                                uint64_t zero_out, int64_t zero_bytes, void* stream) {
+  return guarded("tilejit_moe_sorting_zeroing", [&] {
+    tilejit_device* d = check_device(device);
+    tilejit::kernels::moe_sorting_gpu(*d->device, topk_ids, topk_weights, tokens, topk, experts, block_size,
+                                      sorted_token_ids, sorted_weights, sorted_expert_ids, num_valid_ids,
+                                      check_stream(stream, d), {zero_out, zero_bytes});
+  });
+}
+
 int tilejit_mxfp4_preshuffle_weights(const uint8_t* w, uint8_t* out, int64_t E, int64_t N, int64_t K) {
   return guarded("tilejit_mxfp4_preshuffle_weights", [&] {
     if (N <= 0 || N % 16 || K <= 0 || K % 128)

@@ -122,6 +122,14 @@ TILEJIT_C_API int tilejit_moe_sorting(tilejit_device* device, uint64_t topk_ids,
                                       int32_t topk, int32_t experts, int32_t block_size, uint64_t sorted_token_ids,
                                       uint64_t sorted_weights, uint64_t sorted_expert_ids, uint64_t num_valid_ids,
                                       void* stream);
+/** tilejit_moe_sorting that also zeroes `zero_bytes` (a multiple of 16, at most 2^31) from `zero_out`
+ *  (16-byte aligned) in the same launch: pass the stage-2 output and skip its memset. One workgroup
+ *  writes it, so it suits decode-sized outputs. */
+TILEJIT_C_API int tilejit_moe_sorting_zeroing(tilejit_device* device, uint64_t topk_ids, uint64_t topk_weights,
+                                              int32_t tokens, int32_t topk, int32_t experts, int32_t block_size,
+                                              uint64_t sorted_token_ids, uint64_t sorted_weights,
+                                              uint64_t sorted_expert_ids, uint64_t num_valid_ids, uint64_t zero_out,
+                                              int64_t zero_bytes, void* stream);
 
 /* ---- MXFP4 preshuffles (host memory; the stage-2 layouts of the contract) */
 
