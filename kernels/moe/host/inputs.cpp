@@ -83,9 +83,12 @@ mxfp4::Mxfp4Matrix random_mxfp4_weights(std::mt19937& rng, int64_t E, int64_t N,
   m.cols = K;
   m.packed.resize(size_t(E * N * K / 2));
   m.scales.resize(size_t(E * N * K / mxfp4::kBlockSize));
-  std::uniform_int_distribution<int> byte(0, 255);
+  // Four code bytes per 32-bit draw (uniform bytes; a GPT-OSS expert set is 600 MB).
+  for (size_t i = 0; i < m.packed.size(); i += 4) {
+    const uint32_t r = uint32_t(rng());
+    for (size_t j = 0; j < 4 && i + j < m.packed.size(); ++j) m.packed[i + j] = uint8_t(r >> (8 * j));
+  }
   std::uniform_int_distribution<int> scale(scale_min, scale_max);
-  for (auto& b : m.packed) b = uint8_t(byte(rng));
   for (auto& s : m.scales) s = uint8_t(scale(rng));
   return m;
 }
