@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   app.add_flag("--l1-weights", l1_weights, "weight codes read with the normal cache policy (an A/B of stream_weights)");
   bool byte_scales = false;
   app.add_flag("--byte-scales", byte_scales, "one scale byte read per chunk and n-tile (an A/B of pair_scales)");
+  bool register_epilogue = false;
+  app.add_flag("--register-epilogue", register_epilogue, "sm_90a: atomics straight from the accumulators (an A/B of register_epilogue)");
   app.add_option("--json", json_name, "name of the JSON file written under --out");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
       MoeStage2Config cfg = choice.config;
       if (l1_weights) cfg.stream_weights = false;
       if (byte_scales) cfg.pair_scales = false;
+      if (register_epilogue) cfg.register_epilogue = true;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
       Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));

@@ -24,6 +24,7 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
+    stage2_re) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_re.json --register-epilogue 2>&1 | tee "$work/bench_stage2_re.txt" ;;
     # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket); each table is merged into
     # the previous one ($TJ_TUNE_MERGE first), and the benches after this step use the result.
     tune) table=${TJ_TUNE_MERGE:-}

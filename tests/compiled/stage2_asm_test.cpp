@@ -99,6 +99,22 @@ TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
   }
 }
 
+// register_epilogue: sm_90a sends column pairs from the accumulators (no shared tile, no barrier);
+// gfx950 keeps the shared tile (its C layout has no column pairs in a lane).
+TEST(Stage2Compiled, RegisterEpilogueSkipsTheSharedTileOnSm90a) {
+  MoeStage2Config cfg{3072, 3072, 128, 4, 16, 256, 6, OutDtype::BF16, true, true, true};
+  cfg.unroll = 4;
+  cfg.register_epilogue = true;
+  backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+  std::string ptx(n.code.binary.begin(), n.code.binary.end());
+  EXPECT_EQ(count(ptx, R"(bar\.sync)"), 0u);
+  EXPECT_EQ(count(ptx, R"(\.shared)"), 0u);
+  EXPECT_GE(count(ptx, R"(red\.global\.add\.noftz\.bf16x2)"), 1u);
+  backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+  EXPECT_EQ(field(g.assembly, "group_segment_fixed_size"), 16L * 256 * 4);
+  EXPECT_GE(count(g.assembly, R"(global_atomic_pk_add_bf16)"), 1u);
+}
+
 // Every configuration the built-in table (the startup chooser) can pick, with the resource report
 // (docs/performance.md lists it): no scratch and LDS within gfx950's 160 KiB.
 TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {

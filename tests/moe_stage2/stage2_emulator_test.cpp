@@ -28,6 +28,7 @@ struct Case {
   bool pair_scales = true;
   int warps_m = 1;
   bool shared_mainloop = false;
+  bool register_epilogue = false;
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -51,6 +52,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.pair_scales = c.pair_scales;
   cfg.warps_m = c.warps_m;
   cfg.shared_mainloop = c.shared_mainloop;
+  cfg.register_epilogue = c.register_epilogue;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -122,6 +124,10 @@ const Case kCases[] = {
     {"shared_mainloop_kbatch2_partial", 13, 192, 1024, 4, 2, 32, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 2, true},
     {"shared_mainloop_n256_warps_m2", 45, 256, 256, 4, 3, 32, 256, 1, OutDtype::F32, false, true, true, 0, 0, 1, true, 2, true},
     {"shared_mainloop_m64_warps_m2_kbatch3", 70, 128, 768, 4, 2, 64, 128, 3, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 2, true},
+    // Column pairs straight from the accumulators (sm_90a; gfx950 keeps the shared tile).
+    {"register_epilogue_bf16", 9, 192, 512, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, true},
+    {"register_epilogue_store_f32", 6, 128, 256, 4, 2, 32, 64, 1, OutDtype::F32, true, false, false, 1, 1.5, 1, true, 2, false, true},
+    {"register_epilogue_shared_mainloop", 33, 256, 512, 4, 2, 32, 256, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 2, true, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

@@ -28,6 +28,9 @@ struct MoeStage2Config {
   /// Activations gathered and weights decoded once per block into shared memory, MMA operands read
   /// from there (for many rows per expert); needs tile_m a multiple of 32 and tile_n >= 128.
   bool shared_mainloop = false;
+  /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
+  /// f32 tile and no barrier (gfx950 always goes through the tile). Not yet measured on a GPU.
+  bool register_epilogue = false;
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;

@@ -67,7 +67,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   const tile::Fp4Order order = tile::preferred_fp4_order();
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
-  SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
+  const std::optional<SharedPtr<float>> c_tile = stage2_detail::epilogue_tile(cfg);
   Value tid = thread_id();
   Value lane = lane_id();
   Value wave_index = udiv(tid, wave);
@@ -224,8 +224,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
 
-    stage2_detail::accumulators_to_tile(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_per_wave);
-    stage2_detail::stage2_epilogue<OutT>(cfg, c_tile, out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z);
+    stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_per_wave,
+                                       {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
   });
 }
 

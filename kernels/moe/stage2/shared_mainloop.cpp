@@ -49,7 +49,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
 
   const tile::SharedTile ta = tile::make_shared_tile(cfg.tile_m, kStepK, kAStages);
   const tile::SharedTile tb = tile::make_shared_tile(cfg.tile_n, kStepK, kBStages);
-  SharedPtr<float> c_tile = shared_array<float>(cfg.tile_m * cfg.tile_n);
+  const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
 
   Value tid = thread_id();
   Value wave_index = udiv(tid, wave);
@@ -143,8 +143,8 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
     });
     tile::copy_wait(0);  // no copy outlives the kernel (the trailing ones re-read the last step)
 
-    accumulators_to_tile(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_w);
-    stage2_epilogue<OutT>(cfg, c_tile, out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z);
+    stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_w,
+                        {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
   });
 }
 
