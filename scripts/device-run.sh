@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One device call: every gpu test and example (scripts/device-test), then the benchmarks named in
-# $TJ_BENCH (default: stage 2 with both weight cache policies; a tune step's table is used by the
-# benches after it), then Nsight Compute on one stage-2
-# point when ncu is there. Everything is packed into $OUT/results.tar.xz (the call returns few files).
+# One device call: every gpu test and example (scripts/device-test; TJ_SKIP_TESTS=1 skips them),
+# the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
+# stage2_l1, stage2_bytes, stage2_re, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
+# tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
+# the stage-2 token counts in $TJ_NCU when ncu is there. Everything is packed into
+# $OUT/results.tar.xz after every step (the call returns few files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 final=${OUT:-device-report}
