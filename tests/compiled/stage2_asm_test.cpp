@@ -78,7 +78,7 @@ TEST_P(Stage2Compiled, Sm90aPtx) {
 // The shared-memory main loop: operands through LDS / shared memory (ds_read_b128 / ldmatrix),
 // activation rows copied in (cp.async on sm_90a), the weights decoded by the target's path.
 TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
-  for (auto [tm, tn, wm] : {std::tuple{64, 128, 2}, std::tuple{32, 256, 1}}) {
+  for (auto [tm, tn, wm] : {std::tuple{64, 128, 2}, std::tuple{32, 256, 1}, std::tuple{64, 256, 2}}) {
     MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
     cfg.warps_m = wm;
     cfg.shared_mainloop = true;

@@ -128,6 +128,9 @@ const Case kCases[] = {
     {"register_epilogue_bf16", 9, 192, 512, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, true},
     {"register_epilogue_store_f32", 6, 128, 256, 4, 2, 32, 64, 1, OutDtype::F32, true, false, false, 1, 1.5, 1, true, 2, false, true},
     {"register_epilogue_shared_mainloop", 33, 256, 512, 4, 2, 32, 256, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 2, true, true},
+    // The widest shared-main-loop tile, 64 x 256 (160 KiB of LDS on gfx950), warps 2 x 4.
+    {"shared_mainloop_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 2, true, false},
+    {"shared_mainloop_m64_n256_register_epilogue", 50, 320, 256, 4, 2, 64, 256, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 2, true, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -156,6 +159,14 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.tile_m = 8; }, "tile_m");
   bad([](auto& c) { c.tile_n = 96; }, "tile_n");
   bad([](auto& c) { c.tile_m = 64; c.tile_n = 512; }, "too large");
+  bad([](auto& c) { c.tile_m = 64; c.tile_n = 512; c.shared_mainloop = true; }, "160");  // 208 KiB of LDS
+  EXPECT_NO_THROW(([&] {
+    MoeStage2Config c = ok;
+    c.tile_m = 64;
+    c.tile_n = 256;
+    c.shared_mainloop = true;  // 64 x 256 fits exactly: 64 KiB epilogue + 32 KiB A + 64 KiB B
+    c.validate();
+  })());
   bad([](auto& c) { c.k_batch = 3; }, "k_batch");
   bad([](auto& c) { c.topk = 9; }, "topk");
   bad([](auto& c) { c.accumulate = false; c.k_batch = 2; }, "accumulate");

@@ -30,7 +30,6 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
     for (int tn : {64, 128, 256, 512}) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;
-      if (tm * tn > 8192) continue;
       for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (chunks % kb) continue;
         for (int u : {1, 2, 4}) {
@@ -40,8 +39,10 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
-              out.insert({tm, tn, kb, used, wm, false});
-              if (!quick && tm >= 32 && tn >= 128 && kb <= 4) out.insert({tm, tn, kb, 1, wm, true});
+              if (tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false});
+              // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
+              const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
+              if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) out.insert({tm, tn, kb, 1, wm, true});
             }
         }
       }

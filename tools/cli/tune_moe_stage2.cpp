@@ -92,7 +92,7 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
   for (int tm : {16, 32, 64})
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
-      if (tm * tn > 8192) continue;                     // MoeStage2Config's tile size limit
+      const bool registers_fit = tm * tn <= 8192;       // the register main loop's tile limit
       // Split-K by every divisor up to 24 (k_batch 6 on 24 chunks gives 4-chunk slices loaded at once).
       for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (kb > chunks || chunks % kb) continue;
@@ -100,15 +100,18 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
           for (int wm : {1, 2, 4}) {
             if ((tm / 16) % wm || (quick && wm > 1)) continue;
             MoeStage2Config c{s.model_dim, s.inter_dim, s.experts, s.topk, tm, tn, kb};
-            c.unroll = u;
             c.warps_m = wm;
-            c.validate();
-            c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
-            if (names.insert(c.kernel_name()).second) out.push_back(c);
-            // The shared-memory main loop (no unroll) for tiles with many rows, K split up to 4 ways.
-            if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && u == 1) {
-              c.unroll = 1;
-              c.shared_mainloop = true;
+            if (registers_fit) {
+              c.unroll = u;
+              c.validate();
+              c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
+              if (names.insert(c.kernel_name()).second) out.push_back(c);
+            }
+            // The shared-memory main loop (no unroll) for tiles with many rows, K split up to 4
+            // ways, within gfx950's LDS.
+            c.unroll = 1;
+            c.shared_mainloop = true;
+            if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && u == 1 && c.shared_bytes() <= kernels::kStage2MaxSharedBytes) {
               c.validate();
               if (names.insert(c.kernel_name()).second) out.push_back(c);
             }

@@ -16,9 +16,12 @@ void MoeStage2Config::validate() const {
   if (tile_m != 16 && tile_m != 32 && tile_m != 64) fail(fmt::format("tile_m must be 16, 32 or 64, got {}", tile_m));
   if (tile_n != 64 && tile_n != 128 && tile_n != 256 && tile_n != 512)
     fail(fmt::format("tile_n must be 64, 128, 256 or 512, got {}", tile_n));
-  if (tile_m * tile_n > 32 * 256)
-    fail(fmt::format("tile_m {} x tile_n {} is too large a tile (at most 8192 elements: its f32 epilogue tile and "
-                     "the K pipeline must fit in shared memory)", tile_m, tile_n));
+  if (!shared_mainloop && tile_m * tile_n > 32 * 256)
+    fail(fmt::format("tile_m {} x tile_n {} is too large a tile for the register main loop (at most 8192 elements)",
+                     tile_m, tile_n));
+  if (shared_bytes() > kStage2MaxSharedBytes)
+    fail(fmt::format("tile_m {} x tile_n {} needs {} bytes of shared memory, more than gfx950's {} KiB", tile_m,
+                     tile_n, shared_bytes(), kStage2MaxSharedBytes / 1024));
   if (k_batch < 1 || inter_dim % k_batch || (inter_dim / k_batch) % kStage2ChunkK)
     fail(fmt::format("k_batch {} does not split inter_dim {} into whole slices of {} K", k_batch, inter_dim, kStage2ChunkK));
   if (unroll != 1 && unroll != 2 && unroll != 4) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));

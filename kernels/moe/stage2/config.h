@@ -15,7 +15,7 @@ struct MoeStage2Config {
   int experts = 0;     ///< E
   int topk = 0;
   int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size)
-  int tile_n = 128;    ///< 64, 128, 256 or 512 columns per block; tile_m * tile_n <= 8192
+  int tile_n = 128;    ///< 64, 128, 256 or 512 columns per block; tile_m * tile_n <= 8192 (register main loop)
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
@@ -36,6 +36,12 @@ struct MoeStage2Config {
   void validate() const;
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
+  /// Shared memory of a block on the target that needs the most (gfx950 always keeps the f32
+  /// epilogue tile, tile_m x tile_n x 4 bytes); the shared main loop adds its four A stages of
+  /// tile_m x 64 and two B stages of tile_n x 64 bf16.
+  int shared_bytes() const {
+    return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0);
+  }
   /// The unroll factor used for a slice of `chunks` chunks: the largest of 4, 2, 1 that is at most
   /// `unroll` and divides `chunks`.
   int unroll_for(int chunks) const {
@@ -50,5 +56,7 @@ struct MoeStage2Config {
 inline constexpr int kStage2ChunkK = 128;
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
 inline constexpr int kStage2Threads = 256;
+/// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup.
+inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
 
 }  // namespace tilejit::kernels
