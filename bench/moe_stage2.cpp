@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   int reps = 30, tile_n = 0, unroll = 0;  // 0: from the config table
   app.add_option("--tokens", token_list, "token counts");
   app.add_option("--tile-n", tile_n, "columns per block (64, 128, 256); given: the heuristic with this tile_n instead of the config table");
-  app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 4); given: the heuristic with this unroll");
+  app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 3, 4, 6, 8); given: the heuristic with this unroll");
   app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1");
   bool l1_weights = false;
   std::string json_name = "moe_stage2.json";

@@ -116,6 +116,9 @@ const Case kCases[] = {
     {"unroll4_shared_scale_words", 6, 256, 512, 4, 2, 16, 256, 1, OutDtype::F32, true, true, true, 0, 0, 4},
     {"unroll4_byte_scales", 6, 256, 512, 4, 2, 16, 256, 1, OutDtype::F32, true, true, true, 0, 0, 4, false},
     {"unroll1_kbatch6", 2, 64, 768, 4, 2, 16, 64, 6, OutDtype::F32, true, true, true, 0, 0, 1},
+    // Whole slices of 3 and 6 chunks in one iteration (3: odd, byte scales; 6: paired words).
+    {"unroll3_whole_slice", 5, 128, 768, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 3},
+    {"unroll6_whole_slice", 4, 256, 1536, 4, 2, 16, 256, 2, OutDtype::F32, true, true, true, 1, 1.5, 6},
     // Waves in a 2 x 4 / 4 x 2 (gfx950: 2 x 2 / 4 x 1) grid over rows and columns.
     {"tile_m32_warps_m2", 23, 256, 256, 4, 2, 32, 256, 1, OutDtype::F32, true, true, true, 0, 0, 2, true, 2},
     {"tile_m64_warps_m4_ragged", 41, 128, 512, 4, 3, 64, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 2, true, 4},

@@ -132,7 +132,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"tile_m", 24, "one of 16, 32, 64"},         {"tile_n", 96, "one of 64, 128, 256, 512"},
       {"tile_n", nullptr, "missing"},          {"k_batch", 5, "whole slices"},
       {"k_batch", 48, "["},                    {"k_batch", 0, "["},
-      {"unroll", 3, "one of 1, 2, 4"},         {"median_us", "fast", "number"},
+      {"unroll", 5, "one of 1, 2, 3, 4, 6, 8"},         {"median_us", "fast", "number"},
       {"median_us", -2.0, "positive"},         {"median_us", 0, "positive"},
       {"source", "guess", "tuned"},            {"source", nullptr, "missing"},
       {"device_name", 7, "string"},            {"colour", "red", "not a field"},

@@ -40,6 +40,7 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
               if (tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false});
+              if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8)) out.insert({tm, tn, kb, slice, wm, false});
               // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
               const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
               if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) out.insert({tm, tn, kb, 1, wm, true});

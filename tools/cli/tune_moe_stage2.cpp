@@ -107,6 +107,13 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
               c.unroll = c.unroll_for(chunks / kb);  // the unroll the kernel really uses
               if (names.insert(c.kernel_name()).second) out.push_back(c);
             }
+            // Slices of 3, 6 or 8 chunks loaded at once (16-row tiles, one wave row group).
+            const int slice = chunks / kb;
+            if (!quick && registers_fit && tm == 16 && u == 4 && (slice == 3 || slice == 6 || slice == 8)) {
+              c.unroll = slice;
+              c.validate();
+              if (names.insert(c.kernel_name()).second) out.push_back(c);
+            }
             // The shared-memory main loop (no unroll) for tiles with many rows, K split up to 4
             // ways, within gfx950's LDS.
             c.unroll = 1;

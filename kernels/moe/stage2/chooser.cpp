@@ -92,7 +92,7 @@ class EntryParser {
     if (e.shape.inter_dim % e.k_batch || (e.shape.inter_dim / e.k_batch) % kStage2ChunkK)
       fail("k_batch", fmt::format("{} does not split inter_dim {} into whole slices of {} K", e.k_batch,
                                   e.shape.inter_dim, kStage2ChunkK));
-    e.unroll = one_of("unroll", {1, 2, 4});
+    e.unroll = one_of("unroll", {1, 2, 3, 4, 6, 8});
     if (j_.contains("warps_m")) e.warps_m = one_of("warps_m", {1, 2, 4});
     if (auto it = j_.find("shared_mainloop"); it != j_.end()) {
       if (!it->is_boolean()) fail("shared_mainloop", fmt::format("must be true or false, got {}", it->dump()));

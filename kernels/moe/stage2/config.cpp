@@ -24,7 +24,8 @@ void MoeStage2Config::validate() const {
                      tile_n, shared_bytes(), kStage2MaxSharedBytes / 1024));
   if (k_batch < 1 || inter_dim % k_batch || (inter_dim / k_batch) % kStage2ChunkK)
     fail(fmt::format("k_batch {} does not split inter_dim {} into whole slices of {} K", k_batch, inter_dim, kStage2ChunkK));
-  if (unroll != 1 && unroll != 2 && unroll != 4) fail(fmt::format("unroll must be 1, 2 or 4, got {}", unroll));
+  if (unroll < 1 || unroll > 8 || unroll == 5 || unroll == 7)
+    fail(fmt::format("unroll must be 1, 2, 3, 4, 6 or 8, got {}", unroll));
   if ((warps_m != 1 && warps_m != 2 && warps_m != 4) || (tile_m / 16) % warps_m)
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))

@@ -21,7 +21,7 @@ struct MoeStage2Config {
   bool has_bias = false;   ///< add bias[e, n] (f32) exactly once, before the routing weight
   bool doweight = true;    ///< multiply by the routing weight
   bool accumulate = true;  ///< atomically add into out[tokens, N]; false: store out[tokens*topk, N]
-  int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2 or 4; capped to divide the slice)
+  int unroll = 2;          ///< 128-K chunks per k-loop iteration (1, 2, 3, 4, 6 or 8; see unroll_for)
   bool stream_weights = true;  ///< weight codes read with ir::CachePolicy::Stream (L1 keeps the activations)
   int warps_m = 1;             ///< 1, 2 or 4 row groups of waves (tile_m / 16 must be a multiple)
   bool pair_scales = true;     ///< with an even unroll, one 4-byte scale read per two chunks (and n-tiles 16 rows apart)
@@ -42,9 +42,10 @@ struct MoeStage2Config {
   int shared_bytes() const {
     return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0);
   }
-  /// The unroll factor used for a slice of `chunks` chunks: the largest of 4, 2, 1 that is at most
-  /// `unroll` and divides `chunks`.
+  /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
+  /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.
   int unroll_for(int chunks) const {
+    if (chunks % unroll == 0) return unroll;
     for (int u : {4, 2}) if (u <= unroll && chunks % u == 0) return u;
     return 1;
   }
