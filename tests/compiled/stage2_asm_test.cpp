@@ -115,6 +115,20 @@ TEST(Stage2Compiled, RegisterEpilogueSkipsTheSharedTileOnSm90a) {
   EXPECT_GE(count(g.assembly, R"(global_atomic_pk_add_bf16)"), 1u);
 }
 
+// Whole-slice unrolls (every weight of a block requested at once) stay out of scratch on gfx950.
+TEST(Stage2Compiled, WholeSliceUnrollsOnGfx950) {
+  for (auto [tn, kb, u] : {std::tuple{256, 4, 6}, std::tuple{128, 8, 3}, std::tuple{256, 3, 8}}) {
+    MoeStage2Config cfg{3072, 3072, 128, 4, 16, tn, kb, OutDtype::BF16, true, true, true};
+    cfg.unroll = u;
+    ASSERT_EQ(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK), u);
+    backend::CompileResult r = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+    EXPECT_EQ(field(r.assembly, "private_segment_fixed_size"), 0) << cfg.kernel_name();
+    // 16 conversions per 16-byte weight load: every chunk of the slice decoded.
+    EXPECT_GE(count(r.assembly, R"(v_cvt_scalef32_pk_bf16_fp4)"), size_t(16 * (tn / 64) * u)) << cfg.kernel_name();
+    std::printf("%s: %s\n", cfg.kernel_name().c_str(), r.resources_json.c_str());
+  }
+}
+
 // Every configuration the built-in table (the startup chooser) can pick, with the resource report
 // (docs/performance.md lists it): no scratch and LDS within gfx950's 160 KiB.
 TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {
