@@ -14,14 +14,14 @@
 //    gfx950 lane group g holds K g*32 + step*8 + 0..7 (the ported ku order); sm_90a lane
 //    t = lane%4 holds K t*32 + step*4 + 0..3;
 //  - the accumulators go through shared memory so that the epilogue can add adjacent column
-//    pairs with packed bf16x2 atomics on both targets.
+//    pairs with packed bf16x2 atomics on both targets (sm_90a with register_epilogue: each lane's
+//    own column pairs, no shared tile).
 #include "kernels/moe/stage2/kernel.h"
 
 #include <array>
 
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
-#include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/shared_mainloop.h"
