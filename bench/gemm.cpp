@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "backend/runtime/select.h"
+#include "bench/graph_timing.h"
 #include "kernels/gemm/a16w4_api.h"
 #include "kernels/gemm/bf16_api.h"
 #include "kernels/mxfp4/preshuffle.h"
@@ -86,6 +87,9 @@ int main(int argc, char** argv) {
   Buffer<uint8_t> w(dev, std::span<const uint8_t>(wp)), s(dev, std::span<const uint8_t>(sp));
   Buffer<uint8_t> flush(dev, size_t(256) << 20);
   const double weight_bytes = double(N) * K / 2 + double(N) * K / 32;
+  const double empty_us = bench::empty_graph_us(dev, flush, reps);
+  std::printf("protocol floor: a graph of an empty kernel, same timing: %.1f us\n", empty_us);
+  results.push_back({{"protocol_empty_kernel_us", empty_us}});
   // One A16W4 point: graph replays (as bench_moe_stage2: the launch gap stays out of a 2-10 us
   // kernel's time), the L2 flushed before each, median.
   auto time_a16w4 = [&](const A16W4GemmConfig& cfg, int m) {
@@ -98,18 +102,7 @@ int main(int argc, char** argv) {
     a.upload(std::span<const uint16_t>(a_host));
     auto stream = dev.create_stream();
     auto graph = dev.capture(*stream, [&] { op.launch(a.ptr(), w.ptr(), s.ptr(), c.ptr(), m, N, K, stream.get()); });
-    auto e0 = dev.create_event(), e1 = dev.create_event();
-    std::vector<double> us;
-    for (int i = 0; i < reps + 3; ++i) {
-      dev.memset_async(flush.ptr(), uint8_t(i), flush.bytes(), stream.get());  // cold L2, as a decode step sees it
-      e0->record(stream.get());
-      graph->launch(stream.get());
-      e1->record(stream.get());
-      e1->synchronize();
-      if (i >= 3) us.push_back(e1->elapsed_ms_since(*e0) * 1e3);
-    }
-    std::sort(us.begin(), us.end());
-    return us[us.size() / 2];
+    return bench::median_graph_us(dev, *stream, *graph, flush, reps);
   };
   for (int m : {1, 16, 128, 4096}) {
     A16W4GemmConfig cfg = a16w4_gemm_choose(m, N, K, int(dev.compute_units()));

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "backend/runtime/select.h"
+#include "bench/graph_timing.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
 #include "kernels/moe/stage2/chooser.h"
@@ -74,8 +75,17 @@ int main(int argc, char** argv) {
   double bw = copy_bandwidth(dev);
   std::printf("copy bandwidth: %.0f GB/s (read + write)\n", bw / 1e9);
   Buffer<uint8_t> flush(dev, size_t(256) << 20);  // larger than L2: a decode step sees a cold L2
+  // The protocol's own cost: a graph of an empty kernel, and of the 1-token output zeroing (6 KiB
+  // for GPT-OSS) plus the empty kernel.
+  Buffer<uint8_t> one_token_out(dev, 3072 * 2);
+  const double empty_us = bench::empty_graph_us(dev, flush, reps);
+  const double memset_empty_us = bench::empty_graph_us(
+      dev, flush, reps, [&](Stream& st) { dev.memset_async(one_token_out.ptr(), 0, one_token_out.bytes(), &st); });
+  std::printf("protocol floor: empty kernel %.1f us, memset + empty kernel %.1f us (graph replays, same timing)\n",
+              empty_us, memset_empty_us);
 
   nlohmann::json results = nlohmann::json::array();
+
   std::mt19937 rng(12345);
   for (const std::string& shape_name : shapes) {
     Shape s = shape_name == "gpt_oss" ? Shape{"gpt_oss", 3072, 3072, 128, 4} : Shape{"deepseek_r1", 7168, 1024, 384, 8};
@@ -121,18 +131,7 @@ int main(int argc, char** argv) {
         dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
         op.launch(args, stream.get());
       });
-      auto e0 = dev.create_event(), e1 = dev.create_event();
-      std::vector<double> us;
-      for (int i = 0; i < reps + 3; ++i) {
-        dev.memset_async(flush.ptr(), uint8_t(i), flush.bytes(), stream.get());
-        e0->record(stream.get());
-        graph->launch(stream.get());
-        e1->record(stream.get());
-        e1->synchronize();
-        if (i >= 3) us.push_back(e1->elapsed_ms_since(*e0) * 1e3);
-      }
-      std::sort(us.begin(), us.end());
-      double t = us[us.size() / 2];
+      double t = bench::median_graph_us(dev, *stream, *graph, flush, reps);
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       std::string c = fmt::format("tm{} tn{} kb{} u{}{}", cfg.tile_m, cfg.tile_n, cfg.k_batch,
@@ -146,7 +145,8 @@ int main(int argc, char** argv) {
                          {"fraction_of_floor", floor_us / t}, {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
                          {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
-                         {"copy_gbs", bw / 1e9},
+                         {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},
+                         {"protocol_memset_empty_kernel_us", memset_empty_us},
                          {"device", dev.name()}});
     }
   }
