@@ -25,6 +25,7 @@
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/shared_mainloop.h"
+#include "kernels/moe/stage2/wave_grid.h"
 
 namespace tilejit::kernels {
 
@@ -49,17 +50,10 @@ template <class OutT>
 void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
                  Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
                  Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
-  const int wave = wave_size();
-  const bool amd = wave == 64;
-  const int waves = kStage2Threads / wave;
-  const int mma_n = amd ? 16 : 8;                 // columns per MMA
-  const int steps = amd ? 4 : 8;                  // MMA k-steps per 128-K chunk
-  // The waves form a warps_m x (waves / warps_m) grid: each owns tile_m / warps_m rows and
-  // tile_n / (waves / warps_m) columns (more rows per wave: fewer activation reads per weight).
-  const int waves_n = waves / cfg.warps_m;
-  const int cols_per_wave = cfg.tile_n / waves_n;
-  const int n_tiles = cols_per_wave / mma_n;
-  const int m_tiles = cfg.tile_m / 16 / cfg.warps_m;
+  const stage2_detail::WaveGrid grid(cfg);
+  const bool amd = grid.amd;
+  const int mma_n = grid.mma_n, cols_per_wave = grid.cols, n_tiles = grid.n_tiles, m_tiles = grid.m_tiles;
+  const int steps = amd ? 4 : 8;  // MMA k-steps per 128-K chunk
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
@@ -68,11 +62,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
   const std::optional<SharedPtr<float>> c_tile = stage2_detail::epilogue_tile(cfg);
-  Value tid = thread_id();
   Value lane = lane_id();
-  Value wave_index = udiv(tid, wave);
-  Value wave_n = urem(wave_index, waves_n);
-  Value wave_row0 = udiv(wave_index, waves_n) * (cfg.tile_m / cfg.warps_m);  // this wave's first row of the tile
+  Value wave_row0 = grid.row0;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
 
@@ -104,7 +95,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
     std::vector<Value> n_rows;
     for (int j = 0; j < n_tiles; ++j)
-      n_rows.push_back(bn * cfg.tile_n + wave_n * cols_per_wave + (n_lane + j * mma_n));
+      n_rows.push_back(bn * cfg.tile_n + grid.col0 + (n_lane + j * mma_n));
 
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i)
@@ -224,7 +215,7 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });
 
-    stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_per_wave,
+    stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
                                        {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
   });
 }

@@ -20,6 +20,7 @@
 #include "dsl/tile/mxfp4.h"
 #include "dsl/tile/shared_tile.h"
 #include "kernels/moe/stage2/epilogue.h"
+#include "kernels/moe/stage2/wave_grid.h"
 
 namespace tilejit::kernels::stage2_detail {
 
@@ -36,13 +37,8 @@ template <class OutT>
 void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
                         Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
                         Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
-  const int wave = wave_size();
-  const bool amd = wave == 64;
-  const int waves = kThreads / wave;
-  const int mma_n = amd ? 16 : 8, mma_k = amd ? 32 : 16;
-  const int waves_n = waves / cfg.warps_m;
-  const int rows_w = cfg.tile_m / cfg.warps_m, cols_w = cfg.tile_n / waves_n;
-  const int m_tiles = rows_w / 16, n_tiles = cols_w / mma_n;
+  const WaveGrid grid(cfg);
+  const int mma_k = grid.amd ? 32 : 16, m_tiles = grid.m_tiles, n_tiles = grid.n_tiles;
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int steps = cfg.slice_k() / kStepK;
   const int b_parts = cfg.tile_n * 2 / kThreads;  // 16-byte weight blocks per thread and step
@@ -52,8 +48,6 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
 
   Value tid = thread_id();
-  Value wave_index = udiv(tid, wave);
-  Value wave_n = urem(wave_index, waves_n), wave_row0 = udiv(wave_index, waves_n) * rows_w;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
   Value e = sorted_experts[bm];
@@ -129,8 +123,8 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
 
       Value sa = urem(kt, kAStages), sb = urem(kt, kBStages);
       for (int k0 = 0; k0 < kStepK; k0 += mma_k) {
-        std::vector<Value> af, bf = tile::load_b_fragments(tb, sb, wave_n * cols_w, k0, n_tiles);
-        for (int mt = 0; mt < m_tiles; ++mt) af.push_back(tile::load_a_fragment(ta, sa, wave_row0 + 16 * mt, k0));
+        std::vector<Value> af, bf = tile::load_b_fragments(tb, sb, grid.col0, k0, n_tiles);
+        for (int mt = 0; mt < m_tiles; ++mt) af.push_back(tile::load_a_fragment(ta, sa, grid.row0 + 16 * mt, k0));
         for (int mt = 0; mt < m_tiles; ++mt)
           for (int j = 0; j < n_tiles; ++j) {
             Var<>& v = *acc[mt * n_tiles + j];
@@ -143,7 +137,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
     });
     tile::copy_wait(0);  // no copy outlives the kernel (the trailing ones re-read the last step)
 
-    stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, wave_n * cols_w,
+    stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, grid.row0, grid.col0,
                         {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
   });
 }
