@@ -7,7 +7,9 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
+#include "backend/emulator/emulator.h"
 #include "kernels/moe/stage2/c_api.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "kernels/mxfp4/preshuffle.h"
 #include "tests/common/seeded_rng.h"
 
@@ -229,6 +231,46 @@ TEST(CApiErrors, ConfigAndHandles) {
                TILEJIT_ERROR_INVALID_ARGUMENT, {"not a live handle"});
   expect_error(tilejit_device_alloc(reinterpret_cast<tilejit_device*>(garbage), 16, &args.out),
                TILEJIT_ERROR_INVALID_ARGUMENT, {"tilejit_device_get"});
+}
+
+// tilejit_moe_stage2_create_for_tokens takes the tiles from the chooser (the built-in table has no
+// emulator rows: the heuristic), the shape and epilogue from the config.
+TEST(CApiChoose, CreateForTokensUsesTheChooser) {
+  tilejit_moe_stage2_config cfg;
+  ASSERT_C_OK(tilejit_moe_stage2_config_init(&cfg));
+  cfg.model_dim = 3072;
+  cfg.inter_dim = 3072;
+  cfg.experts = 128;
+  cfg.topk = 4;
+  cfg.has_bias = 1;
+  cfg.tile_n = 96;  // ignored: not a valid tile_n, and no error
+  auto emu = tilejit::emulator::make_emulator_device({.target = tilejit::Target::Sm90a});
+  for (int tokens : {1, 7, 1024}) {
+    SCOPED_TRACE(tokens);
+    tilejit_moe_stage2* op = nullptr;
+    ASSERT_C_OK(tilejit_moe_stage2_create_for_tokens(&cfg, tokens, "emulator:sm_90a", &op));
+    tilejit::kernels::MoeStage2Epilogue epi;
+    epi.has_bias = true;
+    const tilejit::kernels::MoeStage2Choice want = tilejit::kernels::choose_moe_stage2(
+        tilejit::kernels::default_config_table(), {3072, 3072, 128, 4}, tokens, emu->name(), emu->compute_units(), epi);
+    const char* name = nullptr;
+    ASSERT_C_OK(tilejit_moe_stage2_kernel_name(op, &name));
+    EXPECT_EQ(std::string(name), want.config.kernel_name());
+    int32_t tile_m = 0;
+    ASSERT_C_OK(tilejit_moe_stage2_tile_m(op, &tile_m));
+    EXPECT_EQ(tile_m, want.config.tile_m);
+    EXPECT_EQ(tile_m, tokens == 1024 ? 32 : 16);  // the heuristic: many rows per expert at 1024 tokens
+    ASSERT_C_OK(tilejit_moe_stage2_destroy(op));
+  }
+  tilejit_moe_stage2* op = nullptr;
+  expect_error(tilejit_moe_stage2_create_for_tokens(&cfg, 0, nullptr, &op), TILEJIT_ERROR_INVALID_ARGUMENT, {"tokens"});
+  expect_error(tilejit_moe_stage2_create_for_tokens(nullptr, 1, nullptr, &op), TILEJIT_ERROR_INVALID_ARGUMENT,
+               {"config is null"});
+  cfg.inter_dim = 100;
+  expect_error(tilejit_moe_stage2_create_for_tokens(&cfg, 1, nullptr, &op), TILEJIT_ERROR_INVALID_ARGUMENT,
+               {"inter_dim"});
+  expect_error(tilejit_moe_stage2_tile_m(nullptr, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT, {"out is null"});
+  EXPECT_EQ(op, nullptr);
 }
 
 TEST(CApiErrors, DevicesMemoryAndSorting) {

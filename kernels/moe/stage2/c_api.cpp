@@ -19,6 +19,7 @@
 #include "kernels/moe/host/sorting.h"
 #include "kernels/moe/sorting/api.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "kernels/mxfp4/preshuffle.h"
 
 namespace {
@@ -405,6 +406,32 @@ int tilejit_moe_stage2_create(const tilejit_moe_stage2_config* config, tilejit_m
     need_out(out, "out");
     need_out(config, "config");
     *out = new tilejit_moe_stage2(to_cpp(*config));
+  });
+}
+
+int tilejit_moe_stage2_create_for_tokens(const tilejit_moe_stage2_config* config, int32_t tokens, const char* device,
+                                         tilejit_moe_stage2** out) {
+  return guarded("tilejit_moe_stage2_create_for_tokens", [&] {
+    need_out(out, "out");
+    need_out(config, "config");
+    if (tokens < 1) invalid(fmt::format("tokens (= {}) must be positive", tokens));
+    tilejit_moe_stage2_config shape_only = *config;  // the tiles are chosen: any valid ones for the checks
+    shape_only.tile_m = 16;
+    shape_only.tile_n = 64;
+    shape_only.k_batch = 1;
+    const tilejit::kernels::MoeStage2Config c = to_cpp(shape_only);
+    tilejit_device* d = get_device(device);
+    const tilejit::kernels::MoeStage2Choice choice = tilejit::kernels::choose_moe_stage2(
+        tilejit::kernels::default_config_table(), {c.model_dim, c.inter_dim, c.experts, c.topk}, tokens,
+        d->device->name(), d->device->compute_units(), {c.out_dtype, c.has_bias, c.doweight, c.accumulate});
+    *out = new tilejit_moe_stage2(choice.config);
+  });
+}
+
+int tilejit_moe_stage2_tile_m(const tilejit_moe_stage2* op, int32_t* out) {
+  return guarded("tilejit_moe_stage2_tile_m", [&] {
+    need_out(out, "out");
+    *out = check_op(op)->op.config().tile_m;
   });
 }
 

@@ -147,6 +147,15 @@ TILEJIT_C_API int tilejit_mxfp4_preshuffle_scales(const uint8_t* s, uint8_t* out
 TILEJIT_C_API int tilejit_moe_stage2_config_init(tilejit_moe_stage2_config* config);
 /** Checks the config and creates a handle (not yet compiled). */
 TILEJIT_C_API int tilejit_moe_stage2_create(const tilejit_moe_stage2_config* config, tilejit_moe_stage2** out);
+/** Creates a handle whose tiles come from the config table for `tokens` tokens on the device named
+ *  `device` (see tilejit_device_get; NULL = the default device): TILEJIT_MOE_CONFIGS or the built-in
+ *  table tuned on the H100 / H200, else the heuristic (tilejit::kernels::choose_moe_stage2). The
+ *  shape and epilogue fields of `config` are used; its tile_m, tile_n and k_batch are ignored. Not
+ *  yet compiled. Sort with block_size = tilejit_moe_stage2_tile_m of the handle. */
+TILEJIT_C_API int tilejit_moe_stage2_create_for_tokens(const tilejit_moe_stage2_config* config, int32_t tokens,
+                                                       const char* device, tilejit_moe_stage2** out);
+/** The handle's tile_m: the MoE sorting block size its launches need. */
+TILEJIT_C_API int tilejit_moe_stage2_tile_m(const tilejit_moe_stage2* op, int32_t* out);
 /** Compiles (or fetches from the caches) the kernel for the device named `device` (see
  *  tilejit_device_get; NULL = the default device). Compiling again switches the handle's device. */
 TILEJIT_C_API int tilejit_moe_stage2_compile(tilejit_moe_stage2* op, const char* device);
