@@ -34,9 +34,9 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
             m=${spec%%:*}; toks=${spec#*:}; [ "$toks" = "$spec" ] && toks=
             bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key H200 ${toks:+--tokens $toks} ${table:+--merge "$table"} \
               --out "$work/tune_$m.json" --results "$work/tune_${m}_results.json" 2>&1 | tee "$work/tune_$m.log"
-            table=$work/tune_$m.json
+            [ -f "$work/tune_$m.json" ] && table=$work/tune_$m.json
           done
-          export TILEJIT_MOE_CONFIGS=$table ;;
+          if [ -n "$table" ] && [ -f "$table" ]; then export TILEJIT_MOE_CONFIGS=$table; fi ;;
     gemm) bundle/bin/bench_gemm --out "$work" --sweep 2>&1 | tee "$work/bench_gemm.txt" ;;
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
