@@ -27,12 +27,13 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
     stage2_re) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_re.json --register-epilogue 2>&1 | tee "$work/bench_stage2_re.txt" ;;
-    # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket); each table is merged into
+    # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket), rows keyed by
+    # $TJ_DEVICE_KEY (default H200); each table is merged into
     # the previous one ($TJ_TUNE_MERGE first), and the benches after this step use the result.
     tune) table=${TJ_TUNE_MERGE:-}
           for spec in ${TJ_TUNE:-gpt_oss deepseek_r1}; do
             m=${spec%%:*}; toks=${spec#*:}; [ "$toks" = "$spec" ] && toks=
-            bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key H200 ${toks:+--tokens $toks} ${table:+--merge "$table"} \
+            bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key "${TJ_DEVICE_KEY:-H200}" ${toks:+--tokens $toks} ${table:+--merge "$table"} \
               --out "$work/tune_$m.json" --results "$work/tune_${m}_results.json" 2>&1 | tee "$work/tune_$m.log"
             [ -f "$work/tune_$m.json" ] && table=$work/tune_$m.json
           done
