@@ -6,15 +6,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
 #include "backend/runtime/select.h"
+#include "dsl/ir/numeric.h"
 #include "bench/graph_timing.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/sorting/api.h"
 #include "kernels/moe/stage2/chooser.h"
 #include "kernels/mxfp4/preshuffle.h"
 
@@ -65,6 +68,12 @@ int main(int argc, char** argv) {
   app.add_flag("--byte-scales", byte_scales, "one scale byte read per chunk and n-tile (an A/B of pair_scales)");
   bool register_epilogue = false;
   app.add_flag("--register-epilogue", register_epilogue, "sm_90a: atomics straight from the accumulators (an A/B of register_epilogue)");
+  bool with_sorting = false, zero_in_sorting = false;
+  app.add_flag("--with-sorting", with_sorting,
+               "the timed graph also runs the device MoE sorting before the zeroing and the kernel (a decode step)");
+  app.add_flag("--zero-in-sorting", zero_in_sorting,
+               "with --with-sorting: the sorting launch zeroes the output, no memset node (MoeSortingZeroFill)")
+      ->needs("--with-sorting");
   app.add_option("--json", json_name, "name of the JSON file written under --out");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -124,14 +133,57 @@ int main(int argc, char** argv) {
       op.compile(dev);
       MoeStage2Args args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
                          tokens, int(sorted.num_blocks())};
-      // One graph of the zeroing (the accumulating kernel needs it: part of the time) and the kernel,
-      // replayed after an L2 flush on the same stream.
+      // With --with-sorting the kernel reads the device sorting's capacity-sized outputs (blocks past
+      // the valid rows exit at once); the routing is uploaded once.
+      Buffer<int32_t> topk_ids(dev, std::span<const int32_t>(r.topk_ids));
+      Buffer<float> topk_w(dev, std::span<const float>(r.topk_weights));
+      const int64_t cap_rows = moe::moe_sorting_max_rows(tokens, s.topk, s.E, cfg.tile_m);
+      const int64_t cap_blocks = moe::moe_sorting_max_blocks(tokens, s.topk, s.E, cfg.tile_m);
+      Buffer<int32_t> d_ids(dev, size_t(cap_rows)), d_ex(dev, size_t(cap_blocks)), d_nv(dev, 2);
+      Buffer<float> d_wts(dev, size_t(cap_rows));
+      const kernels::MoeSortingZeroFill zero{out.ptr(), int64_t(out.bytes())};
+      auto sort_on_device = [&](Stream* st) {
+        moe_sorting_gpu(dev, topk_ids.ptr(), topk_w.ptr(), tokens, s.topk, s.E, cfg.tile_m, d_ids.ptr(), d_wts.ptr(),
+                        d_ex.ptr(), d_nv.ptr(), st, zero_in_sorting ? zero : kernels::MoeSortingZeroFill{});
+      };
+      if (with_sorting) {
+        sort_on_device(nullptr);  // compiles and loads the sorting kernel before the capture
+        dev.synchronize();
+        args = MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), d_ids.ptr(), d_wts.ptr(), d_ex.ptr(), d_nv.ptr(), 0,
+                             tokens, int(cap_blocks)};
+      }
+      // One graph of the zeroing (the accumulating kernel needs it: part of the time) and the kernel
+      // (with --with-sorting the sorting first), replayed after an L2 flush on the same stream.
       auto stream = dev.create_stream();
       auto graph = dev.capture(*stream, [&] {
-        dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
+        if (with_sorting) sort_on_device(stream.get());
+        if (!(with_sorting && zero_in_sorting)) dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
         op.launch(args, stream.get());
       });
       double t = bench::median_graph_us(dev, *stream, *graph, flush, reps);
+      if (with_sorting) {
+        // The last replay's output against a launch on the host-sorted routing (the same sums in
+        // another atomic order): a broken device path must not pass as a fast one.
+        stream->synchronize();
+        const std::vector<uint16_t> got = out.download();
+        out.fill_bytes(0);
+        op.launch(MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
+                                tokens, int(sorted.num_blocks())});
+        dev.synchronize();
+        const std::vector<uint16_t> want = out.download();
+        double num = 0, den = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          const double g = ir::bf16_to_f32(got[i]), w = ir::bf16_to_f32(want[i]);
+          num += (g - w) * (g - w);
+          den += w * w;
+        }
+        const double rel = std::sqrt(num / std::max(den, 1e-30));
+        if (!(rel <= 2e-2)) {
+          std::fprintf(stderr, "%s %d tokens: the device-sorted output differs from the host-sorted one (relative L2 %.3g)\n",
+                       s.name.c_str(), tokens, rel);
+          return 1;
+        }
+      }
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       std::string c = fmt::format("tm{} tn{} kb{} u{}{}", cfg.tile_m, cfg.tile_n, cfg.k_batch,
@@ -146,7 +198,8 @@ int main(int argc, char** argv) {
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
                          {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
                          {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},
-                         {"protocol_memset_empty_kernel_us", memset_empty_us},
+                         {"protocol_memset_empty_kernel_us", memset_empty_us}, {"with_sorting", with_sorting},
+                         {"zero_in_sorting", zero_in_sorting},
                          {"device", dev.name()}});
     }
   }
