@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -48,6 +49,29 @@ double copy_bandwidth(Device& dev) {
   std::sort(gbs.begin(), gbs.end());
   return gbs[gbs.size() / 2];
 }
+
+/// --with-sorting: one point's routing on the device and the sorting's capacity-sized outputs,
+/// which the kernel then reads (blocks past the valid rows exit at once).
+struct DeviceSorting {
+  int tokens, topk, experts, block_size;
+  Buffer<int32_t> topk_ids;
+  Buffer<float> topk_weights;
+  int64_t rows, blocks;
+  Buffer<int32_t> ids, expert_ids, valid;
+  Buffer<float> weights;
+
+  DeviceSorting(Device& dev, const moe::Routing& r, int tokens_, int topk_, int experts_, int block_size_)
+      : tokens(tokens_), topk(topk_), experts(experts_), block_size(block_size_),
+        topk_ids(dev, std::span<const int32_t>(r.topk_ids)), topk_weights(dev, std::span<const float>(r.topk_weights)),
+        rows(moe::moe_sorting_max_rows(tokens, topk, experts, block_size)),
+        blocks(moe::moe_sorting_max_blocks(tokens, topk, experts, block_size)), ids(dev, size_t(rows)),
+        expert_ids(dev, size_t(blocks)), valid(dev, 2), weights(dev, size_t(rows)) {}
+
+  void run(Device& dev, Stream* stream, MoeSortingZeroFill zero) {
+    moe_sorting_gpu(dev, topk_ids.ptr(), topk_weights.ptr(), tokens, topk, experts, block_size, ids.ptr(),
+                    weights.ptr(), expert_ids.ptr(), valid.ptr(), stream, zero);
+  }
+};
 
 }  // namespace
 
@@ -133,31 +157,22 @@ int main(int argc, char** argv) {
       op.compile(dev);
       MoeStage2Args args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
                          tokens, int(sorted.num_blocks())};
-      // With --with-sorting the kernel reads the device sorting's capacity-sized outputs (blocks past
-      // the valid rows exit at once); the routing is uploaded once.
-      Buffer<int32_t> topk_ids(dev, std::span<const int32_t>(r.topk_ids));
-      Buffer<float> topk_w(dev, std::span<const float>(r.topk_weights));
-      const int64_t cap_rows = moe::moe_sorting_max_rows(tokens, s.topk, s.E, cfg.tile_m);
-      const int64_t cap_blocks = moe::moe_sorting_max_blocks(tokens, s.topk, s.E, cfg.tile_m);
-      Buffer<int32_t> d_ids(dev, size_t(cap_rows)), d_ex(dev, size_t(cap_blocks)), d_nv(dev, 2);
-      Buffer<float> d_wts(dev, size_t(cap_rows));
-      const kernels::MoeSortingZeroFill zero{out.ptr(), int64_t(out.bytes())};
-      auto sort_on_device = [&](Stream* st) {
-        moe_sorting_gpu(dev, topk_ids.ptr(), topk_w.ptr(), tokens, s.topk, s.E, cfg.tile_m, d_ids.ptr(), d_wts.ptr(),
-                        d_ex.ptr(), d_nv.ptr(), st, zero_in_sorting ? zero : kernels::MoeSortingZeroFill{});
-      };
+      std::optional<DeviceSorting> sorting;
+      const MoeSortingZeroFill zero =
+          zero_in_sorting ? MoeSortingZeroFill{out.ptr(), int64_t(out.bytes())} : MoeSortingZeroFill{};
       if (with_sorting) {
-        sort_on_device(nullptr);  // compiles and loads the sorting kernel before the capture
+        sorting.emplace(dev, r, tokens, s.topk, s.E, cfg.tile_m);
+        sorting->run(dev, nullptr, zero);  // compiles and loads the sorting kernel before the capture
         dev.synchronize();
-        args = MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), d_ids.ptr(), d_wts.ptr(), d_ex.ptr(), d_nv.ptr(), 0,
-                             tokens, int(cap_blocks)};
+        args = MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), sorting->ids.ptr(), sorting->weights.ptr(),
+                             sorting->expert_ids.ptr(), sorting->valid.ptr(), 0, tokens, int(sorting->blocks)};
       }
       // One graph of the zeroing (the accumulating kernel needs it: part of the time) and the kernel
       // (with --with-sorting the sorting first), replayed after an L2 flush on the same stream.
       auto stream = dev.create_stream();
       auto graph = dev.capture(*stream, [&] {
-        if (with_sorting) sort_on_device(stream.get());
-        if (!(with_sorting && zero_in_sorting)) dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
+        if (sorting) sorting->run(dev, stream.get(), zero);
+        if (!zero.bytes) dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
         op.launch(args, stream.get());
       });
       double t = bench::median_graph_us(dev, *stream, *graph, flush, reps);
@@ -186,10 +201,7 @@ int main(int argc, char** argv) {
       }
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
-      std::string c = fmt::format("tm{} tn{} kb{} u{}{}", cfg.tile_m, cfg.tile_n, cfg.k_batch,
-                                  cfg.unroll_for(cfg.slice_k() / kStage2ChunkK),
-                                  cfg.warps_m > 1 ? fmt::format(" wm{}", cfg.warps_m) : "");
-      if (cfg.shared_mainloop) c += " sh";
+      const std::string c = cfg.tiles_text();
       std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
                   flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
                   choice.from_table ? "table" : "heuristic");

@@ -105,7 +105,7 @@ TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
     for (const MoeStage2TuneMeasurement& m : r.measurements) {
       if (m.tokens != tokens) continue;
       ++n;
-      EXPECT_FALSE(m.failed) << moe_stage2_config_text(m.config) << " rel " << m.rel_error;
+      EXPECT_FALSE(m.failed) << m.config.tiles_text() << " rel " << m.rel_error;
       EXPECT_LT(m.rel_error, 2e-2);
       EXPECT_GT(m.median_us, 0.0);
       EXPECT_LE(m.min_us, m.median_us);
@@ -132,7 +132,7 @@ TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
   EXPECT_FALSE(lines.empty());
   const std::string report = moe_stage2_tune_report(r);
   EXPECT_NE(report.find("speedup"), std::string::npos) << report;
-  EXPECT_NE(report.find(moe_stage2_config_text(r.measurements[r.best[0]].config)), std::string::npos) << report;
+  EXPECT_NE(report.find(r.measurements[r.best[0]].config.tiles_text()), std::string::npos) << report;
 
   // Written and read back, the chooser serves each bucket with the tuned tiles.
   kernels::MoeStage2ConfigTable back = kernels::parse_config_table(kernels::config_table_json(r.table), "tuned.json");

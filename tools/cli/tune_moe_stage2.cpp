@@ -77,11 +77,6 @@ double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
 
 }  // namespace
 
-std::string moe_stage2_config_text(const MoeStage2Config& c) {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}", c.tile_m, c.tile_n, c.k_batch,
-                     c.unroll_for(c.slice_k() / kernels::kStage2ChunkK), c.warps_m > 1 ? fmt::format(" wm{}", c.warps_m) : "",
-                     c.shared_mainloop ? " sh" : "");
-}
 
 std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s, bool quick) {
   std::vector<MoeStage2Config> out;
@@ -253,7 +248,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
       m.failed = !(errors[c] <= 2e-2);  // bf16 atomics in another order differ by ~1e-3
       if (m.failed)
         say(fmt::format("tokens {}: {} disagrees with the heuristic's output (relative L2 {:.3g}): left out",
-                        tokens, moe_stage2_config_text(m.config), m.rel_error));
+                        tokens, m.config.tiles_text(), m.rel_error));
       result.measurements.push_back(m);
       const MoeStage2TuneMeasurement& b = result.measurements[best];
       if (!m.failed && (b.failed || m.median_us < b.median_us)) best = result.measurements.size() - 1;
@@ -263,19 +258,14 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     result.best.push_back(best);
     result.heuristic.push_back(first);
     say(fmt::format("tokens {}: {} candidates, best {} {:.1f} us; heuristic {} {:.1f} us ({:.2f}x)", tokens, ks.size(),
-                    moe_stage2_config_text(b.config), b.median_us, moe_stage2_config_text(h.config), h.median_us,
+                    b.config.tiles_text(), b.median_us, h.config.tiles_text(), h.median_us,
                     h.median_us / b.median_us));
 
     kernels::MoeStage2TableEntry e;
     e.device = key;
     e.shape = s;
     e.max_tokens = tokens;
-    e.tile_m = b.config.tile_m;
-    e.tile_n = b.config.tile_n;
-    e.k_batch = b.config.k_batch;
-    e.unroll = b.config.unroll;
-    e.warps_m = b.config.warps_m;
-    e.shared_mainloop = b.config.shared_mainloop;
+    e.take_tiles(b.config);
     e.median_us = std::max(b.median_us, 0.01);
     e.source = "tuned";
     e.device_name = result.device_name;
@@ -290,8 +280,8 @@ std::string moe_stage2_tune_report(const MoeStage2TuneResult& r) {
   for (size_t i = 0; i < r.best.size(); ++i) {
     const MoeStage2TuneMeasurement& b = r.measurements[r.best[i]];
     const MoeStage2TuneMeasurement& h = r.measurements[r.heuristic[i]];
-    out += fmt::format("{:>7} {:<26} {:>10.1f} {:<26} {:>12.1f} {:>8.2f}\n", b.tokens, moe_stage2_config_text(b.config),
-                       b.median_us, moe_stage2_config_text(h.config), h.median_us, h.median_us / b.median_us);
+    out += fmt::format("{:>7} {:<26} {:>10.1f} {:<26} {:>12.1f} {:>8.2f}\n", b.tokens, b.config.tiles_text(),
+                       b.median_us, h.config.tiles_text(), h.median_us, h.median_us / b.median_us);
   }
   return out;
 }

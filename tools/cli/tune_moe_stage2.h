@@ -57,8 +57,6 @@ std::vector<kernels::MoeStage2Config> moe_stage2_tune_candidates(const kernels::
 /// Throws std::invalid_argument for bad options (no tokens, a token count outside [1, 2^24), reps < 1).
 MoeStage2TuneResult tune_moe_stage2(Device& device, const MoeStage2TuneOptions& options);
 
-/// A short config text: "tm16 tn128 kb2 u2" (u: the unroll the kernel uses).
-std::string moe_stage2_config_text(const kernels::MoeStage2Config& config);
 
 /// The summary table: per token count the best config and time, the heuristic's, and the speedup.
 std::string moe_stage2_tune_report(const MoeStage2TuneResult& result);

@@ -135,6 +135,15 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   return base;
 }
 
+void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
+  tile_m = c.tile_m;
+  tile_n = c.tile_n;
+  k_batch = c.k_batch;
+  unroll = c.unroll;
+  warps_m = c.warps_m;
+  shared_mainloop = c.shared_mainloop;
+}
+
 namespace {
 
 bool same_key(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {

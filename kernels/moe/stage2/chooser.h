@@ -53,6 +53,8 @@ struct MoeStage2TableEntry {
   /// `base` (shape and epilogue) with this row's tiles: tile_m, tile_n, k_batch, unroll, warps_m,
   /// shared_mainloop. Not validated.
   MoeStage2Config apply_tiles(MoeStage2Config base) const;
+  /// The reverse: this row's tiles from `config`.
+  void take_tiles(const MoeStage2Config& config);
 };
 
 /// A config table: the rows and where they came from (for messages).

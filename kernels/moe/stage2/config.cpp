@@ -41,4 +41,9 @@ std::string MoeStage2Config::kernel_name() const {
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "");
 }
 
+std::string MoeStage2Config::tiles_text() const {
+  return fmt::format("tm{} tn{} kb{} u{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
+                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? " sh" : "");
+}
+
 }  // namespace tilejit::kernels

@@ -36,6 +36,9 @@ struct MoeStage2Config {
   void validate() const;
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
+  /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
+  /// warps_m > 1 and " sh" for the shared main loop.
+  std::string tiles_text() const;
   /// Shared memory of a block on the target that needs the most (gfx950 always keeps the f32
   /// epilogue tile, tile_m x tile_n x 4 bytes); the shared main loop adds its four A stages of
   /// tile_m x 64 and two B stages of tile_n x 64 bf16.

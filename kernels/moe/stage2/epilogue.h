@@ -12,9 +12,6 @@
 
 namespace tilejit::kernels::stage2_detail {
 
-/// Threads of a stage-2 block (both targets).
-inline constexpr int kThreads = kStage2Threads;
-
 /// Whether the accumulators go through a shared f32 tile: always on gfx950 (a lane's C elements
 /// are one column of four rows, so column pairs meet only in shared memory); on sm_90a unless
 /// register_epilogue (a lane's C elements are column pairs already).
@@ -117,7 +114,7 @@ void stage2_finish(const MoeStage2Config& cfg, const std::optional<dsl::SharedPt
       }
     }
   barrier();
-  for_range(thread_id(), cfg.tile_m * cfg.tile_n / 2, kThreads, [&](Value p) {
+  for_range(thread_id(), cfg.tile_m * cfg.tile_n / 2, kStage2Threads, [&](Value p) {
     Value m = udiv(p, cfg.tile_n / 2);
     Value n = urem(p, cfg.tile_n / 2) * 2;
     emit_pair(cfg, args, m, n, tile[m * cfg.tile_n + n], tile[m * cfg.tile_n + n + 1]);

@@ -18,8 +18,6 @@
 //    own column pairs, no shared tile).
 #include "kernels/moe/stage2/kernel.h"
 
-#include <array>
-
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
@@ -120,15 +118,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       }
       return raw;
     };
-    // The activation vectors of one chunk (per m-tile, per 8-K group q, per row of the lane), raw.
-    auto load_acts = [&](Value c) {
-      std::vector<Value> v;
-      Value k_base = c * kStage2ChunkK + kl * 32;
-      for (int mt = 0; mt < m_tiles; ++mt)
-        for (int q = 0; q < 4; ++q)
-          for (const Ptr<bf16>& row : a_rows[mt]) v.push_back(load(row + (k_base + q * 8), 8));
-      return v;
-    };
     // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
     // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
     // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
@@ -162,19 +151,17 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
-      // Loaded here, not with the weights one iteration ahead: that (measured on the H200) took up
-      // to twice the registers and was 1-7% slower from 4 to 256 tokens.
-      const std::vector<Value> acts = load_acts(c);
-      const size_t rows = a_rows[0].size();
+      // The activations load here, not with the weights one iteration ahead: that (measured on the
+      // H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
+      Value k_base = c * kStage2ChunkK + kl * 32;
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
-          const size_t at = (size_t(mt) * 4 + size_t(q)) * rows;
           if (amd) {
-            a_frag.push_back(k_order(acts[at]));
+            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else {
-            Value r0 = k_order(acts[at]);
-            Value r1 = k_order(acts[at + 1]);
+            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
+            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
             a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
             a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
           }
@@ -193,24 +180,27 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
-    // The slots hold every Raw field of the `unroll` chunks in order (words, scales).
-    auto fields = [](Raw& r) { return std::array<std::vector<Value>*, 2>{&r.words, &r.scales}; };
-    std::vector<std::unique_ptr<Var<>>> next;
-    std::vector<Raw> shape = load_chunks(first, unroll);  // also gives each field's length
-    for (Raw& r : shape)
-      for (std::vector<Value>* f : fields(r))
-        for (const Value& v : *f) next.push_back(std::make_unique<Var<>>(v));
+    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
+    std::vector<Raw> first_raws = load_chunks(first, unroll);
+    for (int u = 0; u < unroll; ++u)
+      for (int j = 0; j < n_tiles; ++j) {
+        next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
+        next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
+      }
     for_range(first, end, unroll, [&](Value c0) {
-      std::vector<Raw> current = shape;
-      size_t slot = 0;
-      for (Raw& r : current)
-        for (std::vector<Value>* f : fields(r))
-          for (Value& v : *f) v = next[slot++]->get();
+      std::vector<Raw> current(unroll);
+      for (int u = 0; u < unroll; ++u)
+        for (int j = 0; j < n_tiles; ++j) {
+          current[u].words.push_back(next_words[u * n_tiles + j]->get());
+          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
+        }
       if_(c0 + unroll < end, [&] {
-        size_t at = 0;
-        for (Raw& r : load_chunks(c0 + unroll, unroll))
-          for (std::vector<Value>* f : fields(r))
-            for (const Value& v : *f) *next[at++] = v;
+        std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
+        for (int u = 0; u < unroll; ++u)
+          for (int j = 0; j < n_tiles; ++j) {
+            *next_words[u * n_tiles + j] = raws[u].words[j];
+            *next_scales[u * n_tiles + j] = raws[u].scales[j];
+          }
       });
       for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
     });

@@ -41,7 +41,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   const int mma_k = grid.amd ? 32 : 16, m_tiles = grid.m_tiles, n_tiles = grid.n_tiles;
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int steps = cfg.slice_k() / kStepK;
-  const int b_parts = cfg.tile_n * 2 / kThreads;  // 16-byte weight blocks per thread and step
+  const int b_parts = cfg.tile_n * 2 / kStage2Threads;  // 16-byte weight blocks per thread and step
 
   const tile::SharedTile ta = tile::make_shared_tile(cfg.tile_m, kStepK, kAStages);
   const tile::SharedTile tb = tile::make_shared_tile(cfg.tile_n, kStepK, kBStages);
@@ -55,7 +55,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   // padding rows read activation row 0 and are masked in the epilogue.
   Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
   std::vector<Value> a_src;
-  for (const Value& r : tile::copy_rows_of_thread(ta, kThreads)) {
+  for (const Value& r : tile::copy_rows_of_thread(ta, kStage2Threads)) {
     Value id = sorted_ids[min(row0 + r, last_row)];
     Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
     Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);
@@ -70,7 +70,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   // This thread's weight blocks: local row and half (32-K block within the step).
   std::vector<Value> b_row, b_half;
   for (int i = 0; i < b_parts; ++i) {
-    Value p = tid + i * kThreads;
+    Value p = tid + i * kStage2Threads;
     b_row.push_back(udiv(p, 32) * 16 + urem(p, 16));
     b_half.push_back(urem(udiv(p, 16), 2));
   }
@@ -92,7 +92,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
       }
   };
   auto copy_a = [&](const Value& step, const Value& stage) {
-    return tile::copy_rows_begin(ta, stage, a_src, k_first + step * kStepK, kThreads);
+    return tile::copy_rows_begin(ta, stage, a_src, k_first + step * kStepK, kStage2Threads);
   };
 
   if_(row0 < num_valid[0], [&] {
