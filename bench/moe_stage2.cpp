@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> shapes{"gpt_oss", "deepseek_r1"};
   std::string out_dir = ".";
   int reps = 30, tile_n = 0, unroll = 0;  // 0: from the config table
-  app.add_option("--tokens", token_list, "token counts");
+  app.add_option("--tokens", token_list, "token counts (comma-separated)")->delimiter(',');
   app.add_option("--tile-n", tile_n, "columns per block (64, 128, 256); given: the heuristic with this tile_n instead of the config table");
   app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 3, 4, 6, 8); given: the heuristic with this unroll");
   app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1");
@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
   app.add_flag("--l1-weights", l1_weights, "weight codes read with the normal cache policy (an A/B of stream_weights)");
   bool byte_scales = false;
   app.add_flag("--byte-scales", byte_scales, "one scale byte read per chunk and n-tile (an A/B of pair_scales)");
-  bool register_epilogue = false;
-  app.add_flag("--register-epilogue", register_epilogue, "sm_90a: atomics straight from the accumulators (an A/B of register_epilogue)");
+  bool tile_epilogue = false;
+  app.add_flag("--tile-epilogue", tile_epilogue, "sm_90a: the epilogue through the shared f32 tile (an A/B of register_epilogue, the default)");
   bool with_sorting = false, zero_in_sorting = false;
   app.add_flag("--with-sorting", with_sorting,
                "the timed graph also runs the device MoE sorting before the zeroing and the kernel (a decode step)");
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       MoeStage2Config cfg = choice.config;
       if (l1_weights) cfg.stream_weights = false;
       if (byte_scales) cfg.pair_scales = false;
-      if (register_epilogue) cfg.register_epilogue = true;
+      if (tile_epilogue) cfg.register_epilogue = false;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
       Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: every gpu test and example (scripts/device-test; TJ_SKIP_TESTS=1 skips them),
 # the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
-# stage2_l1, stage2_bytes, stage2_re, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
+# stage2_l1, stage2_bytes, stage2_tile, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
 # tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
 # the stage-2 token counts in $TJ_NCU when ncu is there. Everything is packed into
 # $OUT/results.tar.xz after every step (the call returns few files).
@@ -26,7 +26,7 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
-    stage2_re) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_re.json --register-epilogue 2>&1 | tee "$work/bench_stage2_re.txt" ;;
+    stage2_tile) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_tile.json --tile-epilogue 2>&1 | tee "$work/bench_stage2_tile.txt" ;;
     # A decode step with the device sorting in the graph: memset node, or the zeroing in the sorting.
     stage2_sort) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort.json --with-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort.txt" ;;
     stage2_sort_zero) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort_zero.json --with-sorting --zero-in-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort_zero.txt" ;;
@@ -53,6 +53,20 @@ if [ -n "${TJ_NCU:-}" ] && [ -n "$ncu" ]; then
     "$ncu" --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables \
       --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats -k regex:moe_stage2 -c 1 \
       bundle/bin/bench_moe_stage2 --shapes gpt_oss --tokens "$t" --reps 1 --out /tmp >"$work/ncu_gpt_oss_$t.txt" 2>&1
+    pack
+  done
+fi
+# $TJ_NCU_SASS: "shape:tokens ..." -- the executed-instruction count of every SASS line of the
+# stage-2 kernel (ncu source page) and the instruction mix, for the instruction-issue analysis.
+if [ -n "${TJ_NCU_SASS:-}" ] && [ -n "$ncu" ]; then
+  for spec in ${TJ_NCU_SASS}; do
+    m=${spec%%:*}; t=${spec#*:}
+    "$ncu" --clock-control none --section InstructionStats --section SourceCounters --section WarpStateStats \
+      -k regex:moe_stage2 -c 1 -o "$work/sass_${m}_$t" -f \
+      bundle/bin/bench_moe_stage2 --shapes "$m" --tokens "$t" --reps 1 --out /tmp >"$work/sass_${m}_$t.log" 2>&1
+    "$ncu" -i "$work/sass_${m}_$t.ncu-rep" --page source --csv --print-source sass >"$work/sass_${m}_$t.csv" 2>&1
+    "$ncu" -i "$work/sass_${m}_$t.ncu-rep" --page details --print-details all >"$work/sass_${m}_${t}_details.txt" 2>&1
+    rm -f "$work/sass_${m}_$t.ncu-rep"
     pack
   done
 fi
