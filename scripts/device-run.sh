@@ -3,7 +3,7 @@
 # the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
 # stage2_l1, stage2_bytes, stage2_tile, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
 # tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
-# the stage-2 token counts in $TJ_NCU when ncu is there. Everything is packed into
+# the stage-2 token counts in $TJ_NCU (and the per-SASS-line counts of $TJ_NCU_SASS) when ncu is there. Everything is packed into
 # $OUT/results.tar.xz after every step (the call returns few files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
