@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   app.add_flag("--byte-scales", byte_scales, "one scale byte read per chunk and n-tile (an A/B of pair_scales)");
   bool tile_epilogue = false;
   app.add_flag("--tile-epilogue", tile_epilogue, "sm_90a: the epilogue through the shared f32 tile (an A/B of register_epilogue, the default)");
+  bool exact_decode = false;
+  app.add_flag("--exact-decode", exact_decode, "sm_90a: the two-multiply FP4 decode throughout (an A/B of small_scale_decode, the default)");
   bool with_sorting = false, zero_in_sorting = false;
   app.add_flag("--with-sorting", with_sorting,
                "the timed graph also runs the device MoE sorting before the zeroing and the kernel (a decode step)");
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
       if (l1_weights) cfg.stream_weights = false;
       if (byte_scales) cfg.pair_scales = false;
       if (tile_epilogue) cfg.register_epilogue = false;
+      if (exact_decode) cfg.small_scale_decode = false;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());
       Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));

@@ -331,6 +331,13 @@ class Gfx950Backend final : public TargetBackend {
         return b.CreateIntrinsic(llvm::Intrinsic::amdgcn_cvt_scalef32_pk_bf16_fp4, {},
                                  {args[0], args[1], b.getInt32(int32_t(sel))});
       }
+      case ir::OpCode::WaveUMax: case ir::OpCode::WaveUMin: {
+        if (!args[0]->getType()->isIntegerTy(32) || result != b.getInt32Ty())
+          throw InternalError("wave_umax / wave_umin take and return i32");
+        auto id = op.code == ir::OpCode::WaveUMax ? llvm::Intrinsic::amdgcn_wave_reduce_umax
+                                                  : llvm::Intrinsic::amdgcn_wave_reduce_umin;
+        return b.CreateIntrinsic(id, {b.getInt32Ty()}, {args[0], b.getInt32(0)});  // default strategy
+      }
       default:
         throw InternalError(fmt::format("'{}' is an sm_90a intrinsic; gfx950 has no lowering for it",
                                         ir::op_info(op.code).name));

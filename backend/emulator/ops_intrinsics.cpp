@@ -1,4 +1,5 @@
-// Semantics of the target intrinsics: mma, cvt_pk_bf16_fp4, ldmatrix and cp.async (isa-semantics.md §1, §2, §5).
+// Semantics of the target intrinsics: mma, cvt_pk_bf16_fp4, ldmatrix and cp.async (isa-semantics.md §1, §2, §5),
+// and the wave reductions.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -188,6 +189,28 @@ Handler select_cp_async(Prep& p) {
   }
 }
 
+// ---- wave_umax / wave_umin (redux.sync over the warp; wave.reduce over the wave of 64) ----
+
+template <bool Max>
+void exec_wave_reduce(Wave& w, const Inst& in) {
+  const uint32_t ws = w.L->wave_size;
+  const uint32_t* v = w.at<uint32_t>(in.o[0]);
+  uint32_t* r = w.at<uint32_t>(in.r);
+  for (uint32_t s = 0; s < w.nlanes; s += ws) {
+    if (!any_active(w, s, ws)) continue;
+    require_whole_group(w, in, s, ws, Max ? "wave_umax" : "wave_umin");
+    uint32_t acc = v[s];
+    for (uint32_t l = s + 1; l < s + ws; ++l) acc = Max ? std::max(acc, v[l]) : std::min(acc, v[l]);
+    for (uint32_t l = s; l < s + ws; ++l) r[l] = acc;
+  }
+}
+
+Handler select_wave_reduce(Prep& p) {
+  p.require(p.type(0) == ir::Type::scalar(Scalar::I32) && p.in.rt == ir::Type::scalar(Scalar::I32),
+            "the operand and the result must be i32");
+  return p.op.code == OpCode::WaveUMax ? exec_wave_reduce<true> : exec_wave_reduce<false>;
+}
+
 }  // namespace
 
 Handler select_intrinsics(Prep& p) {
@@ -196,6 +219,7 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::CvtPkBf16Fp4: return select_cvt(p);
     case OpCode::LdMatrix: return select_ldmatrix(p);
     case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
+    case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
     default: return nullptr;
   }
 }

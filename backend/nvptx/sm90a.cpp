@@ -1,4 +1,4 @@
-// sm_90a backend: NVPTX lowering hooks (sregs, bar.sync, red/atom, mma.sync, ldmatrix, cp.async) and PTX emission.
+// sm_90a backend: NVPTX lowering hooks (sregs, bar.sync, red/atom, mma.sync, ldmatrix, cp.async, redux.sync) and PTX emission.
 #include "backend/nvptx/sm90a.h"
 
 #include <fmt/format.h>
@@ -225,6 +225,13 @@ class Sm90aBackend final : public TargetBackend {
         if (n < 0 || n > INT32_MAX) throw InternalError(fmt::format("cp_async_wait: {} pending groups is invalid", n));
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_group, {b.getInt32(int32_t(n))});
         return nullptr;
+      }
+      case ir::OpCode::WaveUMax: case ir::OpCode::WaveUMin: {
+        if (!args[0]->getType()->isIntegerTy(32) || result != i32)
+          throw InternalError("wave_umax / wave_umin take and return i32");
+        auto id = op.code == ir::OpCode::WaveUMax ? llvm::Intrinsic::nvvm_redux_sync_umax
+                                                  : llvm::Intrinsic::nvvm_redux_sync_umin;
+        return b.CreateIntrinsic(id, {}, {args[0], b.getInt32(-1)});  // the whole warp
       }
       default:
         throw InternalError(fmt::format("'{}' is a gfx950 intrinsic; sm_90a has no lowering for it",

@@ -424,6 +424,10 @@ class Verifier {
         want_attr(op, op.attrs[0] == 0 || op.attrs[0] == 1, "trans 0 or 1");
         want_result(op, result_ == Type::vector(Scalar::BF16, 8), "<8 x bf16>");
         break;
+      case OpCode::WaveUMax: case OpCode::WaveUMin:
+        want_operand(op, 0, ty(op, 0) == Type::scalar(Scalar::I32), "i32");
+        want_result(op, result_ == Type::scalar(Scalar::I32), "i32");
+        break;
       case OpCode::CpAsync:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Shared, "ptr<shared, T>");
         want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global &&

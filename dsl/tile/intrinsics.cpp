@@ -67,4 +67,14 @@ void cp_async_wait(int pending, const dsl::SrcLoc& loc) {
   emit(OpCode::CpAsyncWait, Type::void_(), {}, {pending}, loc);
 }
 
+dsl::Value wave_umax(const dsl::Value& v, const dsl::SrcLoc& loc) {
+  need_type(v, Type::scalar(Scalar::I32), "wave_umax", loc);
+  return emit(OpCode::WaveUMax, v.type(), {v}, {}, loc);
+}
+
+dsl::Value wave_umin(const dsl::Value& v, const dsl::SrcLoc& loc) {
+  need_type(v, Type::scalar(Scalar::I32), "wave_umin", loc);
+  return emit(OpCode::WaveUMin, v.type(), {v}, {}, loc);
+}
+
 }  // namespace tilejit::tile

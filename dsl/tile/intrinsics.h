@@ -1,4 +1,4 @@
-// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async.
+// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async, wave reductions.
 #pragma once
 #include "dsl/matrix/mma.h"
 #include "dsl/value.h"
@@ -24,5 +24,12 @@ void cp_async_16(const dsl::Value& dst_shared, const dsl::Value& src_global, con
 void cp_async_commit(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// Waits until at most `pending` committed groups are still in flight.
 void cp_async_wait(int pending, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
+/// The unsigned maximum / minimum of the i32 `v` over the lanes of this wave (sm_90a: the warp of
+/// 32, redux.sync; gfx950: the wave of 64), the same in every lane. Every lane of the wave must be
+/// active (the emulator faults otherwise). A condition on the result is wave-uniform, so it may
+/// guard an mma.
+dsl::Value wave_umax(const dsl::Value& v, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+dsl::Value wave_umin(const dsl::Value& v, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 }  // namespace tilejit::tile

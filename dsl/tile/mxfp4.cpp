@@ -31,8 +31,9 @@ Value hardware(const Value& word, const Value& scale, const dsl::SrcLoc& loc) {
 // E1 E0 m at bits 8:6 (24:22), which reads as E2M1(c) * 2^-126. Two exact bf16x2 multiplies then
 // apply 2^126 and the scale 2^(x-127) (x = 0: the subnormal 2^-127; x = 255: NaN, propagated).
 // In Split order the two codes of a pair sit 16 bits apart in `word`, as they must in P_j, so
-// one shift serves both magnitudes and one both signs.
-Value software(const Value& word, const Value& scale, Fp4Order order, const dsl::SrcLoc& loc) {
+// one shift serves both magnitudes and one both signs. With `small_scale` (x <= 128) a single
+// multiply by 2^(x-1) (biased exponent x + 126, a normal bf16) does both steps exactly.
+Value software(const Value& word, const Value& scale, Fp4Order order, bool small_scale, const dsl::SrcLoc& loc) {
   const Type v2bf = Type::vector(Scalar::BF16, 2);
   auto a = [&](const Value& v) { return Arg(v, loc); };
   auto k = [&](uint32_t v) { return Arg(int32_t(v), loc).as(kI32); };
@@ -43,10 +44,15 @@ Value software(const Value& word, const Value& scale, Fp4Order order, const dsl:
   auto bf16x2 = [&](const Value& v) { return dsl::bitcast(a(v), v2bf, loc); };
 
   Value x = scale;
-  Value pow = Value(a(Value(a(x) << Arg(7, loc))) | a(Value(a(x) << Arg(23, loc))));  // 2^(x-127) twice
-  pow = dsl::select(a(Value(a(x) == Arg(0, loc))), k(0x00400040), a(pow), loc);
-  pow = dsl::select(a(Value(a(x) == Arg(255, loc))), k(0x7FFF7FFF), a(pow), loc);
-  Value two126 = bf16x2(Arg(int32_t(0x7E807E80), loc).as(kI32));
+  Value pow, two126;
+  if (small_scale) {
+    pow = Value(a(Value(a(x) + Arg(126, loc))) * Arg(0x00800080, loc));  // 2^(x-1) in both halves
+  } else {
+    pow = Value(a(Value(a(x) << Arg(7, loc))) | a(Value(a(x) << Arg(23, loc))));  // 2^(x-127) twice
+    pow = dsl::select(a(Value(a(x) == Arg(0, loc))), k(0x00400040), a(pow), loc);
+    pow = dsl::select(a(Value(a(x) == Arg(255, loc))), k(0x7FFF7FFF), a(pow), loc);
+    two126 = bf16x2(Arg(int32_t(0x7E807E80), loc).as(kI32));
+  }
   std::vector<Value> pairs;
   for (int j = 0; j < 4; ++j) {
     Value p;
@@ -58,7 +64,8 @@ Value software(const Value& word, const Value& scale, Fp4Order order, const dsl:
       p = Value(a(Value(a(bits(6 - d, 0x000001C0)) | a(bits(12 - d, 0x00008000)))) |
                 a(Value(a(bits(18 - d, 0x01C00000)) | a(bits(24 - d, 0x80000000)))));
     }
-    Value v = Value(a(Value(a(bf16x2(p)) * a(two126))) * a(bf16x2(pow)));
+    Value placed = small_scale ? bf16x2(p) : Value(a(bf16x2(p)) * a(two126));
+    Value v = Value(a(placed) * a(bf16x2(pow)));
     pairs.push_back(dsl::bitcast(a(v), kI32, loc));
   }
   return dsl::bitcast(a(dsl::make_vector(pairs, loc)), Type::vector(Scalar::BF16, 8), loc);
@@ -85,7 +92,7 @@ Value decode_fp4x8(const Value& word, const Value& scale, Fp4Path path, Fp4Order
     dsl::detail::type_error("decode_fp4x8 takes an i32 word and an i32 E8M0 scale, got " +
                                 ir::to_string(word.type()) + " and " + ir::to_string(scale.type()), loc);
   bool hw = path == Fp4Path::Hardware || (path == Fp4Path::Auto && dsl::target().has_fp4_convert);
-  if (!hw) return software(word, scale, order, loc);
+  if (!hw) return software(word, scale, order, path == Fp4Path::SoftwareSmallScale, loc);
   Value v = hardware(word, scale, loc);
   return in_fp4_order(v, order, loc);
 }

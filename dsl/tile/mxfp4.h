@@ -6,7 +6,15 @@ namespace tilejit::tile {
 
 /// How FP4 is decoded: the gfx950 instruction v_cvt_scalef32_pk_bf16_fp4, or bit manipulation
 /// (isa-semantics.md §6 recipe A; any target). Auto picks the instruction where it exists.
-enum class Fp4Path { Auto, Hardware, Software };
+/// SoftwareSmallScale is the bit manipulation with one bf16x2 multiply per pair instead of two,
+/// valid only for scales up to kFp4SmallScaleMax (2^1): the caller must guarantee that, e.g. by
+/// taking it only when wave_umax of the wave's scales is at most that and Software otherwise;
+/// larger scales give wrong (finite, not NaN) values.
+enum class Fp4Path { Auto, Hardware, Software, SoftwareSmallScale };
+
+/// The largest E8M0 scale Fp4Path::SoftwareSmallScale decodes exactly: 2^(x-1) is a normal bf16
+/// for x in 0..128, so one multiply takes the placed code (E2M1 * 2^-126) to E2M1 * 2^(x-127).
+inline constexpr int kFp4SmallScaleMax = 128;
 
 /// The order of the decoded values. Natural: element e = code e. Split: element 2j = code j and
 /// element 2j+1 = code j+4, i.e. bf16 pair j holds codes (j, j+4): the software path needs 2
@@ -16,7 +24,8 @@ enum class Fp4Order { Natural, Split };
 
 /// Decodes the eight FP4 codes of `word` (i32; code e in bits 4e+3..4e, the low nibble first)
 /// times 2^(scale - 127), `scale` being the E8M0 byte as i32, into <8 x bf16> in `order`.
-/// Scale 255 gives NaN; scale 0 means 2^-127; overflow gives +-Inf. Every finite result is exact.
+/// Scale 255 gives NaN; scale 0 means 2^-127; overflow gives +-Inf. Every finite result is exact
+/// (with SoftwareSmallScale: for scales 0..kFp4SmallScaleMax, the only ones it accepts).
 dsl::Value decode_fp4x8(const dsl::Value& word, const dsl::Value& scale, Fp4Path path = Fp4Path::Auto,
                         Fp4Order order = Fp4Order::Natural, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 

@@ -185,6 +185,53 @@ TEST(LdMatrix, NeedsTheWholeWarp) {
   }
 }
 
+/// Runs wave_umax and wave_umin over `waves` waves of the target and checks every lane against
+/// the maximum / minimum of its own wave computed here.
+void check_wave_reduce(Target target, int waves) {
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const int ws = target == Target::Gfx950 ? 64 : 32, n = ws * waves;
+  auto dev = emulator::make_emulator_device({target, 2});
+  Kernel k("wave_reduce");
+  ValueId in = k.param("in", G(Scalar::I32));
+  ValueId out = k.param("out", G(Scalar::I32));
+  ValueId t = k.tid(0);
+  ValueId v = k.load(S(Scalar::I32), k.at(in, t));
+  k.store(k.at(out, k.mul(t, k.i32(2))), k.op(OpCode::WaveUMax, S(Scalar::I32), {v}));
+  k.store(k.at(out, k.add(k.mul(t, k.i32(2)), k.i32(1))), k.op(OpCode::WaveUMin, S(Scalar::I32), {v}));
+  std::vector<uint32_t> vals(static_cast<size_t>(n));
+  for (auto& x : vals) x = rng() % 3 ? rng() : rng() % 256;  // full-range and small values, unsigned order matters
+  DevicePtr di = upload(*dev, vals), dout = poisoned<uint32_t>(*dev, size_t(n) * 2);
+  dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(n), 1, 1}, std::vector{ptr_arg(di, Scalar::I32), ptr_arg(dout, Scalar::I32)},
+                                   nullptr);
+  auto got = download<uint32_t>(*dev, dout, size_t(n) * 2);
+  for (int w = 0; w < waves; ++w) {
+    auto first = vals.begin() + w * ws, last = first + ws;
+    uint32_t mx = *std::max_element(first, last), mn = *std::min_element(first, last);
+    for (int l = w * ws; l < (w + 1) * ws; ++l) {
+      ASSERT_EQ(got[size_t(2 * l)], mx) << "wave " << w << " lane " << l % ws << " (max)";
+      ASSERT_EQ(got[size_t(2 * l + 1)], mn) << "wave " << w << " lane " << l % ws << " (min)";
+    }
+  }
+}
+
+TEST(WaveReduce, Sm90aWarpMaxAndMinPerWarp) { check_wave_reduce(Target::Sm90a, 3); }
+TEST(WaveReduce, Gfx950WaveMaxAndMinPerWave) { check_wave_reduce(Target::Gfx950, 2); }
+
+TEST(WaveReduce, NeedsTheWholeWave) {
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
+  Kernel k("reduce_partial");
+  ValueId t = k.tid(0);
+  k.if_(k.icmp(CmpPred::Ne, t, k.i32(5)), [&] { k.op(OpCode::WaveUMax, S(Scalar::I32), {t}); });
+  try {
+    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {32, 1, 1}, {}, nullptr);
+    FAIL() << "expected EmulatorFault";
+  } catch (const EmulatorFault& e) {
+    EXPECT_TRUE(mentions(e.what(), {"reduce_partial", "'wave_umax'", "thread (5,0,0)", "all 32 lanes"}));
+  }
+}
+
 TEST(Intrinsics, TargetOnlyOpsAreRejectedOnTheOtherTarget) {
   auto expect_reject = [](Target target, std::function<void(Kernel&)> body, const std::string& op) {
     Kernel k("wrong_target");

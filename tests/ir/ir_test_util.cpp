@@ -191,6 +191,8 @@ Function make_valid(Target target) {
   b.emit(OpCode::BufferLoad, vec(Scalar::F32, 4), {x, nbytes, off});
   ValueId a8 = b.emit(OpCode::Load, vec(Scalar::BF16, 8), {ph});
   ValueId acc = b.emit(OpCode::Splat, vec(Scalar::F32, 4), {half});
+  b.emit(OpCode::WaveUMax, i32(), {tid});
+  b.emit(OpCode::WaveUMin, i32(), {tid});
   if (target == Target::Gfx950) {
     b.emit(OpCode::Mma, vec(Scalar::F32, 4), {a8, a8, acc}, {0});
     ValueId scale = b.const_float(f32(), 2.0);

@@ -204,6 +204,21 @@ TEST(IrVerifier, MmaOperandTypesPerInstruction) {
   expect_reject(mma(7, 4), Target::Gfx950, {"mma instruction id 7 is unknown"});
 }
 
+TEST(IrVerifier, WaveReductionsTakeAndReturnI32OnBothTargets) {
+  auto reduce = [](OpCode code, const Type& t) {
+    Function fn;
+    Builder b(fn);
+    ValueId v = t == i32() ? b.const_int(t, 7) : b.const_float(t, 7.0);
+    b.emit(code, t, {v}, {}, at(61));
+    return fn;
+  };
+  for (Target target : {Target::Gfx950, Target::Sm90a}) {
+    EXPECT_NO_THROW(verify(reduce(OpCode::WaveUMax, i32()), target));
+    EXPECT_NO_THROW(verify(reduce(OpCode::WaveUMin, i32()), target));
+  }
+  expect_reject(reduce(OpCode::WaveUMax, f32()), Target::Sm90a, {"wave_umax operand 0 (%0: f32): expected i32", "tests/k.cpp:61"});
+}
+
 TEST(IrVerifier, UseBeforeDefinition) {
   {
     // An operand defined later in the same region.

@@ -1,4 +1,5 @@
-// Target intrinsics: mfma / mma.sync, cvt_scalef32_pk_bf16_fp4, ldmatrix, cp.async, buffer loads; wrong-target errors.
+// Target intrinsics: mfma / mma.sync, cvt_scalef32_pk_bf16_fp4, ldmatrix, cp.async, buffer loads, wave
+// reductions; wrong-target errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -93,6 +94,43 @@ CHECK: .entry ldm(
 CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%r{{d?}}{{[0-9]+}}];
 CHECK-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%r{{d?}}{{[0-9]+}}+512];
 )"), "");
+}
+
+/// out[lane] = wave_umax(in[lane]), out[lane + 64] = wave_umin(in[lane]).
+void build_wave_reduce(Kernel& k) {
+  ValueId in = k.param("in", gptr(Scalar::I32));
+  ValueId out = k.param("out", gptr(Scalar::I32));
+  ValueId lane = k.op(OpCode::LaneId, i32(), {});
+  ValueId v = k.load(i32(), k.ptr_add(in, lane));
+  k.store(k.ptr_add(out, lane), k.op(OpCode::WaveUMax, i32(), {v}));
+  k.store(k.ptr_add(out, k.op(OpCode::Add, i32(), {lane, k.ci32(64)})), k.op(OpCode::WaveUMin, i32(), {v}));
+}
+
+TEST(Intrinsics, Sm90aWaveReduceIsReduxSync) {
+  Kernel k("wave_reduce");
+  build_wave_reduce(k);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK: .entry wave_reduce(
+CHECK: mov.b32 [[MASK:%r[0-9]+]], -1;
+CHECK-DAG: redux.sync.max.u32 %r{{[0-9]+}}, %r{{[0-9]+}}, [[MASK]];
+CHECK-DAG: redux.sync.min.u32 %r{{[0-9]+}}, %r{{[0-9]+}}, [[MASK]];
+)"), "");
+}
+
+TEST(Intrinsics, Gfx950WaveReduceReadsEveryLane) {
+  Kernel k("wave_reduce");
+  build_wave_reduce(k);
+  auto r = compile_or_fail(k.fn, Target::Gfx950);
+  // The default strategy on a VGPR value: a loop over the active lanes (s_ff1 picks the next,
+  // v_readlane reads it) with scalar max / min.
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK-LABEL: wave_reduce:
+CHECK-DAG: v_readlane_b32
+CHECK-DAG: s_max_u32
+CHECK-DAG: s_min_u32
+)"), "");
+  EXPECT_NE(r.llvm_ir.find("@llvm.amdgcn.wave.reduce.umax.i32("), std::string::npos) << r.llvm_ir;
 }
 
 TEST(Intrinsics, Sm90aCpAsyncCommitWait) {

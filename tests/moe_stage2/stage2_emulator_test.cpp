@@ -8,6 +8,7 @@
 
 #include "backend/emulator/emulator.h"
 #include "dsl/ir/numeric.h"
+#include "dsl/tile/mxfp4.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
 
@@ -143,6 +144,42 @@ INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
                            return std::string(std::get<0>(info.param).name) + "_" +
                                   (std::get<1>(info.param) == Target::Sm90a ? "sm90a" : "gfx950");
                          });
+
+// sm_90a decodes with one multiply per pair when a warp's scales are all at most 2^1 and redoes its
+// slice exactly when they are not: with a few large scales (and a few 2^-127) in one expert's rows,
+// in the second of two k-loop iterations, the output must be bit for bit that of the exact decode.
+TEST(Stage2Emulator, OneMultiplyDecodeRedoesWarpsThatMeetLargeScales) {
+  unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const int tokens = 7, N = 128, K = 512, E = 4, topk = 2;
+  moe::Routing routing = moe::random_routing(rng, tokens, topk, E, {0, 0});
+  auto a = moe::random_bf16_normal(rng, size_t(tokens) * topk * K);
+  auto w = moe::random_mxfp4_weights(rng, E, N, K);
+  // The first warp's columns (tile_n 64: 8 per warp), K blocks of the second iteration.
+  moe::plant_scales(rng, w, N, 1, 3, 8, 8, tile::kFp4SmallScaleMax + 1, 150);
+  moe::plant_scales(rng, w, N, 2, 3, 8, 8, 0, 0);
+  moe::Stage2Inputs in{a, w.packed, w.scales, {}, routing.topk_ids, routing.topk_weights};
+  moe::Stage2Shape shape{tokens, topk, E, N, K};
+  moe::Stage2Result ref = moe::moe_stage2_reference(shape, in, {true, false, moe::OutputType::f32});
+
+  MoeStage2Config cfg{N, K, E, topk, 16, 64, 1, OutDtype::F32, false, true, false};
+  cfg.unroll = 2;  // two iterations of two chunks
+  auto device = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
+  cfg.small_scale_decode = false;
+  MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
+  ASSERT_EQ(fast.out.size(), ref.exact.size());
+  ASSERT_EQ(exact.out.size(), ref.exact.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < fast.out.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&fast.out[i], &exact.out[i], 4), 0)
+        << "row " << i / N << " column " << i % N << ": " << fast.out[i] << " vs the exact decode's " << exact.out[i];
+    num += (fast.out[i] - ref.exact[i]) * (fast.out[i] - ref.exact[i]);
+    den += ref.exact[i] * ref.exact[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-5);
+}
 
 TEST(Stage2Config, RejectsBadShapes) {
   MoeStage2Config ok{128, 256, 8, 2};

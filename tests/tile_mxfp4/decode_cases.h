@@ -13,12 +13,12 @@ namespace tilejit::fp4_decode_test {
 /// into 4 words of bf16 pairs at out[4i..4i+3].
 const KernelDef& decode_kernel(tile::Fp4Path path, tile::Fp4Order order);
 
-/// Words that hold every code at every position for every E8M0 scale (16 words per scale,
-/// in a random order), and the scale of each word.
+/// Words that hold every code at every position for every E8M0 scale 0..max_scale (16 words per
+/// scale, in a random order), and the scale of each word.
 struct Cases {
   std::vector<int32_t> words, scales;
 };
-Cases every_case(std::mt19937& rng);
+Cases every_case(std::mt19937& rng, int max_scale = 255);
 
 /// The bf16 bits of E2M1(code) * 2^(scale - 127), rounded to nearest even with overflow to
 /// +-Inf, computed in double from the OCP table; scale 255 gives 0x7FFF.

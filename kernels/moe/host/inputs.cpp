@@ -93,4 +93,17 @@ mxfp4::Mxfp4Matrix random_mxfp4_weights(std::mt19937& rng, int64_t E, int64_t N,
   return m;
 }
 
+void plant_scales(std::mt19937& rng, mxfp4::Mxfp4Matrix& w, int64_t N, int64_t expert, int count, int64_t rows,
+                  int64_t first_block, uint8_t lo, uint8_t hi) {
+  const int64_t blocks = w.cols / mxfp4::kBlockSize;
+  if (N <= 0 || w.rows % N || expert < 0 || expert >= w.rows / N || rows <= 0 || rows > N || first_block < 0 ||
+      first_block >= blocks || lo > hi || count < 0)
+    throw std::invalid_argument(fmt::format("plant_scales: expert {}, rows < {}, blocks {}.. and [{}, {}] are not a "
+                                            "region of the {} x {} scales with {} rows per expert",
+                                            expert, rows, first_block, lo, hi, w.rows, blocks, N));
+  std::uniform_int_distribution<int64_t> row(0, rows - 1), block(first_block, blocks - 1);
+  std::uniform_int_distribution<int> value(lo, hi);
+  for (int i = 0; i < count; ++i) w.scales[size_t((expert * N + row(rng)) * blocks + block(rng))] = uint8_t(value(rng));
+}
+
 }  // namespace tilejit::moe

@@ -44,4 +44,11 @@ std::vector<float> random_f32_normal(std::mt19937& rng, size_t count, float stdd
 mxfp4::Mxfp4Matrix random_mxfp4_weights(std::mt19937& rng, int64_t E, int64_t N, int64_t K, uint8_t scale_min = 120,
                                         uint8_t scale_max = 124);
 
+/// Overwrites `count` random scales of expert `expert` in `w` (from random_mxfp4_weights; N rows
+/// per expert) with bytes uniform in [lo, hi], at rows below `rows` and 32-K blocks from
+/// `first_block` on: edge scales where a test wants them. Throws std::invalid_argument when the
+/// region is empty or outside the matrix.
+void plant_scales(std::mt19937& rng, mxfp4::Mxfp4Matrix& w, int64_t N, int64_t expert, int count, int64_t rows,
+                  int64_t first_block, uint8_t lo, uint8_t hi);
+
 }  // namespace tilejit::moe

@@ -34,11 +34,11 @@ void MoeStage2Config::validate() const {
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? "s" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
-                     pair_scales ? "" : "_s8", register_epilogue ? "_re" : "");
+                     pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2");
 }
 
 std::string MoeStage2Config::tiles_text() const {

@@ -32,6 +32,11 @@ struct MoeStage2Config {
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.
   bool register_epilogue = true;
+  /// sm_90a, register main loop: per k-loop iteration, when every scale the warp holds is at most
+  /// tile::kFp4SmallScaleMax (2^1; every real weight tensor), decode with one bf16x2 multiply per
+  /// pair instead of two (tile::Fp4Path::SoftwareSmallScale); otherwise the exact two-multiply
+  /// path. The result is the same either way; only the instruction count differs.
+  bool small_scale_decode = true;
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;

@@ -139,11 +139,11 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       return raws;
     };
     // Decode, the activations in the same K permutation, and the MMAs of one chunk.
-    auto compute = [&](Value c, const Raw& raw) {
+    auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
       for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
-          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], tile::Fp4Path::Auto, order);
+          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], path, order);
           if (amd) {
             b_frag[j].push_back(vals);
           } else {
@@ -181,6 +181,10 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
     std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
+    // sm_90a: the main loop decodes with one multiply per pair (see the redo below).
+    const bool fast = !amd && cfg.small_scale_decode;
+    std::optional<Var<>> scale_max;
+    if (fast) scale_max.emplace(Int(0));
     std::vector<Raw> first_raws = load_chunks(first, unroll);
     for (int u = 0; u < unroll; ++u)
       for (int j = 0; j < n_tiles; ++j) {
@@ -202,8 +206,19 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             *next_scales[u * n_tiles + j] = raws[u].scales[j];
           }
       });
-      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
+      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
+      if (fast)
+        for (const Raw& r : current)
+          for (const Value& sc : r.scales) *scale_max = umax(*scale_max, sc);
     });
+    // The one-multiply decode is exact only for scales up to 2^1. Should this warp have met a larger
+    // one, it redoes its slice with the exact decode, one chunk at a time (the wave-uniform branch is
+    // after the main loop, so the main loop stays one straight block for the scheduler).
+    if (fast)
+      if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
+        for (auto& v : acc) *v = splat(0.0f, 4);
+        for_range(first, end, 1, [&](Value c) { compute(c, load_weights(c), tile::Fp4Path::Software); });
+      });
 
     stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
                                        {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
