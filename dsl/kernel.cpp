@@ -55,6 +55,7 @@ ir::Function KernelDef::trace(Target target) const {
   ir::Function& fn = t.function();
   for (size_t i = 0; i < impl_->params.size(); ++i) fn.params.push_back({param_name(i), impl_->params[i]});
   for (int d = 0; d < 3; ++d) fn.block_size[d] = impl_->options.block[d];
+  fn.min_blocks_per_sm = impl_->options.min_blocks_per_sm;
   impl_->body(fn);
   return std::move(fn);
 }

@@ -21,6 +21,10 @@ struct KernelOptions {
   std::array<uint32_t, 3> block{0, 0, 0};
   /// Parameter names for dumps and error messages (default arg0, arg1, ...).
   std::vector<std::string> param_names;
+  /// sm_90a, with a fixed `block`: ask for at least this many resident blocks per SM (PTX
+  /// .minnctapersm: ptxas caps the registers to 64K / (threads x this)). 0: no hint. gfx950
+  /// ignores it (one wave per SIMD is a normal trade-off there; its allocation stays its own).
+  uint32_t min_blocks_per_sm = 0;
 };
 
 /// A kernel: a name, a signature and a C++ body that traces into IR per target.

@@ -23,7 +23,9 @@ done
 pack
 for b in ${TJ_BENCH:-stage2 stage2_l1}; do
   case $b in
-    stage2) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2.json 2>&1 | tee "$work/bench_stage2.txt" ;;
+    # After a tune step, stage2 writes moe_stage2_tuned.json / bench_stage2_tuned.txt (the A/B stays).
+    stage2) sfx=${TILEJIT_MOE_CONFIGS:+_tuned}
+            bundle/bin/bench_moe_stage2 --out "$work" --json "moe_stage2$sfx.json" 2>&1 | tee "$work/bench_stage2$sfx.txt" ;;
     stage2_l1) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_l1.json --l1-weights 2>&1 | tee "$work/bench_stage2_l1.txt" ;;
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
     stage2_tile) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_tile.json --tile-epilogue 2>&1 | tee "$work/bench_stage2_tile.txt" ;;

@@ -238,6 +238,7 @@ void run_stages(const ir::Function& fn, llvm::Module& mod, TargetBackend& backen
       {"opt_level", options.opt_level},
       {"shared_bytes", fn.shared_bytes()},
       {"block_size", {fn.block_size[0], fn.block_size[1], fn.block_size[2]}},
+      {"min_blocks_per_sm", fn.min_blocks_per_sm},
       {"timings_ms", {{"lower", out.lower_ms}, {"opt", out.opt_ms}, {"codegen", out.codegen_ms},
                       {"link", out.link_ms}, {"total", ms_since(start)}}}};
   if (!out.resources_json.empty()) meta["resources"] = nlohmann::json::parse(out.resources_json);

@@ -29,6 +29,7 @@ class Sm90aBackend final : public TargetBackend {
   void define_kernel(llvm::Function& k, const ir::Function& fn) override {
     k.setCallingConv(llvm::CallingConv::PTX_Kernel);
     if (fixed(fn)) k.addFnAttr("nvvm.maxntid", fmt::format("{},{},{}", dim(fn, 0), dim(fn, 1), dim(fn, 2)));
+    if (fixed(fn) && fn.min_blocks_per_sm) k.addFnAttr("nvvm.minctasm", std::to_string(fn.min_blocks_per_sm));
   }
 
   llvm::Value* work_item_id(IRB& b, ir::OpCode code, int d, const ir::Function& fn) override {

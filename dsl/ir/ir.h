@@ -87,6 +87,9 @@ struct Function {
   Region body;
   /// Fixed workgroup size when the kernel declares one (0 = any).
   uint32_t block_size[3] = {0, 0, 0};
+  /// sm_90a occupancy hint with a fixed block size: at least this many blocks per SM
+  /// (.minnctapersm; registers capped to fit). 0: the compiler's choice.
+  uint32_t min_blocks_per_sm = 0;
 
   ValueId new_value(Type t) {
     value_types.push_back(t);

@@ -225,6 +225,15 @@ class Parser {
       }
       expect_punct(')', "')'");
     }
+    if (peek().kind == Tok::Ident && peek().text == "min_blocks_per_sm") {
+      next();
+      expect_punct('(', "'('");
+      const Token& t = next();
+      int64_t v = integer(t);
+      if (v < 1 || v > 32) fail_expected(t, "a block count 1..32");
+      fn_.min_blocks_per_sm = uint32_t(v);
+      expect_punct(')', "')'");
+    }
     expect_punct('{', "'{'");
     region_args(fn_.body);
     line_end(nullptr);

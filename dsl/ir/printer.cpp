@@ -89,6 +89,7 @@ class Printer {
     out += ")";
     const uint32_t* bs = fn_.block_size;
     if (bs[0] || bs[1] || bs[2]) out += fmt::format(" block_size({}, {}, {})", bs[0], bs[1], bs[2]);
+    if (fn_.min_blocks_per_sm) out += fmt::format(" min_blocks_per_sm({})", fn_.min_blocks_per_sm);
     out += " {";
     out += region_args(fn_.body);
     out += "\n";

@@ -74,6 +74,7 @@ TEST_P(Stage2Compiled, Sm90aPtx) {
   EXPECT_TRUE(mma >= per_mma + per_chunk && (mma - per_chunk) % per_mma == 0)
       << mma << " mma.sync, expected a multiple of " << per_mma << " plus " << per_chunk;
   EXPECT_EQ(count(ptx, R"(redux\.sync\.max\.u32)"), 1u);
+  EXPECT_EQ(count(ptx, R"(\.minnctapersm 2)"), v.tile_m == 16 ? 1u : 0u) << "the occupancy hint of tile_m 16";
   EXPECT_GE(count(ptx, v.out == OutDtype::BF16 ? R"(red\.global\.add\.noftz\.bf16x2)" : R"(atom\.global\.add\.f32)"), 1u);
   EXPECT_EQ(count(ptx, R"(atom\.[a-z.]*cas)"), 0u) << "atomics must be native";
   EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "dsl/error.h"
+#include "dsl/ir/parser.h"
 #include "dsl/ir/printer.h"
 #include "ir_test_util.h"
 
@@ -173,6 +175,20 @@ TEST(IrPrinter, QuotedNamesAndParamIndices) {
       "  %1 = param 2 : f32\n"
       "}\n";
   EXPECT_EQ(print(fn), expected);
+}
+
+TEST(IrPrinter, MinBlocksPerSmRoundTrips) {
+  Function fn;
+  fn.name = "k";
+  fn.block_size[0] = 256;
+  fn.block_size[1] = fn.block_size[2] = 1;
+  fn.min_blocks_per_sm = 2;
+  const char* expected = "kernel k() block_size(256, 1, 1) min_blocks_per_sm(2) {\n}\n";
+  EXPECT_EQ(print(fn), expected);
+  Function back = parse(expected);
+  EXPECT_EQ(back.min_blocks_per_sm, 2u);
+  EXPECT_EQ(print(back), expected);
+  EXPECT_THROW(parse("kernel k() block_size(256, 1, 1) min_blocks_per_sm(0) {\n}\n"), Error);
 }
 
 TEST(IrPrinter, LocationsAreOptionalComments) {

@@ -91,6 +91,24 @@ TEST(ControlFlow, NestedLoopsAndIfElse) {
 }
 
 /// A fixed block size becomes constants and launch bounds on both targets.
+/// The occupancy hint becomes .minnctapersm on sm_90a; ptxas then caps the registers.
+TEST(ControlFlow, MinBlocksPerSmBecomesMinnctapersm) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  uint32_t blocks = uint32_t(rng.uniform(2, 8));
+  Kernel k("occupancy");
+  k.fn.block_size[0] = 256;
+  ValueId out = k.param("out", gptr(Scalar::I32));
+  k.store(out, k.op(OpCode::ThreadId, i32(), {}, {0}));
+  auto plain = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(count(plain.assembly, ".minnctapersm"), 0u) << plain.assembly;
+  k.fn.min_blocks_per_sm = blocks;
+  auto hinted = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_NE(hinted.assembly.find(fmt::format(".minnctapersm {}", blocks)), std::string::npos) << hinted.assembly;
+  EXPECT_NE(hinted.code.metadata_json.find(fmt::format("\"min_blocks_per_sm\":{}", blocks)), std::string::npos);
+  EXPECT_NO_THROW(compile_or_fail(k.fn, Target::Gfx950));  // accepted, and left to gfx950's own allocation
+}
+
 TEST(ControlFlow, FixedBlockSizeBecomesLaunchBounds) {
   Rng rng;
   SCOPED_TRACE(rng.trace());

@@ -210,6 +210,7 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.k_batch = 3; }, "k_batch");
   bad([](auto& c) { c.topk = 9; }, "topk");
   bad([](auto& c) { c.accumulate = false; c.k_batch = 2; }, "accumulate");
+  bad([](auto& c) { c.min_blocks_per_sm = 9; }, "min_blocks_per_sm");
 }
 
 }  // namespace

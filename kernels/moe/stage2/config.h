@@ -37,6 +37,15 @@ struct MoeStage2Config {
   /// pair instead of two (tile::Fp4Path::SoftwareSmallScale); otherwise the exact two-multiply
   /// path. The result is the same either way; only the instruction count differs.
   bool small_scale_decode = true;
+  /// sm_90a occupancy hint (KernelOptions::min_blocks_per_sm): -1 picks 2 for the register main
+  /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
+  /// free to, one block per SM; capped it fits two without spills), else none; 0 none.
+  int min_blocks_per_sm = -1;
+  /// The hint the kernel is compiled with (min_blocks_per_sm resolved).
+  int blocks_per_sm_hint() const {
+    if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
+    return !shared_mainloop && tile_m == 16 && small_scale_decode ? 2 : 0;
+  }
 
   /// Throws std::invalid_argument naming the field that is out of range.
   void validate() const;
