@@ -142,18 +142,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       }
       return raws;
     };
-    // This lane's activation vectors of chunk c (per m-tile its row(s), 4 x 8 bf16 each).
-    auto load_a = [&](const Value& c) {
-      Value k_base = c * kStage2ChunkK + kl * 32;
-      std::vector<Value> v;
-      for (int mt = 0; mt < m_tiles; ++mt)
-        for (const Ptr<bf16>& row : a_rows[mt])
-          for (int q = 0; q < 4; ++q) v.push_back(load(row + (k_base + q * 8), 8));
-      return v;
-    };
-    // Decode, the activations in the same K permutation, and the MMAs of one chunk; `a_pre`: the
-    // chunk's activations loaded earlier (else they load here, after the decode).
-    auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path, const std::vector<Value>* a_pre = nullptr) {
+    // Decode, the activations in the same K permutation, and the MMAs of one chunk.
+    auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
       for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
@@ -165,18 +155,17 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
             b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
           }
         }
-      // The register loop's activations load here, not with the weights one iteration ahead: that
-      // (measured on the H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
-      const std::vector<Value> a_raw = a_pre ? *a_pre : load_a(c);
-      const int per_mt = amd ? 4 : 8;
+      // The activations load here, not with the weights one iteration ahead: that (measured on the
+      // H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
+      Value k_base = c * kStage2ChunkK + kl * 32;
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
           if (amd) {
-            a_frag.push_back(k_order(a_raw[size_t(mt * per_mt + q)]));
+            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else {
-            Value r0 = k_order(a_raw[size_t(mt * per_mt + q)]);
-            Value r1 = k_order(a_raw[size_t(mt * per_mt + 4 + q)]);
+            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
+            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
             a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
             a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
           }
@@ -196,8 +185,8 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     const bool fast = !amd && cfg.small_scale_decode;
     std::optional<Var<>> scale_max;
     if (fast) scale_max.emplace(Int(0));
-    auto compute_chunk = [&](Value c, const Raw& raw, const std::vector<Value>* a_pre = nullptr) {
-      compute(c, raw, fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto, a_pre);
+    auto compute_chunk = [&](Value c, const Raw& raw) {
+      compute(c, raw, fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
       if (fast)
         for (const Value& sc : raw.scales) *scale_max = umax(*scale_max, sc);
     };
@@ -229,25 +218,15 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         tile::cp_async_commit();
         for (const Value& v : load_scales(first + u)) scales.push_back(std::make_unique<Var<>>(v));
       }
-      // The activations (L2-resident) one chunk ahead in registers.
-      std::vector<std::unique_ptr<Var<>>> a_next;
-      for (const Value& v : load_a(first)) a_next.push_back(std::make_unique<Var<>>(v));
       for_range(first, end, unroll, [&](Value c0) {
         for (int u = 0; u < unroll; ++u) {
-          std::vector<Value> a_cur;
-          for (auto& v : a_next) a_cur.push_back(v->get());
-          Value after = c0 + (u + 1);
-          if_(after < end, [&] {
-            std::vector<Value> fetched = load_a(after);
-            for (size_t i = 0; i < fetched.size(); ++i) *a_next[i] = fetched[i];
-          });
           tile::cp_async_wait(unroll - 1);  // chunk c0 + u has landed in stage u
           Raw raw;
           for (int j = 0; j < n_tiles; ++j) {
             raw.words.push_back(load(slots, slot(u, j), 4));
             raw.scales.push_back(scales[u * n_tiles + j]->get());
           }
-          compute_chunk(c0 + u, raw, &a_cur);
+          compute_chunk(c0 + u, raw);
           Value next = c0 + (u + unroll);
           if_(next < end, [&] {
             issue(next, u);
