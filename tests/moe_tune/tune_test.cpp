@@ -19,8 +19,7 @@ using kernels::MoeStage2Shape;
 using testing_support::expect_throw_with;
 using testing_support::SeededRng;
 using testing_support::uniform;
-// tile_m, tile_n, k_batch, unroll used, warps_m, shared main loop, async weights
-using Tiles = std::tuple<int, int, int, int, int, bool, bool>;
+using Tiles = std::tuple<int, int, int, int, int, bool>;  // tile_m, tile_n, k_batch, unroll used, warps_m, shared
 
 
 /// The candidate grid recomputed independently.
@@ -40,16 +39,11 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
-              if (tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false});
-              if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8)) out.insert({tm, tn, kb, slice, wm, false, false});
-              // cp.async weights: 16-row tiles of >= 128 columns, one row group, K split <= 4, u (and
-              // 3 beside 4) chunks in flight where they divide the slice.
-              if (!quick && tm == 16 && tn >= 128 && wm == 1 && kb <= 4)
-                for (int st : {2, 3, 4})
-                  if ((st == u || (st == 3 && u == 4)) && u >= 2 && slice % st == 0) out.insert({tm, tn, kb, st, wm, false, true});
+              if (tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false});
+              if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8)) out.insert({tm, tn, kb, slice, wm, false});
               // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
               const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
-              if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) out.insert({tm, tn, kb, 1, wm, true, false});
+              if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) out.insert({tm, tn, kb, 1, wm, true});
             }
         }
       }
@@ -73,8 +67,7 @@ TEST(TuneCandidates, CoverTheGridOnce) {
         EXPECT_EQ(c.inter_dim, s.inter_dim);
         EXPECT_EQ(c.experts, s.experts);
         EXPECT_EQ(c.topk, s.topk);
-        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m, c.shared_mainloop,
-                        c.async_weights});
+        got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m, c.shared_mainloop});
         EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
       }
       EXPECT_EQ(got_set, expected_candidates(s, quick));

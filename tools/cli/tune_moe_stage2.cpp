@@ -109,18 +109,6 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
               c.validate();
               if (names.insert(c.kernel_name()).second) out.push_back(c);
             }
-            // Weights through cp.async slots (sm_90a; gfx950 runs these as the register loop):
-            // 16-row tiles, 2-4 chunks in flight, slices of any length.
-            if (!quick && registers_fit && tm == 16 && tn >= 128 && wm == 1 && kb <= 4 && u >= 2) {
-              for (int stages : {u, u == 4 ? 3 : 0}) {
-                if (stages == 0 || (chunks / kb) % stages) continue;
-                MoeStage2Config a = c;
-                a.unroll = stages;
-                a.async_weights = true;
-                a.validate();
-                if (names.insert(a.kernel_name()).second) out.push_back(a);
-              }
-            }
             // The shared-memory main loop (no unroll) for tiles with many rows, K split up to 4
             // ways, within gfx950's LDS.
             c.unroll = 1;
@@ -316,7 +304,6 @@ std::string moe_stage2_tune_results_json(const MoeStage2TuneResult& r) {
                     {"unroll", m.config.unroll},
                     {"warps_m", m.config.warps_m},
                     {"shared_mainloop", m.config.shared_mainloop},
-                    {"async_weights", m.config.async_weights},
                     {"kernel", m.config.kernel_name()},
                     {"median_us", m.median_us},
                     {"min_us", m.min_us},

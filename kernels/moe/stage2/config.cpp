@@ -31,26 +31,22 @@ void MoeStage2Config::validate() const {
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))
     fail(fmt::format("shared_mainloop needs tile_m a multiple of 32 and tile_n >= 128, got {} x {}", tile_m, tile_n));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
-  if (async_weights && shared_mainloop) fail("async_weights is a register-main-loop option; shared_mainloop has its own staging");
-  if (async_weights && async_shared_bytes() + (register_epilogue ? 0 : tile_m * tile_n * 4) > kStage2MaxSharedBytesSm90)
-    fail(fmt::format("async_weights with unroll {} x tile_n {} needs {} bytes of shared memory, more than sm_90a's {} KiB",
-                     unroll_for(slice_k() / kStage2ChunkK), tile_n, async_shared_bytes(), kStage2MaxSharedBytesSm90 / 1024));
   if (min_blocks_per_sm < -1 || min_blocks_per_sm > 8)
     fail(fmt::format("min_blocks_per_sm must be -1 (automatic), 0 (none) or 1..8, got {}", min_blocks_per_sm));
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? "s" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
-                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", async_weights ? "_as" : "");
+                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "");
 }
 
 std::string MoeStage2Config::tiles_text() const {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? " sh" : "", async_weights ? " as" : "");
+  return fmt::format("tm{} tn{} kb{} u{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
+                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? " sh" : "");
 }
 
 }  // namespace tilejit::kernels

@@ -7,9 +7,6 @@ namespace tilejit::kernels {
 
 enum class OutDtype : uint8_t { BF16, F32 };
 
-/// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
-inline constexpr int kStage2ChunkK = 128;
-
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
 struct MoeStage2Config {
@@ -44,14 +41,6 @@ struct MoeStage2Config {
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
   /// free to, one block per SM; capped it fits two without spills), else none; 0 none.
   int min_blocks_per_sm = -1;
-  /// sm_90a, register main loop: the weights stream through per-thread shared-memory slots by
-  /// cp.async, `unroll` chunks in flight (async_shared_bytes()), instead of registers; the slice
-  /// may then be long (no whole-slice register budget). gfx950 keeps the register loads.
-  bool async_weights = false;
-  /// Shared memory of the async_weights slots on sm_90a: unroll x tile_n x warps_m x 64 bytes.
-  int async_shared_bytes() const {
-    return async_weights ? unroll_for(slice_k() / kStage2ChunkK) * tile_n * warps_m * 64 : 0;
-  }
   /// The hint the kernel is compiled with (min_blocks_per_sm resolved).
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
@@ -82,11 +71,11 @@ struct MoeStage2Config {
   int slice_k() const { return inter_dim / k_batch; }
 };
 
+/// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
+inline constexpr int kStage2ChunkK = 128;
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
 inline constexpr int kStage2Threads = 256;
 /// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup.
 inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
-/// Shared memory an sm_90a block may use (227 KiB).
-inline constexpr int kStage2MaxSharedBytesSm90 = 227 * 1024;
 
 }  // namespace tilejit::kernels

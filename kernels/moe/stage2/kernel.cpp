@@ -60,10 +60,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
   const std::optional<SharedPtr<float>> c_tile = stage2_detail::epilogue_tile(cfg);
-  // async_weights: `unroll` chunks of 16 bytes per n-tile and thread (see the main loop).
-  std::optional<SharedPtr<int32_t>> async_slots;
-  if (!amd && cfg.async_weights)
-    async_slots = shared_array<int32_t>(int64_t(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK)) * n_tiles * kStage2Threads * 4);
   Value lane = lane_id();
   Value wave_row0 = grid.row0;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
@@ -178,94 +174,43 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         }
       }
     };
+    // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
+    // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
+    // that LLVM cannot fold it back into a load at the top of the loop.
     const int unroll = cfg.unroll_for(chunks_per_slice);
     Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
+    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
     // sm_90a: the main loop decodes with one multiply per pair (see the redo below).
     const bool fast = !amd && cfg.small_scale_decode;
     std::optional<Var<>> scale_max;
     if (fast) scale_max.emplace(Int(0));
-    auto compute_chunk = [&](Value c, const Raw& raw) {
-      compute(c, raw, fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
-      if (fast)
-        for (const Value& sc : raw.scales) *scale_max = umax(*scale_max, sc);
-    };
-    if (!amd && cfg.async_weights) {
-      // Weights through per-thread shared-memory slots: `unroll` chunks in flight by cp.async
-      // (16 bytes per n-tile and chunk, zero-filled past N), each thread reading back only what it
-      // copied itself, so no barrier; the scale bytes ride along in registers. Stage u of an
-      // iteration holds chunk c0 + u; once consumed it is refilled with chunk c0 + u + unroll.
-      const SharedPtr<int32_t> slots = *async_slots;
-      Value tid = thread_id();
-      auto slot = [&](int u, int j) { return Value(((u * n_tiles + j) * kStage2Threads + tid) * 4); };
-      std::vector<std::unique_ptr<Var<>>> scales;
-      auto issue = [&](const Value& c, int u) {
-        for (int j = 0; j < n_tiles; ++j) {
-          Value n = n_rows[j], kb = c * 4 + kl;
-          Value in_range = n < N;
-          Value src = Ptr<int32_t>(w_e) + lshr(tile::mxfp4_weight_offset(min(n, N - 1), kb, K), 2);
-          tile::cp_async_16(slots + slot(u, j), src, select(in_range, Int(16), Int(0)));
-        }
-      };
-      auto load_scales = [&](const Value& c) {
-        std::vector<Value> out;
-        for (int j = 0; j < n_tiles; ++j)
-          out.push_back(zext(load(s_e, tile::mxfp4_scale_offset(min(n_rows[j], N - 1), c * 4 + kl, K), 1), Type::scalar(Scalar::I32)));
-        return out;
-      };
-      for (int u = 0; u < unroll; ++u) {
-        issue(first + u, u);
-        tile::cp_async_commit();
-        for (const Value& v : load_scales(first + u)) scales.push_back(std::make_unique<Var<>>(v));
+    std::vector<Raw> first_raws = load_chunks(first, unroll);
+    for (int u = 0; u < unroll; ++u)
+      for (int j = 0; j < n_tiles; ++j) {
+        next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
+        next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
       }
-      for_range(first, end, unroll, [&](Value c0) {
-        for (int u = 0; u < unroll; ++u) {
-          tile::cp_async_wait(unroll - 1);  // chunk c0 + u has landed in stage u
-          Raw raw;
-          for (int j = 0; j < n_tiles; ++j) {
-            raw.words.push_back(load(slots, slot(u, j), 4));
-            raw.scales.push_back(scales[u * n_tiles + j]->get());
-          }
-          compute_chunk(c0 + u, raw);
-          Value next = c0 + (u + unroll);
-          if_(next < end, [&] {
-            issue(next, u);
-            std::vector<Value> s = load_scales(next);
-            for (int j = 0; j < n_tiles; ++j) *scales[u * n_tiles + j] = s[j];
-          });
-          tile::cp_async_commit();
-        }
-      });
-      tile::cp_async_wait(0);  // the trailing groups are empty; none outlives the kernel
-    } else {
-      // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
-      // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
-      // that LLVM cannot fold it back into a load at the top of the loop.
-      std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
-      std::vector<Raw> first_raws = load_chunks(first, unroll);
+    for_range(first, end, unroll, [&](Value c0) {
+      std::vector<Raw> current(unroll);
       for (int u = 0; u < unroll; ++u)
         for (int j = 0; j < n_tiles; ++j) {
-          next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
-          next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
+          current[u].words.push_back(next_words[u * n_tiles + j]->get());
+          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
         }
-      for_range(first, end, unroll, [&](Value c0) {
-        std::vector<Raw> current(unroll);
+      if_(c0 + unroll < end, [&] {
+        std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
         for (int u = 0; u < unroll; ++u)
           for (int j = 0; j < n_tiles; ++j) {
-            current[u].words.push_back(next_words[u * n_tiles + j]->get());
-            current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
+            *next_words[u * n_tiles + j] = raws[u].words[j];
+            *next_scales[u * n_tiles + j] = raws[u].scales[j];
           }
-        if_(c0 + unroll < end, [&] {
-          std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
-          for (int u = 0; u < unroll; ++u)
-            for (int j = 0; j < n_tiles; ++j) {
-              *next_words[u * n_tiles + j] = raws[u].words[j];
-              *next_scales[u * n_tiles + j] = raws[u].scales[j];
-            }
-        });
-        for (int u = 0; u < unroll; ++u) compute_chunk(c0 + u, current[u]);
       });
-    }
+      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
+      if (fast)
+        for (const Raw& r : current)
+          for (const Value& sc : r.scales) *scale_max = umax(*scale_max, sc);
+    });
     // The one-multiply decode is exact only for scales up to 2^1. Should this warp have met a larger
     // one, it redoes its slice with the exact decode, one chunk at a time (the wave-uniform branch is
     // after the main loop, so the main loop stays one straight block for the scheduler).
