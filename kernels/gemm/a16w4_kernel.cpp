@@ -22,7 +22,6 @@
 #include <algorithm>
 
 #include "dsl/kernel_family.h"
-#include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
 #include "kernels/gemm/fragments.h"
@@ -73,7 +72,6 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
   // One chunk's raw data in a fixed order, per stage: A lo, A hi (sm_90a), weights (<4 x i32>),
   // scales (i32). Stages past the end (a group without chunks, a last partial chunk) re-read the
   // last stage; they are not computed.
-  const size_t per_stage = size_t(vecs) * (a_lo.size() + a_hi.size()) + 2 * size_t(n_tiles);
   auto load_chunk = [&](const Value& ch) {
     std::vector<Value> v;
     for (int u = 0; u < unroll; ++u) {
@@ -96,12 +94,8 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
   // The weights decode in the target's cheaper order; the activations follow the same K order.
   const tile::Fp4Order order = tile::preferred_fp4_order();
   Accumulators acc(m_tiles, n_tiles);
-  // sm_90a: one multiply per weight pair while the scales allow it (see the redo after the loop).
-  const bool fast = !g.amd && cfg.small_scale_decode;
-  std::optional<Var<>> scale_max;
-  if (fast) scale_max.emplace(Int(0));
   // Decodes one stage's data (a slice of load_chunk's output) and accumulates its MMAs.
-  auto compute_stage = [&](const std::vector<Value>& data, size_t at, tile::Fp4Path path) {
+  auto compute_stage = [&](const std::vector<Value>& data, size_t at) {
     auto take = [&](int count) {
       std::vector<Value> out(data.begin() + long(at), data.begin() + long(at + size_t(count)));
       at += size_t(count);
@@ -120,22 +114,12 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
     for (int nt = 0; nt < n_tiles; ++nt) {
       std::vector<Value> decoded;
       for (int q = 0; q < 4; ++q)
-        decoded.push_back(tile::decode_fp4x8(extract(wv[size_t(nt)], q), sc[size_t(nt)], path, order));
+        decoded.push_back(tile::decode_fp4x8(extract(wv[size_t(nt)], q), sc[size_t(nt)], tile::Fp4Path::Auto, order));
       bf.push_back(b_fragments(decoded));
     }
     mma_accumulate(acc, af, bf);
-    if (path == tile::Fp4Path::SoftwareSmallScale)
-      for (const Value& s : sc) *scale_max = umax(*scale_max, s);
   };
-  // The stages of one chunk; K is a multiple of 256, so chunks of 1 or 2 stages are always whole.
-  auto compute_chunk = [&](const Value& ch, const std::vector<Value>& data, tile::Fp4Path path) {
-    for (int u = 0; u < unroll; ++u) {
-      if (unroll <= 2)
-        compute_stage(data, size_t(u) * per_stage, path);
-      else
-        if_(ch * unroll + u < stages, [&] { compute_stage(data, size_t(u) * per_stage, path); });
-    }
-  };
+  const size_t per_stage = size_t(vecs) * (a_lo.size() + a_hi.size()) + 2 * size_t(n_tiles);
 
   std::vector<std::unique_ptr<Var<>>> next;
   for (const Value& v : load_chunk(group)) next.push_back(std::make_unique<Var<>>(v));
@@ -150,16 +134,14 @@ void a16w4_body(const A16W4GemmConfig& cfg, Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_
       std::vector<Value> fetched = load_chunk(ch + groups);
       for (size_t i = 0; i < next.size(); ++i) *next[i] = fetched[i];
     });
-    compute_chunk(ch, cur, fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
+    for (int u = 0; u < unroll; ++u) {
+      // K is a multiple of 256, so chunks of 1 or 2 stages are always whole.
+      if (unroll <= 2)
+        compute_stage(cur, size_t(u) * per_stage);
+      else
+        if_(ch * unroll + u < stages, [&] { compute_stage(cur, size_t(u) * per_stage); });
+    }
   });
-  // A warp that met a scale above 2^1 redoes its group's chunks with the exact decode (a
-  // wave-uniform branch after the loop, as in the stage-2 kernel).
-  if (fast)
-    if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
-      for (int mt = 0; mt < m_tiles; ++mt)
-        for (int nt = 0; nt < n_tiles; ++nt) acc.at(mt, nt) = splat(0.0f, tile::target_mma().c_elems);
-      for_range(group, chunks, groups, [&](Value ch) { compute_chunk(ch, load_chunk(ch), tile::Fp4Path::Software); });
-    });
 
   Value c_block = c + (cast<int64_t>(row0) * cast<int64_t>(N) + cast<int64_t>(col0));
   if (groups == 1) {

@@ -142,7 +142,6 @@ std::string A16W4GemmConfig::kernel_name() const {
   std::string name = fmt::format("gemm_a16w4_m{}n{}_{}", tile_m, tile_n, out_name(out));
   if (k_split != 1) name += fmt::format("_ks{}", k_split);
   if (unroll != 1) name += fmt::format("_u{}", unroll);
-  if (!small_scale_decode) name += "_x2";
   return name;
 }
 

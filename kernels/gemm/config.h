@@ -43,16 +43,12 @@ struct A16W4GemmConfig {
   GemmOut out = GemmOut::BF16;
   int k_split = 1;   ///< wave groups splitting K in a block: 1, 2, 4 or 8 (at most one per wave: 8 is 4 on gfx950)
   int unroll = 1;    ///< 128-K stages per loop iteration, all loaded one iteration ahead: 1, 2 or 4
-  /// sm_90a: decode with one bf16x2 multiply per pair (tile::Fp4Path::SoftwareSmallScale) and redo
-  /// a wave group's K range exactly when one of its warps met a scale above 2^1 (as the stage-2
-  /// kernel); the result is the same either way.
-  bool small_scale_decode = true;
 
   /// Throws std::invalid_argument naming the field that is out of range (or a tile_n that does
   /// not give every wave of a group whole MMA tiles on both targets).
   void validate() const;
   /// A name that identifies the variant, e.g. gemm_a16w4_m16n128_bf16 (k_split / unroll other
-  /// than 1 add _ks<k> / _u<u>; the exact decode only, _x2).
+  /// than 1 add _ks<k> / _u<u>).
   std::string kernel_name() const;
 };
 
