@@ -13,6 +13,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "dsl/version.h"
 #include "examples/kernels.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "kernels/moe/stage2/kernel.h"
 
 using namespace tilejit;
@@ -320,7 +322,7 @@ json config_json(const MoeStage2Config& c) {
 
 std::string short_name(const Item& it) {
   if (!it.config) return it.def.name();
-  return fmt::format("{} m{}n{}k{}", it.model, it.config->tile_m, it.config->tile_n, it.config->k_batch);
+  return fmt::format("{} {}", it.model, it.config->tiles_text());
 }
 
 fs::path make_temp_dir() {
@@ -338,6 +340,7 @@ int main(int argc, char** argv) {
   std::vector<int> k_batches{1, 4}, parallel_tile_m{16, 32};
   int cold_reps = 3, warm_reps = 20, memory_reps = 2000, launch_reps = 20, parallel_reps = 3;
   bool use_env_cache = false, skip_parallel = false, emulator_launches = false;
+  std::string table_device;
   app.add_option("--out", out_dir, "directory for compile_time.json");
   app.add_option("--targets", target_names, "targets for the cold and disk-hit measurements");
   app.add_option("--models", models, "stage-2 models: gpt_oss, deepseek_r1");
@@ -355,6 +358,9 @@ int main(int argc, char** argv) {
   app.add_flag("--emulator-launches", emulator_launches,
                "measure launches on the emulator too (a check of the launch set-up; slow: use few --launch-reps)");
   app.add_flag("--skip-parallel", skip_parallel, "skip the parallel-compile test");
+  app.add_option("--table-device", table_device,
+                 "also every distinct config the built-in table picks for a device of this name (e.g. \"NVIDIA H200\"), "
+                 "1 to 4096 tokens, per model");
   CLI11_PARSE(app, argc, argv);
 
   if (!use_env_cache) ::setenv("TILEJIT_CACHE", "0", 1);  // before the process-wide cache exists
@@ -390,6 +396,15 @@ int main(int argc, char** argv) {
       MoeStage2Config c = stage2_config(m, 16, kb);
       items.push_back({"moe_stage2", moe_stage2_kernel(c), c, m.name});
     }
+  // The configs a start-up on that device would compile (the chooser's picks per token bucket).
+  for (const Model& m : table_device.empty() ? std::vector<Model>{} : chosen) {
+    std::set<std::string> seen;
+    for (int tokens : {1, 4, 8, 16, 32, 64, 128, 256, 1024, 4096}) {
+      MoeStage2Config c =
+          choose_moe_stage2(default_config_table(), {m.N, m.K, m.E, m.topk}, tokens, table_device, 132).config;
+      if (seen.insert(c.kernel_name()).second) items.push_back({"moe_stage2", moe_stage2_kernel(c), c, m.name});
+    }
+  }
 
   fs::path temp = make_temp_dir();
   json kernels_json = json::array();
