@@ -143,6 +143,9 @@ const Case kCases[] = {
     {"more_experts_than_threads", 20, 8, 300, 16, 40, 1.0, false},
     {"more_pairs_than_threads", 70, 6, 32, 32, 4, 1.2, false},
     {"duplicate_experts_in_token", 13, 4, 5, 4, 0, 0, true},
+    // The scan's ranges: 16 experts per thread at the limit, and fewer experts than threads.
+    {"max_experts", 5, 8, 4096, 16, 100, 1.0, false},
+    {"experts_not_multiple_of_threads", 31, 4, 257, 8, 3, 0.7, false},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, SortingGpu,
