@@ -32,10 +32,10 @@ struct MoeStage2Config {
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.
   bool register_epilogue = true;
-  /// sm_90a, register main loop: per k-loop iteration, when every scale the warp holds is at most
-  /// tile::kFp4SmallScaleMax (2^1; every real weight tensor), decode with one bf16x2 multiply per
-  /// pair instead of two (tile::Fp4Path::SoftwareSmallScale); otherwise the exact two-multiply
-  /// path. The result is the same either way; only the instruction count differs.
+  /// sm_90a, register main loop: decode with one bf16x2 multiply per pair instead of two
+  /// (tile::Fp4Path::SoftwareSmallScale, exact for scales up to tile::kFp4SmallScaleMax = 2^1,
+  /// every real weight tensor); a warp that met a larger scale redoes its slice with the exact
+  /// decode after the loop. The result is the same either way; only the instruction count differs.
   bool small_scale_decode = true;
   /// sm_90a occupancy hint (KernelOptions::min_blocks_per_sm): -1 picks 2 for the register main
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
