@@ -26,21 +26,56 @@ Value hardware(const Value& word, const Value& scale, const dsl::SrcLoc& loc) {
   return dsl::bitcast(Arg(dsl::make_vector(words, loc), loc), Type::vector(Scalar::BF16, 8), loc);
 }
 
-// Recipe A of isa-semantics.md §6 in packed bf16x2 arithmetic. Pair j holds codes (lo, hi) =
-// (2j, 2j+1) (Natural) or (j, j+4) (Split); P_j places them as bf16 halves: sign at bit 15 (31),
-// E1 E0 m at bits 8:6 (24:22), which reads as E2M1(c) * 2^-126. Two exact bf16x2 multiplies then
-// apply 2^126 and the scale 2^(x-127) (x = 0: the subnormal 2^-127; x = 255: NaN, propagated).
-// In Split order the two codes of a pair sit 16 bits apart in `word`, as they must in P_j, so
-// one shift serves both magnitudes and one both signs. With `small_scale` (x <= 128) a single
-// multiply by 2^(x-1) (biased exponent x + 126, a normal bf16) does both steps exactly.
-Value software(const Value& word, const Value& scale, Fp4Order order, bool small_scale, const dsl::SrcLoc& loc) {
-  const Type v2bf = Type::vector(Scalar::BF16, 2);
+// The placed pairs P_j of recipe A (isa-semantics.md §6): pair j holds codes (lo, hi) = (2j, 2j+1)
+// (Natural) or (j, j+4) (Split) as bf16 halves with the sign at bit 15 (31) and E1 E0 m at bits
+// 8:6 (24:22), which reads as E2M1(c) * 2^-126.
+//
+// Split order: the two codes of pair j sit 16 bits apart in `word`, as in P_j, so pair j is the
+// word shifted by 6 - 4j for the magnitudes and by 12 - 4j for the signs. Merging the word with
+// itself rotated left by 6 (every sign 6 bits up) gives two words that need one rotate per pair:
+// C01 holds codes 0, 1, 4, 5 (magnitudes in place, signs at bits 9, 13, 25, 29) and C23 codes
+// 2, 3, 6, 7 (signs at 17, 21, 1, 5); P_j is C rotated left by 6 - 4j, masked: 11 integer
+// operations per word instead of 16.
+std::vector<Value> placed_pairs(const Value& word, Fp4Order order, const dsl::SrcLoc& loc) {
   auto a = [&](const Value& v) { return Arg(v, loc); };
   auto k = [&](uint32_t v) { return Arg(int32_t(v), loc).as(kI32); };
   auto shift = [&](const Value& v, int s) {  // s > 0: left, s < 0: logical right
     return s >= 0 ? Value(a(v) << Arg(s, loc)) : dsl::lshr(a(v), Arg(-s, loc), loc);
   };
+  auto rotl = [&](const Value& v, int s) {
+    s = (s + 32) % 32;
+    return Value(a(shift(v, s)) | a(shift(v, s - 32)));
+  };
+  std::vector<Value> pairs;
+  if (order == Fp4Order::Split) {
+    const Value rot6 = rotl(word, 6);
+    auto merge = [&](uint32_t magnitudes) {  // those bits from the word, the rest from rot6
+      return Value(a(Value(a(word) & k(magnitudes))) | a(Value(a(rot6) & k(~magnitudes))));
+    };
+    const Value c01 = merge(0x00770077), c23 = merge(0x77007700);
+    for (int j = 0; j < 4; ++j) {
+      // Pairs 0 and 1 need no bit that wraps around: a plain left shift.
+      Value c = j < 2 ? shift(c01, 6 - 4 * j) : rotl(c23, 6 - 4 * j);
+      pairs.push_back(Value(a(c) & k(0x81C081C0)));
+    }
+    return pairs;
+  }
   auto bits = [&](int s, uint32_t mask) { return Value(a(shift(word, s)) & k(mask)); };
+  for (int j = 0; j < 4; ++j) {
+    int d = 8 * j;
+    pairs.push_back(Value(a(Value(a(bits(6 - d, 0x000001C0)) | a(bits(12 - d, 0x00008000)))) |
+                          a(Value(a(bits(18 - d, 0x01C00000)) | a(bits(24 - d, 0x80000000))))));
+  }
+  return pairs;
+}
+
+// Recipe A in packed bf16x2 arithmetic: the placed pairs times 2^126 and the scale 2^(x-127), two
+// exact multiplies (x = 0: the subnormal 2^-127; x = 255: NaN, propagated). With `small_scale`
+// (x <= 128) a single multiply by 2^(x-1) (biased exponent x + 126, a normal bf16) does both.
+Value software(const Value& word, const Value& scale, Fp4Order order, bool small_scale, const dsl::SrcLoc& loc) {
+  const Type v2bf = Type::vector(Scalar::BF16, 2);
+  auto a = [&](const Value& v) { return Arg(v, loc); };
+  auto k = [&](uint32_t v) { return Arg(int32_t(v), loc).as(kI32); };
   auto bf16x2 = [&](const Value& v) { return dsl::bitcast(a(v), v2bf, loc); };
 
   Value x = scale;
@@ -54,16 +89,7 @@ Value software(const Value& word, const Value& scale, Fp4Order order, bool small
     two126 = bf16x2(Arg(int32_t(0x7E807E80), loc).as(kI32));
   }
   std::vector<Value> pairs;
-  for (int j = 0; j < 4; ++j) {
-    Value p;
-    if (order == Fp4Order::Split) {
-      int d = 4 * j;
-      p = Value(a(bits(6 - d, 0x01C001C0)) | a(bits(12 - d, 0x80008000)));
-    } else {
-      int d = 8 * j;
-      p = Value(a(Value(a(bits(6 - d, 0x000001C0)) | a(bits(12 - d, 0x00008000)))) |
-                a(Value(a(bits(18 - d, 0x01C00000)) | a(bits(24 - d, 0x80000000)))));
-    }
+  for (const Value& p : placed_pairs(word, order, loc)) {
     Value placed = small_scale ? bf16x2(p) : Value(a(bf16x2(p)) * a(two126));
     Value v = Value(a(placed) * a(bf16x2(pow)));
     pairs.push_back(dsl::bitcast(a(v), kI32, loc));
