@@ -68,6 +68,13 @@ Value udiv(const Arg& a, const Arg& b, const SrcLoc& loc) { return pick(a, b, "u
 Value urem(const Arg& a, const Arg& b, const SrcLoc& loc) { return pick(a, b, "urem", OpCode::URem, OpCode::Count_, loc); }
 Value lshr(const Arg& a, const Arg& b, const SrcLoc& loc) { return pick(a, b, "lshr", OpCode::LShr, OpCode::Count_, loc); }
 
+Value bit_select(const Arg& mask, const Arg& a, const Arg& b, const SrcLoc& loc) {
+  auto [x, y] = detail::unify(a, b, "bit_select");
+  if (!x.type().is_int()) type_error("bit_select needs integers, got " + ir::to_string(x.type()), loc);
+  Value m = mask.as(x.type());
+  return emit(OpCode::BitSelect, x.type(), {m, x, y}, {}, loc);
+}
+
 Value abs(const Arg& x, const SrcLoc& loc) {
   Value v = typed(x, loc);
   if (v.type().is_float()) return emit(OpCode::FAbs, v.type(), {v}, {}, loc);

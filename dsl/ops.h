@@ -27,6 +27,10 @@ Value umax(const Arg& a, const Arg& b, const SrcLoc& loc = SrcLoc::current());
 Value udiv(const Arg& a, const Arg& b, const SrcLoc& loc = SrcLoc::current());
 Value urem(const Arg& a, const Arg& b, const SrcLoc& loc = SrcLoc::current());
 Value lshr(const Arg& a, const Arg& b, const SrcLoc& loc = SrcLoc::current());
+/// (a & mask) | (b & ~mask): the bits of `a` where `mask` is set, of `b` elsewhere (integers of
+/// one type). One instruction on both targets (sm_90a lop3, gfx950 v_bfi_b32 / v_bitop3_b32), where the and/or
+/// form of a constant mask costs two or three.
+Value bit_select(const Arg& mask, const Arg& a, const Arg& b, const SrcLoc& loc = SrcLoc::current());
 Value abs(const Arg& x, const SrcLoc& loc = SrcLoc::current());
 Value sqrt(const Arg& x, const SrcLoc& loc = SrcLoc::current());
 Value rsqrt(const Arg& x, const SrcLoc& loc = SrcLoc::current());

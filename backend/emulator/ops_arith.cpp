@@ -48,6 +48,16 @@ Handler ibin(Scalar s) {
   return with_int(s, [](auto t) -> Handler { return exec_ibin<typename decltype(t)::E::T, F>; });
 }
 
+template <class U>
+void exec_bit_select(Wave& w, const Inst& in) {
+  U* r = w.at<U>(in.r);
+  const U* m = w.at<U>(in.o[0]);
+  const U* a = w.at<U>(in.o[1]);
+  const U* b = w.at<U>(in.o[2]);
+  size_t n = size_t(w.nlanes) * in.width;
+  for (size_t i = 0; i < n; ++i) r[i] = U((a[i] & m[i]) | (b[i] & U(~m[i])));
+}
+
 // ---- Division, remainder and shifts: active lanes are checked first, then all lanes run. ----
 
 enum class DivKind { SDiv, UDiv, SRem, URem, Shl, LShr, AShr };
@@ -404,6 +414,8 @@ Handler select_arith(Prep& p) {
     case OpCode::SMax: return ibin<ISMax>(int_types(p, false));
     case OpCode::UMin: return ibin<IUMin>(int_types(p, false));
     case OpCode::UMax: return ibin<IUMax>(int_types(p, false));
+    case OpCode::BitSelect:
+      return with_int(int_types(p, true), [](auto t) -> Handler { return exec_bit_select<typename decltype(t)::E::T>; });
     case OpCode::SDiv: return idiv<DivKind::SDiv>(int_types(p, false));
     case OpCode::UDiv: return idiv<DivKind::UDiv>(int_types(p, false));
     case OpCode::SRem: return idiv<DivKind::SRem>(int_types(p, false));

@@ -320,6 +320,7 @@ class Lowerer {
       case OpCode::SMax: binary_same(false); set(op, b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, val(op, 0), val(op, 1))); return;
       case OpCode::UMin: binary_same(false); set(op, b_.CreateBinaryIntrinsic(llvm::Intrinsic::umin, val(op, 0), val(op, 1))); return;
       case OpCode::UMax: binary_same(false); set(op, b_.CreateBinaryIntrinsic(llvm::Intrinsic::umax, val(op, 0), val(op, 1))); return;
+      case OpCode::BitSelect: binary_same(false); set(op, be_.bit_select(b_, val(op, 0), val(op, 1), val(op, 2))); return;
 
       case OpCode::FAdd: binary_same(true); set(op, b_.CreateFAdd(val(op, 0), val(op, 1))); return;
       case OpCode::FSub: binary_same(true); set(op, b_.CreateFSub(val(op, 0), val(op, 1))); return;
@@ -562,6 +563,10 @@ std::unique_ptr<llvm::Module> lower_to_llvm(const ir::Function& fn, TargetBacken
   m->setDataLayout(tm.createDataLayout());
   Lowerer(fn, backend, ctx, *m).run();
   return m;
+}
+
+llvm::Value* TargetBackend::bit_select(IRB& b, llvm::Value* mask, llvm::Value* a, llvm::Value* c) {
+  return b.CreateOr(b.CreateAnd(a, mask), b.CreateAnd(c, b.CreateNot(mask)));
 }
 
 llvm::Value* TargetBackend::stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align) {

@@ -46,6 +46,8 @@ class TargetBackend {
   /// A global load of `type` with the stream cache policy (ir::CachePolicy); by default a
   /// nontemporal load.
   virtual llvm::Value* stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align);
+  /// (a & mask) | (b & ~mask) of integers; by default in plain LLVM (AMDGPU selects v_bfi_b32 / v_bitop3_b32).
+  virtual llvm::Value* bit_select(IRB& b, llvm::Value* mask, llvm::Value* a, llvm::Value* c);
   /// rsqrt / exp2 / log2 of a scalar f32.
   virtual llvm::Value* transcendental(IRB& b, ir::OpCode code, llvm::Value* x) = 0;
   /// A target intrinsic op (kind Target). Throws InternalError when the target lacks it.

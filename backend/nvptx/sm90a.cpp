@@ -166,6 +166,16 @@ class Sm90aBackend final : public TargetBackend {
     return b.CreateBitCast(v, type);
   }
 
+  llvm::Value* bit_select(IRB& b, llvm::Value* mask, llvm::Value* a, llvm::Value* c) override {
+    // LLVM keeps the and/or form, and ptxas then spends a LOP3 on each constant mask; lop3 with
+    // the truth table (a & m) | (c & ~m) = 0xE2 (a = 0xF0, m = 0xCC, c = 0xAA) is one LOP3.
+    if (!a->getType()->isIntegerTy(32)) return TargetBackend::bit_select(b, mask, a, c);
+    auto* i32 = b.getInt32Ty();
+    auto* fty = llvm::FunctionType::get(i32, {i32, i32, i32}, false);
+    auto* lop3 = llvm::InlineAsm::get(fty, "lop3.b32 $0, $1, $2, $3, 0xE2;", "=r,r,r,r", /*hasSideEffects=*/false);
+    return b.CreateCall(lop3, {a, mask, c});
+  }
+
   llvm::Value* transcendental(IRB& b, ir::OpCode code, llvm::Value* x) override {
     switch (code) {
       case ir::OpCode::Exp2: return b.CreateUnaryIntrinsic(llvm::Intrinsic::exp2, x);  // ex2.approx.f32

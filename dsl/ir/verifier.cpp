@@ -237,9 +237,9 @@ class Verifier {
       case OpCode::Add: case OpCode::Sub: case OpCode::Mul: case OpCode::SDiv: case OpCode::UDiv:
       case OpCode::SRem: case OpCode::URem: case OpCode::And: case OpCode::Or: case OpCode::Xor:
       case OpCode::Shl: case OpCode::LShr: case OpCode::AShr: case OpCode::SMin: case OpCode::SMax:
-      case OpCode::UMin: case OpCode::UMax: {
+      case OpCode::UMin: case OpCode::UMax: case OpCode::BitSelect: {
         want_result(op, result_.is_int(), "an integer type");
-        bool logic = c == OpCode::And || c == OpCode::Or || c == OpCode::Xor;
+        bool logic = c == OpCode::And || c == OpCode::Or || c == OpCode::Xor || c == OpCode::BitSelect;
         want_result(op, logic || result_.elem != Scalar::I1, "an integer type wider than i1 (i1 only for and/or/xor)");
         same_as_result(op);
         break;

@@ -50,7 +50,7 @@ std::vector<Value> placed_pairs(const Value& word, Fp4Order order, const dsl::Sr
   if (order == Fp4Order::Split) {
     const Value rot6 = rotl(word, 6);
     auto merge = [&](uint32_t magnitudes) {  // those bits from the word, the rest from rot6
-      return Value(a(Value(a(word) & k(magnitudes))) | a(Value(a(rot6) & k(~magnitudes))));
+      return dsl::bit_select(k(magnitudes), a(word), a(rot6), loc);
     };
     const Value c01 = merge(0x00770077), c23 = merge(0x77007700);
     for (int j = 0; j < 4; ++j) {

@@ -68,6 +68,31 @@ TYPED_TEST(IntOps, BinaryOpsWrapAroundLikeCpp) {
   }
 }
 
+TYPED_TEST(IntOps, BitSelectTakesMaskedBitsFromTheFirstValue) {
+  using T = TypeParam;
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const Scalar s = IntInfo<T>::s;
+  const int width = 2;
+  const size_t lanes = 128;
+  auto m = random_ints<T>(rng, lanes * width), a = random_ints<T>(rng, lanes * width),
+       b = random_ints<T>(rng, lanes * width);
+  auto out = run_op<T>(OpCode::BitSelect, V(s, width),
+                       {Operand::of(V(s, width), m), Operand::of(V(s, width), a), Operand::of(V(s, width), b)}, lanes);
+  ASSERT_EQ(out.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Bit by bit, as the definition reads.
+    T want = 0;
+    for (int bit = 0; bit < int(sizeof(T) * 8); ++bit) {
+      bool from_a = (uint64_t(m[i]) >> bit) & 1;
+      uint64_t src = uint64_t(from_a ? a[i] : b[i]);
+      if ((src >> bit) & 1) want = T(uint64_t(want) | (uint64_t(1) << bit));
+    }
+    ASSERT_EQ(out[i], want) << "element " << i << " mask " << +m[i] << " a " << +a[i] << " b " << +b[i];
+  }
+}
+
 TYPED_TEST(IntOps, DivisionAndRemainderMatchCpp) {
   using T = TypeParam;
   using U = std::make_unsigned_t<T>;

@@ -122,6 +122,7 @@ Function make_valid(Target target) {
                    OpCode::AShr, OpCode::SMin, OpCode::SMax, OpCode::UMin, OpCode::UMax})
     v = b.emit(c, i32(), {v, c1});
   for (OpCode c : {OpCode::SDiv, OpCode::UDiv, OpCode::SRem, OpCode::URem}) v = b.emit(c, i32(), {v, c3});
+  v = b.emit(OpCode::BitSelect, i32(), {c3, v, tid});
   v = b.emit(OpCode::Add, i32(), {v, bdim});
   v = b.emit(OpCode::Add, i32(), {v, gdim});
   v = b.emit(OpCode::Add, i32(), {v, lane});

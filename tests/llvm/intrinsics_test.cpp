@@ -133,6 +133,42 @@ CHECK-DAG: s_min_u32
   EXPECT_NE(r.llvm_ir.find("@llvm.amdgcn.wave.reduce.umax.i32("), std::string::npos) << r.llvm_ir;
 }
 
+/// out[lane] = bit_select(m, a, b) with all three loaded, and out[64 + lane] with the constant
+/// mask 0x00770077 (the FP4 decode's use).
+void build_bit_select(Kernel& k) {
+  ValueId in = k.param("in", gptr(Scalar::I32));
+  ValueId out = k.param("out", gptr(Scalar::I32));
+  ValueId lane = k.op(OpCode::LaneId, i32(), {});
+  auto at = [&](ValueId p, int base) { return k.ptr_add(p, k.op(OpCode::Add, i32(), {lane, k.ci32(base)})); };
+  ValueId m = k.load(i32(), at(in, 0)), a = k.load(i32(), at(in, 64)), b = k.load(i32(), at(in, 128));
+  k.store(at(out, 0), k.op(OpCode::BitSelect, i32(), {m, a, b}));
+  k.store(at(out, 64), k.op(OpCode::BitSelect, i32(), {k.ci32(0x00770077), a, b}));
+}
+
+TEST(Intrinsics, Sm90aBitSelectIsOneLop3) {
+  Kernel k("bit_select");
+  build_bit_select(k);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK: .entry bit_select(
+CHECK-COUNT-2: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, 0xE2;
+CHECK-NOT: and.b32
+CHECK: ret;
+)"), "");
+}
+
+TEST(Intrinsics, Gfx950BitSelectIsOneInstruction) {
+  Kernel k("bit_select");
+  build_bit_select(k);
+  auto r = compile_or_fail(k.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK-LABEL: bit_select:
+CHECK-COUNT-2: {{v_bfi_b32|v_bitop3_b32}}
+CHECK-NOT: v_and_b32
+CHECK: s_endpgm
+)"), "");
+}
+
 TEST(Intrinsics, Sm90aCpAsyncCommitWait) {
   Rng rng;
   SCOPED_TRACE(rng.trace());
