@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   app.add_flag("--tile-epilogue", tile_epilogue, "sm_90a: the epilogue through the shared f32 tile (an A/B of register_epilogue, the default)");
   bool exact_decode = false;
   app.add_flag("--exact-decode", exact_decode, "sm_90a: the two-multiply FP4 decode throughout (an A/B of small_scale_decode, the default)");
+  bool global_activations = false;
+  app.add_flag("--global-activations", global_activations,
+               "sm_90a: every warp loads its activations from global memory (an A/B of shared_activations, the default)");
   int min_blocks = -2;
   app.add_option("--min-blocks", min_blocks, "sm_90a occupancy hint for every config (MoeStage2Config::min_blocks_per_sm; 0 none)")
       ->check(CLI::Range(-1, 8));
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
       if (byte_scales) cfg.pair_scales = false;
       if (tile_epilogue) cfg.register_epilogue = false;
       if (exact_decode) cfg.small_scale_decode = false;
+      if (global_activations) cfg.shared_activations = false;
       if (min_blocks >= -1) cfg.min_blocks_per_sm = min_blocks;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());

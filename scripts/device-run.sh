@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: every gpu test and example (scripts/device-test; TJ_SKIP_TESTS=1 skips them),
 # the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
-# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
+# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_global_a, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
 # tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
 # the stage-2 token counts in $TJ_NCU (and the per-SASS-line counts of $TJ_NCU_SASS) when ncu is there. Everything is packed into
 # $OUT/results.tar.xz after every step (the call returns few files).
@@ -30,6 +30,7 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2_bytes) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_bytes.json --byte-scales 2>&1 | tee "$work/bench_stage2_bytes.txt" ;;
     stage2_tile) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_tile.json --tile-epilogue 2>&1 | tee "$work/bench_stage2_tile.txt" ;;
     stage2_exact) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_exact.json --exact-decode 2>&1 | tee "$work/bench_stage2_exact.txt" ;;
+    stage2_global_a) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_global_a.json --global-activations 2>&1 | tee "$work/bench_stage2_global_a.txt" ;;
     # A decode step with the device sorting in the graph: memset node, or the zeroing in the sorting.
     stage2_sort) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort.json --with-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort.txt" ;;
     stage2_sort_zero) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort_zero.json --with-sorting --zero-in-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort_zero.txt" ;;

@@ -110,6 +110,7 @@ TEST(Stage2Compiled, RegisterEpilogueSkipsTheSharedTileOnSm90a) {
   MoeStage2Config cfg{3072, 3072, 128, 4, 16, 256, 6, OutDtype::BF16, true, true, true};
   cfg.unroll = 4;
   cfg.register_epilogue = true;
+  cfg.shared_activations = false;
   backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
   std::string ptx(n.code.binary.begin(), n.code.binary.end());
   EXPECT_EQ(count(ptx, R"(bar\.sync)"), 0u);
@@ -118,6 +119,32 @@ TEST(Stage2Compiled, RegisterEpilogueSkipsTheSharedTileOnSm90a) {
   backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
   EXPECT_EQ(field(g.assembly, "group_segment_fixed_size"), 16L * 256 * 4);
   EXPECT_GE(count(g.assembly, R"(global_atomic_pk_add_bf16)"), 1u);
+}
+
+// shared_activations: sm_90a stages the block's activations once (one barrier) and the main loop
+// reads them with 16-byte shared loads at constant offsets, no permutes; gfx950 is unchanged.
+TEST(Stage2Compiled, SharedActivationsAreStagedOncePerBlockOnSm90a) {
+  MoeStage2Config cfg{3072, 3072, 128, 4, 16, 256, 3, OutDtype::BF16, true, true, true};
+  cfg.unroll = 8;
+  ASSERT_TRUE(cfg.uses_shared_activations());
+  backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+  std::string ptx(n.code.binary.begin(), n.code.binary.end());
+  EXPECT_EQ(count(ptx, R"(bar\.sync)"), 1u);
+  // 8 chunks x 4 word groups x 2 row halves in the main loop, and the same for the exact redo.
+  EXPECT_GE(count(ptx, R"(ld\.shared\.v4\.b32\s+\{[^}]*\}, \[%rd[0-9]+\+[0-9]+\])"), 8u * 4 * 2 - 1) << "constant offsets";
+  EXPECT_GE(count(ptx, R"(ld\.shared\.v4\.b32)"), 8u * 4 * 2);
+  EXPECT_EQ(count(ptx, R"(st\.shared\.v4\.b32)"), 16u * 8 * 16 / 256);
+  EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+  cfg.shared_activations = false;
+  backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+  std::string gptx(g.code.binary.begin(), g.code.binary.end());
+  EXPECT_EQ(count(gptx, R"(ld\.shared)"), 0u);
+  backend::CompileResult a_global = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+  cfg.shared_activations = true;
+  backend::CompileResult a = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+  // gfx950 loads its activations from global memory either way: only the epilogue tile is shared.
+  EXPECT_EQ(count(a.assembly, R"(ds_read)"), count(a_global.assembly, R"(ds_read)"));
+  EXPECT_EQ(field(a.assembly, "group_segment_fixed_size"), 16L * 256 * 4);
 }
 
 // Whole-slice unrolls (every weight of a block requested at once) stay out of scratch on gfx950.

@@ -30,6 +30,7 @@ struct Case {
   int warps_m = 1;
   bool shared_mainloop = false;
   bool register_epilogue = false;
+  bool shared_activations = true;  // sm_90a register main loop: A staged once per block
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -54,6 +55,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.warps_m = c.warps_m;
   cfg.shared_mainloop = c.shared_mainloop;
   cfg.register_epilogue = c.register_epilogue;
+  cfg.shared_activations = c.shared_activations;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -131,6 +133,9 @@ const Case kCases[] = {
     // Column pairs straight from the accumulators (sm_90a; gfx950 keeps the shared tile).
     {"register_epilogue_bf16", 9, 192, 512, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, true},
     {"register_epilogue_store_f32", 6, 128, 256, 4, 2, 32, 64, 1, OutDtype::F32, true, false, false, 1, 1.5, 1, true, 2, false, true},
+    // sm_90a: every warp loading and permuting its own activations (no shared slice).
+    {"global_activations", 11, 128, 512, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 2, true, 1, false, false, false},
+    {"global_activations_register_epilogue_m32", 19, 256, 768, 4, 2, 32, 128, 3, OutDtype::F32, false, true, true, 0, 0, 1, true, 2, false, true, false},
     {"register_epilogue_shared_mainloop", 33, 256, 512, 4, 2, 32, 256, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 2, true, true},
     // The widest shared-main-loop tile, 64 x 256 (160 KiB of LDS on gfx950), warps 2 x 4.
     {"shared_mainloop_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 2, true, false},

@@ -35,12 +35,17 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("min_blocks_per_sm must be -1 (automatic), 0 (none) or 1..8, got {}", min_blocks_per_sm));
 }
 
+bool MoeStage2Config::uses_shared_activations() const {
+  return shared_activations && !shared_mainloop && activation_bytes() <= kStage2MaxActivationBytes;
+}
+
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? "s" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
+                     uses_shared_activations() ? "_sa" : "",
                      blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "");
 }
 

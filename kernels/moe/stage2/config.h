@@ -41,6 +41,17 @@ struct MoeStage2Config {
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
   /// free to, one block per SM; capped it fits two without spills), else none; 0 none.
   int min_blocks_per_sm = -1;
+  /// sm_90a, register main loop: the block gathers its activation rows (tile_m x the K slice) into
+  /// shared memory once, already in the decode's K order, and every warp reads its A operands
+  /// from there, instead of each warp loading them from global memory and permuting them (one
+  /// PRMT per A word, on the integer pipe the decode saturates). Where the slice exceeds
+  /// kStage2MaxActivationBytes the warps load A themselves; gfx950 always does (its decode
+  /// order needs no permutation).
+  bool shared_activations = true;
+  /// Bytes of the block's activation slice in shared memory (tile_m x slice_k() bf16).
+  int activation_bytes() const { return tile_m * slice_k() * 2; }
+  /// Whether the sm_90a kernel stages the activations in shared memory (see shared_activations).
+  bool uses_shared_activations() const;
   /// The hint the kernel is compiled with (min_blocks_per_sm resolved).
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
@@ -54,11 +65,12 @@ struct MoeStage2Config {
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
   /// warps_m > 1 and " sh" for the shared main loop.
   std::string tiles_text() const;
-  /// Shared memory of a block on the target that needs the most (gfx950 always keeps the f32
-  /// epilogue tile, tile_m x tile_n x 4 bytes); the shared main loop adds its four A stages of
-  /// tile_m x 64 and two B stages of tile_n x 64 bf16.
+  /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
+  /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
+  /// stages of tile_n x 64 bf16, shared activations their slice.
   int shared_bytes() const {
-    return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0);
+    return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
+           (uses_shared_activations() ? activation_bytes() : 0);
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.
@@ -75,6 +87,9 @@ struct MoeStage2Config {
 inline constexpr int kStage2ChunkK = 128;
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
 inline constexpr int kStage2Threads = 256;
+/// The largest activation slice the sm_90a register main loop stages in shared memory (two
+/// blocks per SM keep room to spare in the H100's 228 KiB).
+inline constexpr int kStage2MaxActivationBytes = 64 * 1024;
 /// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup.
 inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
 

@@ -60,6 +60,13 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
   const std::optional<SharedPtr<float>> c_tile = stage2_detail::epilogue_tile(cfg);
+  // sm_90a: the block's activation slice in shared memory, in 16-byte pieces (row r, chunk c of the
+  // slice, q, t) = A[r][K of chunk c + t*32 + q*8 .. +8] in the decode's order, at piece
+  // ((c * 4 + q) * tile_m + r) * 4 + t, so that a warp's reads of one (c, q) and 8 rows are 512
+  // consecutive bytes (no bank conflicts).
+  const bool shared_a = !amd && cfg.uses_shared_activations();
+  std::optional<SharedPtr<int32_t>> a_tile;
+  if (shared_a) a_tile = shared_array<int32_t>(cfg.activation_bytes() / 4);
   Value lane = lane_id();
   Value wave_row0 = grid.row0;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
@@ -80,9 +87,17 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     return Ptr<bf16>(a + arow * K);
   };
   std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
-  for (int mt = 0; mt < m_tiles; ++mt) {
+  for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
     if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
     else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
+  }
+  // With shared activations each thread stages pieces tid + 256 j (t fastest, then q, c, r).
+  const int pieces_per_thread = shared_a ? cfg.tile_m * chunks_per_slice * 16 / kStage2Threads : 0;
+  std::vector<Value> piece_index;
+  std::vector<Ptr<bf16>> piece_rows;
+  for (int j = 0; j < pieces_per_thread; ++j) {
+    piece_index.push_back(thread_id() + j * kStage2Threads);
+    piece_rows.push_back(a_row(udiv(piece_index.back(), 16 * chunks_per_slice)));
   }
 
   // Blocks past the sorted rows exit at once.
@@ -138,6 +153,10 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       }
       return raws;
     };
+    const Value first = z * chunks_per_slice;
+    // This lane's first piece of the shared activations (row wave_row0 + lane / 4, t = lane % 4).
+    std::optional<SharedPtr<int32_t>> a_lane;
+    if (shared_a) a_lane = *a_tile + (wave_row0 + udiv(lane, 4)) * 16 + kl * 4;
     // Decode, the activations in the same K permutation, and the MMAs of one chunk.
     auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
@@ -154,16 +173,20 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       // The activations load here, not with the weights one iteration ahead: that (measured on the
       // H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
       Value k_base = c * kStage2ChunkK + kl * 32;
+      // sm_90a: the 8 activations of row half h (rows +0 / +8), m-tile mt, word group q as <4 x i32>.
+      auto a_words = [&](int mt, int h, int q) -> Value {
+        if (shared_a) return load(*a_lane + (c - first) * (4 * cfg.tile_m * 16) + (q * cfg.tile_m + 8 * h + 16 * mt) * 16, 4);
+        return bitcast(k_order(load(a_rows[mt][h] + (k_base + q * 8), 8)), kV4I32);
+      };
       for (int mt = 0; mt < m_tiles; ++mt) {
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
           if (amd) {
             a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else {
-            Value r0 = k_order(load(a_rows[mt][0] + (k_base + q * 8), 8));
-            Value r1 = k_order(load(a_rows[mt][1] + (k_base + q * 8), 8));
-            a_frag.push_back(words_to_bf16({word(r0, 0), word(r1, 0), word(r0, 1), word(r1, 1)}));
-            a_frag.push_back(words_to_bf16({word(r0, 2), word(r1, 2), word(r0, 3), word(r1, 3)}));
+            Value r0 = a_words(mt, 0, q), r1 = a_words(mt, 1, q);
+            a_frag.push_back(words_to_bf16({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
+            a_frag.push_back(words_to_bf16({extract(r0, 2), extract(r1, 2), extract(r0, 3), extract(r1, 3)}));
           }
         }
         for (int j = 0; j < n_tiles; ++j) {
@@ -178,7 +201,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
     // that LLVM cannot fold it back into a load at the top of the loop.
     const int unroll = cfg.unroll_for(chunks_per_slice);
-    Value first = z * chunks_per_slice;
     Value end = first + chunks_per_slice;
     std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
     // sm_90a: the main loop decodes with one multiply per pair (see the redo below).
@@ -186,6 +208,15 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     std::optional<Var<>> scale_max;
     if (fast) scale_max.emplace(Int(0));
     std::vector<Raw> first_raws = load_chunks(first, unroll);
+    // The shared activations, staged while the first weights are in flight.
+    for (int j = 0; j < pieces_per_thread; ++j) {
+      Value p = piece_index[j];
+      Value t = urem(p, 4), q = urem(udiv(p, 4), 4), c = urem(udiv(p, 16), chunks_per_slice);
+      Value r = udiv(p, 16 * chunks_per_slice);
+      Value v = k_order(load(piece_rows[j] + ((first + c) * kStage2ChunkK + t * 32 + q * 8), 8));
+      store(*a_tile + (((c * 4 + q) * cfg.tile_m + r) * 4 + t) * 4, bitcast(v, kV4I32));
+    }
+    if (shared_a) barrier();
     for (int u = 0; u < unroll; ++u)
       for (int j = 0; j < n_tiles; ++j) {
         next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
