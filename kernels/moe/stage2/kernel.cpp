@@ -18,6 +18,8 @@
 //    own column pairs, no shared tile).
 #include "kernels/moe/stage2/kernel.h"
 
+#include <array>
+
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
@@ -60,10 +62,12 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
 
   const std::optional<SharedPtr<float>> c_tile = stage2_detail::epilogue_tile(cfg);
-  // sm_90a: the block's activation slice in shared memory, in 16-byte pieces (row r, chunk c of the
-  // slice, q, t) = A[r][K of chunk c + t*32 + q*8 .. +8] in the decode's order, at piece
-  // ((c * 4 + q) * tile_m + r) * 4 + t, so that a warp's reads of one (c, q) and 8 rows are 512
-  // consecutive bytes (no bank conflicts).
+  // sm_90a: the block's activation slice in shared memory as ready MMA A fragments. Lane (g, t)
+  // of m-tile mt holds, for chunk c of the slice, word group q and half s, the words 2s, 2s+1 of
+  // rows 16 mt + g and + 8 at K c*128 + t*32 + q*8 .. +8 in the decode's order, i.e. one 16-byte
+  // fragment {row g word 2s, row g+8 word 2s, row g word 2s+1, row g+8 word 2s+1}, at slot
+  // (((c * 4 + q) * 2 + s) * (tile_m / 16) + mt) * 32 + g * 4 + t: one shared load per MMA that
+  // lands in the four registers the MMA reads (no moves), a warp's 32 loads 512 consecutive bytes.
   const bool shared_a = !amd && cfg.uses_shared_activations();
   std::optional<SharedPtr<int32_t>> a_tile;
   if (shared_a) a_tile = shared_array<int32_t>(cfg.activation_bytes() / 4);
@@ -91,13 +95,17 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
     else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
   }
-  // With shared activations each thread stages pieces tid + 256 j (t fastest, then q, c, r).
-  const int pieces_per_thread = shared_a ? cfg.tile_m * chunks_per_slice * 16 / kStage2Threads : 0;
-  std::vector<Value> piece_index;
-  std::vector<Ptr<bf16>> piece_rows;
-  for (int j = 0; j < pieces_per_thread; ++j) {
-    piece_index.push_back(thread_id() + j * kStage2Threads);
-    piece_rows.push_back(a_row(udiv(piece_index.back(), 16 * chunks_per_slice)));
+  // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
+  // 8 activations of rows 16 mt + g and + 8 each.
+  const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
+  const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
+  std::vector<Value> unit_index;
+  std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
+  for (int j = 0; j < units_per_thread; ++j) {
+    Value p = thread_id() + j * kStage2Threads;
+    Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
+    unit_index.push_back(p);
+    unit_rows.push_back({a_row(r), a_row(r + 8)});
   }
 
   // Blocks past the sorted rows exit at once.
@@ -154,9 +162,10 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       return raws;
     };
     const Value first = z * chunks_per_slice;
-    // This lane's first piece of the shared activations (row wave_row0 + lane / 4, t = lane % 4).
+    // This lane's first fragment of the shared activations (m-tile wave_row0 / 16, lane (g, t)).
+    const int frag_words = cfg.tile_m / 16 * 32 * 4;  // one (c, q, s) of every m-tile
     std::optional<SharedPtr<int32_t>> a_lane;
-    if (shared_a) a_lane = *a_tile + (wave_row0 + udiv(lane, 4)) * 16 + kl * 4;
+    if (shared_a) a_lane = *a_tile + (udiv(wave_row0, 16) * 32 + lane) * 4;
     // Decode, the activations in the same K permutation, and the MMAs of one chunk.
     auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
@@ -175,7 +184,6 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
       Value k_base = c * kStage2ChunkK + kl * 32;
       // sm_90a: the 8 activations of row half h (rows +0 / +8), m-tile mt, word group q as <4 x i32>.
       auto a_words = [&](int mt, int h, int q) -> Value {
-        if (shared_a) return load(*a_lane + (c - first) * (4 * cfg.tile_m * 16) + (q * cfg.tile_m + 8 * h + 16 * mt) * 16, 4);
         return bitcast(k_order(load(a_rows[mt][h] + (k_base + q * 8), 8)), kV4I32);
       };
       for (int mt = 0; mt < m_tiles; ++mt) {
@@ -183,6 +191,10 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
         for (int q = 0; q < 4; ++q) {
           if (amd) {
             a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
+          } else if (shared_a) {
+            for (int s = 0; s < 2; ++s)
+              a_frag.push_back(words_to_bf16({load(*a_lane + (c - first) * (8 * frag_words) +
+                                                       ((q * 2 + s) * frag_words + mt * 128), 4)}));
           } else {
             Value r0 = a_words(mt, 0, q), r1 = a_words(mt, 1, q);
             a_frag.push_back(words_to_bf16({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
@@ -209,12 +221,22 @@ void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int
     if (fast) scale_max.emplace(Int(0));
     std::vector<Raw> first_raws = load_chunks(first, unroll);
     // The shared activations, staged while the first weights are in flight.
-    for (int j = 0; j < pieces_per_thread; ++j) {
-      Value p = piece_index[j];
+    auto stage_unit = [&](int j) {
+      Value p = unit_index[j];
       Value t = urem(p, 4), q = urem(udiv(p, 4), 4), c = urem(udiv(p, 16), chunks_per_slice);
-      Value r = udiv(p, 16 * chunks_per_slice);
-      Value v = k_order(load(piece_rows[j] + ((first + c) * kStage2ChunkK + t * 32 + q * 8), 8));
-      store(*a_tile + (((c * 4 + q) * cfg.tile_m + r) * 4 + t) * 4, bitcast(v, kV4I32));
+      Value g = urem(udiv(p, 16 * chunks_per_slice), 8), mt = udiv(p, 128 * chunks_per_slice);
+      Value k = (first + c) * kStage2ChunkK + t * 32 + q * 8;
+      Value r0 = bitcast(k_order(load(unit_rows[j][0] + k, 8)), kV4I32);
+      Value r1 = bitcast(k_order(load(unit_rows[j][1] + k, 8)), kV4I32);
+      for (int s = 0; s < 2; ++s) {
+        Value slot = (((c * 4 + q) * 2 + s) * (cfg.tile_m / 16) + mt) * 32 + g * 4 + t;
+        store(*a_tile + slot * 4, make_vector({extract(r0, 2 * s), extract(r1, 2 * s), extract(r0, 2 * s + 1),
+                                               extract(r1, 2 * s + 1)}));
+      }
+    };
+    for (int j = 0; j < units_per_thread; ++j) {
+      if ((j + 1) * kStage2Threads <= units) stage_unit(j);
+      else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
     }
     if (shared_a) barrier();
     for (int u = 0; u < unroll; ++u)
