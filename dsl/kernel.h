@@ -25,6 +25,13 @@ struct KernelOptions {
   /// .minnctapersm: ptxas caps the registers to 64K / (threads x this)). 0: no hint. gfx950
   /// ignores it (one wave per SIMD is a normal trade-off there; its allocation stays its own).
   uint32_t min_blocks_per_sm = 0;
+  /// A text that, with the kernel's name and the build of libtilejit, determines the traced body
+  /// for every target (a kernel family's configuration, say). When set, compile() also keeps the
+  /// compiled code on disk under (name, trace_key, libtilejit's build id, target, options), and a
+  /// later process loads it from there without tracing the body (Kernel::ir() traces on first
+  /// use). The build id covers code inside libtilejit only: a body defined elsewhere must put
+  /// whatever changes it (its own version, say) into the key. Empty: always traced.
+  std::string trace_key;
 };
 
 /// A kernel: a name, a signature and a C++ body that traces into IR per target.

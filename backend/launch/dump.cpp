@@ -30,9 +30,14 @@ void write(const std::filesystem::path& p, const std::string& text) {
 }
 }  // namespace
 
-void dump_kernel(const ir::Function& fn, const std::string& ir_text, const CompiledEntry* entry) {
+bool dump_requested() {
   const char* env = std::getenv("TILEJIT_DUMP");
-  if (!env || !*env) return;
+  return env && *env;
+}
+
+void dump_kernel(const ir::Function& fn, const std::string& ir_text, const CompiledEntry* entry) {
+  if (!dump_requested()) return;
+  const char* env = std::getenv("TILEJIT_DUMP");
   std::string list = env;
   const char* dir_env = std::getenv("TILEJIT_DUMP_DIR");
   std::filesystem::path dir = dir_env && *dir_env ? dir_env : "tilejit-dump";

@@ -9,6 +9,9 @@ namespace tilejit {
 
 /// Writes what TILEJIT_DUMP (a comma list of ir, llvm, asm) asks for into TILEJIT_DUMP_DIR
 /// (default ./tilejit-dump) as <kernel>.<hash8>.{ir,ll,s}. No-op when TILEJIT_DUMP is unset.
+/// Whether TILEJIT_DUMP asks for anything.
+bool dump_requested();
+
 void dump_kernel(const ir::Function& fn, const std::string& ir_text, const CompiledEntry* entry);
 
 }  // namespace tilejit

@@ -13,15 +13,22 @@
 #include "backend/llvm/compile.h"
 #include "backend/runtime/cache.h"
 #include "dsl/ir/hash.h"
+#include "dsl/ir/launch_stub.h"
+#include "dsl/ir/parser.h"
+#include "dsl/version.h"
 #include "dsl/ir/printer.h"
 #include "dsl/ir/verifier.h"
 
 namespace tilejit {
 
 struct Kernel::Impl {
+  explicit Impl(KernelDef d) : def(std::move(d)) {}
   std::string name;
   Device* device;
-  ir::Function fn;
+  ir::Function fn;  // the traced IR, or its launch stub until ir() is first called
+  KernelDef def;
+  mutable std::once_flag traced;
+  mutable ir::Function full;  // ir() of a kernel loaded by its trace key
   std::vector<std::string> param_names;
   CompileInfo info;
   std::unique_ptr<LoadedKernel> loaded;
@@ -59,7 +66,25 @@ CompiledEntry compile_entry(const ir::Function& fn, Target target, const Compile
   e.metadata_json = r.resources_json.empty() ? "{}" : r.resources_json;
   return e;
 }
+
+CacheKeyMaterial key_material(std::string ir_text, Target target, const CompileOptions& options) {
+  CacheKeyMaterial material;
+  material.ir_text = std::move(ir_text);
+  material.target = std::string(target_info(target).name);
+  material.options = fmt::format("O{}", options.opt_level);
+  material.llvm_version = backend::llvm_version();
+  return material;
+}
+
 }  // namespace
+
+std::string trace_cache_key(const KernelDef& def, Target target, const CompileOptions& options) {
+  const std::string& trace_key = def.options().trace_key;
+  if (trace_key.empty() || build_id().empty() || dump_requested()) return {};
+  return key_material(fmt::format("trace key of kernel {}: {}\nlibrary build {}", def.name(), trace_key, build_id()),
+                      target, options)
+      .key();
+}
 
 Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options) {
   MemoKey key{def.id(), device.serial(), options.opt_level};
@@ -68,36 +93,46 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
     auto it = memo().find(key);
     if (it != memo().end()) return Kernel(it->second);
   }
-  auto impl = std::make_shared<Kernel::Impl>();
+  auto impl = std::make_shared<Kernel::Impl>(def);
   impl->name = def.name();
   impl->device = &device;
   for (size_t i = 0; i < def.param_types().size(); ++i) impl->param_names.push_back(def.param_name(i));
 
   auto t0 = std::chrono::steady_clock::now();
   Target target = device.target();
-  impl->fn = def.trace(target);
-  ir::verify(impl->fn, target);
-  impl->info.trace_ms = ms_since(t0);
-  std::string text = ir::print(impl->fn);
-  impl->info.ir_hash = ir::hash_text(text);
-
-  const CompiledEntry* entry = nullptr;
-  if (device.needs_code()) {
-    CacheKeyMaterial material;
-    material.ir_text = text;
-    material.target = std::string(target_info(target).name);
-    material.options = fmt::format("O{}", options.opt_level);
-    material.llvm_version = backend::llvm_version();
-    KernelCache& cache = kernel_cache();
-    uint64_t misses = cache.stats().misses;
-    auto t1 = std::chrono::steady_clock::now();
-    entry = &cache.get_or_compile(material, [&] { return compile_entry(impl->fn, target, options); });
-    bool compiled = cache.stats().misses != misses;
-    impl->info.compile_ms = compiled ? ms_since(t1) : 0;
-    impl->info.disk_hit = !compiled;
+  KernelCache& cache = kernel_cache();
+  const std::string alias = device.needs_code() ? trace_cache_key(def, target, options) : std::string();
+  const CompiledEntry* entry = alias.empty() ? nullptr : cache.find(alias);
+  if (entry && !entry->launch_ir.empty()) {
+    impl->fn = ir::parse(entry->launch_ir);
+    impl->info.trace_skipped = impl->info.disk_hit = true;
+    impl->info.ir_hash = entry->ir_hash;
     impl->info.resources_json = entry->metadata_json;
+    impl->info.trace_ms = ms_since(t0);
+  } else {
+    impl->fn = def.trace(target);
+    ir::verify(impl->fn, target);
+    impl->info.trace_ms = ms_since(t0);
+    std::string text = ir::print(impl->fn);
+    impl->info.ir_hash = ir::hash_text(text);
+    entry = nullptr;
+    if (device.needs_code()) {
+      uint64_t misses = cache.stats().misses;
+      auto t1 = std::chrono::steady_clock::now();
+      entry = &cache.get_or_compile(key_material(text, target, options),
+                                    [&] { return compile_entry(impl->fn, target, options); });
+      bool compiled = cache.stats().misses != misses;
+      impl->info.compile_ms = compiled ? ms_since(t1) : 0;
+      impl->info.disk_hit = !compiled;
+      impl->info.resources_json = entry->metadata_json;
+      if (!alias.empty()) {  // the code again under the trace key, without the dump texts
+        CompiledEntry quick{entry->code, entry->metadata_json, {}, {}, ir::print(ir::launch_stub(impl->fn)),
+                            impl->info.ir_hash};
+        cache.store(alias, std::move(quick));
+      }
+    }
+    dump_kernel(impl->fn, text, entry);
   }
-  dump_kernel(impl->fn, text, entry);
 
   auto t2 = std::chrono::steady_clock::now();
   impl->loaded = device.load(impl->fn, entry ? &entry->code : nullptr);
@@ -110,7 +145,11 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
 
 const std::string& Kernel::name() const { return impl_->name; }
 Device& Kernel::device() const { return *impl_->device; }
-const ir::Function& Kernel::ir() const { return impl_->fn; }
+const ir::Function& Kernel::ir() const {
+  if (!impl_->info.trace_skipped) return impl_->fn;
+  std::call_once(impl_->traced, [&] { impl_->full = impl_->def.trace(impl_->device->target()); });
+  return impl_->full;
+}
 const CompileInfo& Kernel::info() const { return impl_->info; }
 
 KernelArg Kernel::make_arg(size_t index, HostKind kind, size_t elem_bytes, uint64_t bits) const {

@@ -22,6 +22,7 @@ struct CompileInfo {
   double compile_ms = 0;      // LLVM (0 on a cache hit and on the emulator)
   double load_ms = 0;         // module load on the device
   bool disk_hit = false;      // code came from the disk cache
+  bool trace_skipped = false; // loaded by its trace key without tracing (trace_ms: the lookup)
   bool memory_hit = false;    // the whole Kernel came from this process's memory
   std::string ir_hash;        // stable hash of the IR
   std::string resources_json; // gfx950 resource report (empty elsewhere)
@@ -37,7 +38,8 @@ class Kernel {
  public:
   const std::string& name() const;
   Device& device() const;
-  /// The IR the device runs (traced for the device's target).
+  /// The IR the device runs (traced for the device's target; a kernel loaded by its trace key,
+  /// see KernelOptions::trace_key, is traced on the first call).
   const ir::Function& ir() const;
   const CompileInfo& info() const;
 
@@ -81,6 +83,13 @@ class Kernel {
 /// Traces `def` for the device's target, verifies it, compiles it (GPU targets; through the
 /// memory and disk caches) and loads it. A second call with the same kernel, device and
 /// options returns the same Kernel from memory.
+/// A kernel with a trace key (KernelOptions::trace_key) is found on disk without tracing it:
+/// the first compile also keeps the code, the launch stub and the IR hash under
+/// trace_cache_key(); later processes load from there.
 Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options = {});
+
+/// The kernel cache key under which compile() finds `def` without tracing it, or empty when it
+/// traces (no trace key, TILEJIT_DUMP set, or a libtilejit without a build id).
+std::string trace_cache_key(const KernelDef& def, Target target, const CompileOptions& options = {});
 
 }  // namespace tilejit

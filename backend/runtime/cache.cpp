@@ -230,10 +230,17 @@ const CompiledEntry& KernelCache::get_or_compile(const CacheKeyMaterial& materia
 
 const CompiledEntry& KernelCache::get_or_compile(std::string_view key,
                                                  const std::function<CompiledEntry()>& compile) {
+  if (const CompiledEntry* hit = find(key)) return *hit;
+  CompiledEntry entry = compile();
+  ++impl_->misses;
+  return store(key, std::move(entry));
+}
+
+const CompiledEntry* KernelCache::find(std::string_view key) {
   Impl& m = *impl_;
   if (const CompiledEntry* hit = m.find(key)) {
     m.memory_hits.fetch_add(1, std::memory_order_relaxed);
-    return *hit;
+    return hit;
   }
   if (!is_key(key))
     throw InternalError(fmt::format("kernel cache: '{}' is not a key made by CacheKeyMaterial::key()",
@@ -241,11 +248,17 @@ const CompiledEntry& KernelCache::get_or_compile(std::string_view key,
   if (m.config.disk) {
     if (auto entry = m.read(key)) {
       ++m.disk_hits;
-      return m.insert(key, std::move(*entry));
+      return &m.insert(key, std::move(*entry));
     }
   }
-  CompiledEntry entry = compile();
-  ++m.misses;
+  return nullptr;
+}
+
+const CompiledEntry& KernelCache::store(std::string_view key, CompiledEntry entry) {
+  Impl& m = *impl_;
+  if (!is_key(key))
+    throw InternalError(fmt::format("kernel cache: '{}' is not a key made by CacheKeyMaterial::key()",
+                                    key.substr(0, 200)));
   if (m.config.disk) m.write(key, entry);
   return m.insert(key, std::move(entry));
 }

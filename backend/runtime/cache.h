@@ -12,7 +12,7 @@
 namespace tilejit {
 
 /// Bumped whenever the disk format or the meaning of an entry changes.
-inline constexpr uint32_t kCacheFormatVersion = 1;
+inline constexpr uint32_t kCacheFormatVersion = 2;
 
 /// Everything a compiled kernel depends on; the cache key hashes all of it.
 struct CacheKeyMaterial {
@@ -34,6 +34,11 @@ struct CompiledEntry {
   std::string metadata_json;  ///< resources, stage timings
   std::string llvm_ir;
   std::string assembly;
+  /// For an entry stored under a kernel's trace key (compile() with KernelOptions::trace_key):
+  /// the printed ir::launch_stub() of the kernel and the stable hash of its whole IR, which is
+  /// all compile() needs to load the code without tracing the body. Empty otherwise.
+  std::string launch_ir;
+  std::string ir_hash;
 };
 
 /// Counters since the cache was made.
@@ -73,6 +78,12 @@ class KernelCache {
   /// path: a memory hit is one hash-map lookup).
   const CompiledEntry& get_or_compile(std::string_view key,
                                       const std::function<CompiledEntry()>& compile);
+  /// The entry for `key` from memory, else from disk (then kept in memory), else null; never
+  /// compiles. Counts a memory or disk hit when found.
+  const CompiledEntry* find(std::string_view key);
+  /// Keeps `entry` under `key` in memory and writes it to disk; an entry already in memory
+  /// under `key` stays (and is returned).
+  const CompiledEntry& store(std::string_view key, CompiledEntry entry);
   /// The entry in memory, or null (never reads the disk, never counts).
   const CompiledEntry* find_in_memory(std::string_view key) const;
 

@@ -66,6 +66,8 @@ std::string encode_payload(const CompiledEntry& e) {
   put_bytes(p, e.metadata_json);
   put_bytes(p, e.llvm_ir);
   put_bytes(p, e.assembly);
+  put_bytes(p, e.launch_ir);
+  put_bytes(p, e.ir_hash);
   return p;
 }
 
@@ -136,6 +138,8 @@ std::optional<CompiledEntry> decode_cache_entry(std::string_view key, std::strin
   e.metadata_json = p.string();
   e.llvm_ir = p.string();
   e.assembly = p.string();
+  e.launch_ir = p.string();
+  e.ir_hash = p.string();
   if (!p.ok || p.pos != payload.size()) {
     why = "malformed payload";
     return std::nullopt;

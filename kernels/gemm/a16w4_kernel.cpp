@@ -175,6 +175,7 @@ KernelDef define(const A16W4GemmConfig& cfg) {
   KernelOptions opts;
   opts.block = {uint32_t(kGemmThreads), 1, 1};
   opts.param_names = {"c", "a", "w", "w_scale", "M", "N", "K"};
+  opts.trace_key = cfg.kernel_name();  // the name spells out the whole config
   return kernel(
       cfg.kernel_name(),
       [cfg](Ptr<OutT> c, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Int M, Int N, Int K) {

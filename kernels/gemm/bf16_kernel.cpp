@@ -192,6 +192,7 @@ KernelDef define(const BF16GemmConfig& cfg) {
   KernelOptions opts;
   opts.block = {uint32_t(kGemmThreads), 1, 1};
   opts.param_names = {"c", "a", "b", "M", "N", "K"};
+  opts.trace_key = cfg.kernel_name();  // the name spells out the whole config
   return kernel(
       cfg.kernel_name(),
       [cfg](Ptr<OutT> c, Ptr<bf16> a, Ptr<bf16> b, Int M, Int N, Int K) { bf16_body<OutT>(cfg, c, a, b, M, N, K); },

@@ -50,6 +50,10 @@ CompiledEntry random_entry(std::mt19937& rng) {
   e.metadata_json = R"({"lower_ms":)" + std::to_string(rng() % 1000) + "}";
   e.llvm_ir = random_text(rng, 100, 3000);
   e.assembly = random_text(rng, 100, 3000);
+  if (rng() % 2) {
+    e.launch_ir = random_text(rng, 20, 500);
+    e.ir_hash = random_text(rng, 32, 32);
+  }
   return e;
 }
 
@@ -61,6 +65,8 @@ void expect_same(const CompiledEntry& a, const CompiledEntry& b) {
   EXPECT_EQ(a.metadata_json, b.metadata_json);
   EXPECT_EQ(a.llvm_ir, b.llvm_ir);
   EXPECT_EQ(a.assembly, b.assembly);
+  EXPECT_EQ(a.launch_ir, b.launch_ir);
+  EXPECT_EQ(a.ir_hash, b.ir_hash);
 }
 
 CacheConfig disk_at(const fs::path& dir) { return CacheConfig{true, dir}; }
@@ -240,6 +246,34 @@ TEST(KernelCache, SecondCacheHitsDisk) {
     EXPECT_EQ(f.path().filename().string(), m.key() + ".tjk");
   }
   EXPECT_EQ(files, 1);
+}
+
+TEST(KernelCache, FindNeverCompilesAndStoreReachesTheDisk) {
+  TJ_SEEDED_RNG(rng);
+  TempDir dir;
+  CacheKeyMaterial m = random_material(rng);
+  CompiledEntry want = random_entry(rng);
+  want.launch_ir = random_text(rng, 20, 500);
+  want.ir_hash = random_text(rng, 32, 32);
+  {
+    KernelCache writer(disk_at(dir.path()));
+    EXPECT_EQ(writer.find(m.key()), nullptr);
+    const CompiledEntry& stored = writer.store(m.key(), want);
+    expect_same(stored, want);
+    EXPECT_EQ(writer.find(m.key()), &stored);
+    CacheStats s = writer.stats();
+    EXPECT_EQ(s.misses, 0u);
+    EXPECT_EQ(s.memory_hits, 1u);
+    EXPECT_EQ(s.disk_writes, 1u);
+  }
+  KernelCache reader(disk_at(dir.path()));
+  const CompiledEntry* got = reader.find(m.key());
+  ASSERT_NE(got, nullptr);
+  expect_same(*got, want);
+  EXPECT_EQ(reader.stats().disk_hits, 1u);
+  EXPECT_EQ(&reader.get_or_compile(m, no_compile()), got);
+  EXPECT_THROW(reader.find("not a key"), InternalError);
+  EXPECT_THROW(reader.store("not a key", want), InternalError);
 }
 
 // Damages the entry file of `key` with `damage`, then checks a fresh cache

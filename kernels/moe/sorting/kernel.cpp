@@ -126,7 +126,8 @@ const KernelDef& moe_sorting_kernel() {
              {.block = {kMoeSortingThreads, 1, 1},
               .param_names = {"topk_ids", "topk_weights", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",
                               "num_valid_ids", "tokens", "topk", "experts", "block_size", "zero_out",
-                              "zero_vectors"}});
+                              "zero_vectors"},
+              .trace_key = "one body, no configuration"});
   return def;
 }
 

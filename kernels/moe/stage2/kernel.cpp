@@ -283,6 +283,7 @@ KernelDef define(const MoeStage2Config& cfg) {
   KernelOptions opts;
   opts.block = {uint32_t(kStage2Threads), 1, 1};
   opts.min_blocks_per_sm = uint32_t(cfg.blocks_per_sm_hint());
+  opts.trace_key = cfg.kernel_name();  // the name spells out every field the body depends on
   opts.param_names = {"out", "a", "w", "w_scale", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",
                       "num_valid_ids", "bias", "tokens"};
   return kernel(
