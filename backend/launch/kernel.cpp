@@ -31,6 +31,7 @@ struct Kernel::Impl {
   mutable ir::Function full;  // ir() of a kernel loaded by its trace key
   std::vector<std::string> param_names;
   CompileInfo info;
+  CompileInfo memory_hit_info;  // info with memory_hit set
   std::unique_ptr<LoadedKernel> loaded;
 };
 
@@ -91,7 +92,7 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
   {
     std::lock_guard lock(memo_mutex());
     auto it = memo().find(key);
-    if (it != memo().end()) return Kernel(it->second);
+    if (it != memo().end()) return Kernel(it->second, true);
   }
   auto impl = std::make_shared<Kernel::Impl>(def);
   impl->name = def.name();
@@ -138,9 +139,11 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
   impl->loaded = device.load(impl->fn, entry ? &entry->code : nullptr);
   impl->info.load_ms = ms_since(t2);
 
+  impl->memory_hit_info = impl->info;
+  impl->memory_hit_info.memory_hit = true;
   std::lock_guard lock(memo_mutex());
   auto [it, inserted] = memo().emplace(key, impl);
-  return Kernel(it->second);
+  return Kernel(it->second, !inserted);
 }
 
 const std::string& Kernel::name() const { return impl_->name; }
@@ -150,7 +153,7 @@ const ir::Function& Kernel::ir() const {
   std::call_once(impl_->traced, [&] { impl_->full = impl_->def.trace(impl_->device->target()); });
   return impl_->full;
 }
-const CompileInfo& Kernel::info() const { return impl_->info; }
+const CompileInfo& Kernel::info() const { return from_memory_ ? impl_->memory_hit_info : impl_->info; }
 
 KernelArg Kernel::make_arg(size_t index, HostKind kind, size_t elem_bytes, uint64_t bits) const {
   const auto& params = impl_->fn.params;

@@ -23,7 +23,8 @@ struct CompileInfo {
   double load_ms = 0;         // module load on the device
   bool disk_hit = false;      // code came from the disk cache
   bool trace_skipped = false; // loaded by its trace key without tracing (trace_ms: the lookup)
-  bool memory_hit = false;    // the whole Kernel came from this process's memory
+  bool memory_hit = false;    // the whole Kernel came from this process's memory (then the
+                              // times are those of the compile that made it)
   std::string ir_hash;        // stable hash of the IR
   std::string resources_json; // gfx950 resource report (empty elsewhere)
 };
@@ -61,7 +62,7 @@ class Kernel {
   void launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) const;
 
   struct Impl;
-  explicit Kernel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  Kernel(std::shared_ptr<const Impl> impl, bool from_memory) : impl_(std::move(impl)), from_memory_(from_memory) {}
 
  private:
   enum class HostKind { Pointer, Int, Float, Bool };
@@ -78,6 +79,7 @@ class Kernel {
     else return make_arg(index, HostKind::Int, sizeof(T), uint64_t(int64_t(v)));
   }
   std::shared_ptr<const Impl> impl_;
+  bool from_memory_ = false;  // returned by a later compile() of the same kernel (info().memory_hit)
 };
 
 /// Traces `def` for the device's target, verifies it, compiles it (GPU targets; through the

@@ -155,5 +155,22 @@ TEST(TraceKey, DumpsStillTrace) {
       "");
 }
 
+TEST(Compile, ASecondCompileIsAMemoryHitOfTheSameKernel) {
+  ScopedEnv no_disk("TILEJIT_CACHE", "0");
+  TJ_IN_FRESH_PROCESS(
+      {
+        RecordingDevice dev;
+        Kernel first = compile(keyed_kernel(), dev);
+        Kernel second = compile(keyed_kernel(), dev);
+        EXPECT_FALSE(first.info().memory_hit);
+        EXPECT_TRUE(second.info().memory_hit);
+        EXPECT_EQ(second.info().ir_hash, first.info().ir_hash);
+        EXPECT_EQ(&second.ir(), &first.ir());
+        EXPECT_EQ(dev.loads.size(), 1u);
+        EXPECT_EQ(traces.load(), 1);
+      },
+      "");
+}
+
 }  // namespace
 }  // namespace tilejit
