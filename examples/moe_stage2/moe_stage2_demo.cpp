@@ -41,7 +41,11 @@ int main() {
   double second_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t1).count();
   const CompileInfo& info = k.info();
   std::printf("compile: %.1f ms (%s: trace %.1f ms, LLVM %.1f ms, load %.1f ms); again: %.1f us (memory)\n", first_ms,
-              !gpu ? "emulator, no code to build" : info.disk_hit ? "disk cache hit" : "cold", info.trace_ms,
+              !gpu                  ? "emulator, no code to build"
+              : info.trace_skipped ? "disk cache hit by trace key, body not traced"
+              : info.disk_hit      ? "disk cache hit"
+                                   : "cold",
+              info.trace_ms,
               info.compile_ms, info.load_ms, second_us);
 
   MoeStage2Run run = run_moe_stage2(dev, cfg, in, tokens);

@@ -366,7 +366,10 @@ unsigned compile_moe_stage2_parallel(Device& device, std::vector<MoeStage2A16W4>
       std::string what;
       try {
         const CompileInfo& info = kernels[i].compile(device).info();
-        what = info.memory_hit ? " (memory cache hit)" : info.disk_hit ? " (disk cache hit)" : "";
+        what = info.memory_hit      ? " (memory cache hit)"
+               : info.trace_skipped ? " (disk cache hit, not traced)"
+               : info.disk_hit      ? " (disk cache hit)"
+                                    : "";
       } catch (const std::exception& e) {
         errors[i] = std::current_exception();
         what = fmt::format(": FAILED: {}", e.what());
