@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: every gpu test and example (scripts/device-test; TJ_SKIP_TESTS=1 skips them),
 # the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
-# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_global_a, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline; default "stage2 stage2_l1"; a
+# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_global_a, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline, warm_start; default "stage2 stage2_l1"; a
 # tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
 # the stage-2 token counts in $TJ_NCU (and the per-SASS-line counts of $TJ_NCU_SASS) when ncu is there. Everything is packed into
 # $OUT/results.tar.xz after every step (the call returns few files).
@@ -47,6 +47,10 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
           if [ -n "$table" ] && [ -f "$table" ]; then export TILEJIT_MOE_CONFIGS=$table; fi ;;
     gemm) bundle/bin/bench_gemm --out "$work" --sweep 2>&1 | tee "$work/bench_gemm.txt" ;;
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
+    # The demo twice on one cache: the second run must load its kernel by trace key, untraced.
+    warm_start) for run in 1 2; do bundle/bin/moe_stage2_demo >"$work/warm_start_$run.txt" 2>&1; echo "demo run $run: rc $?" | tee -a "$work/warm_start.txt"; done
+                grep -q "by trace key, body not traced" "$work/warm_start_2.txt" && echo "second run untraced: yes" || echo "second run untraced: NO"
+                grep -h "compile:" "$work"/warm_start_[12].txt | tee -a "$work/warm_start.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
   esac
   pack
