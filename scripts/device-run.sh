@@ -49,7 +49,7 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     compile) bundle/bin/bench_compile_time --out "$work" 2>&1 | tee "$work/bench_compile.txt" ;;
     # The demo twice on one cache: the second run must load its kernel by trace key, untraced.
     warm_start) for run in 1 2; do bundle/bin/moe_stage2_demo >"$work/warm_start_$run.txt" 2>&1; echo "demo run $run: rc $?" | tee -a "$work/warm_start.txt"; done
-                grep -q "by trace key, body not traced" "$work/warm_start_2.txt" && echo "second run untraced: yes" || echo "second run untraced: NO"
+                grep -q "by trace key, body not traced" "$work/warm_start_2.txt" && r=yes || r=NO; echo "second run untraced: $r" | tee -a "$work/warm_start.txt"
                 grep -h "compile:" "$work"/warm_start_[12].txt | tee -a "$work/warm_start.txt" ;;
     baseline) python3 bench/moe_stage2_baseline.py --out "$work" 2>&1 | tee "$work/baseline.txt" ;;
   esac
