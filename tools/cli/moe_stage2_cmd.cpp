@@ -191,7 +191,10 @@ void run_moe_stage2_cmd(const Stage2CliArgs& o) {
 
   fmt::print(stderr, "tilejit moe-stage2: compile: trace {:.1f} ms, LLVM {:.1f} ms, load {:.1f} ms{}\n",
              run.compile.trace_ms, run.compile.compile_ms, run.compile.load_ms,
-             run.compile.disk_hit ? " (disk cache hit)" : run.compile.memory_hit ? " (memory cache hit)" : "");
+             run.compile.memory_hit      ? " (memory cache hit)"
+             : run.compile.trace_skipped ? " (disk cache hit, not traced)"
+             : run.compile.disk_hit      ? " (disk cache hit)"
+                                         : "");
   fmt::print(stderr, "tilejit moe-stage2: kernel time: {:.3f} ms\n", run.kernel_ms);
 
   const std::vector<int64_t> out_shape{tokens, N};
