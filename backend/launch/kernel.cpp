@@ -15,9 +15,9 @@
 #include "dsl/ir/hash.h"
 #include "dsl/ir/launch_stub.h"
 #include "dsl/ir/parser.h"
-#include "dsl/version.h"
 #include "dsl/ir/printer.h"
 #include "dsl/ir/verifier.h"
+#include "dsl/version.h"
 
 namespace tilejit {
 
@@ -103,8 +103,10 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
   Target target = device.target();
   KernelCache& cache = kernel_cache();
   const std::string alias = device.needs_code() ? trace_cache_key(def, target, options) : std::string();
-  const CompiledEntry* entry = alias.empty() ? nullptr : cache.find(alias);
-  if (entry && !entry->launch_ir.empty()) {
+  const CompiledEntry* quick = alias.empty() ? nullptr : cache.find(alias);
+  const CompiledEntry* entry = nullptr;
+  if (quick && !quick->launch_ir.empty()) {
+    entry = quick;
     impl->fn = ir::parse(entry->launch_ir);
     impl->info.trace_skipped = impl->info.disk_hit = true;
     impl->info.ir_hash = entry->ir_hash;
@@ -116,7 +118,6 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
     impl->info.trace_ms = ms_since(t0);
     std::string text = ir::print(impl->fn);
     impl->info.ir_hash = ir::hash_text(text);
-    entry = nullptr;
     if (device.needs_code()) {
       uint64_t misses = cache.stats().misses;
       auto t1 = std::chrono::steady_clock::now();
