@@ -13,7 +13,8 @@ namespace tilejit::cli {
 void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show the devices found, the cache location and versions");
   cmd->callback([] {
-    std::printf("tilejit %s, LLVM %s\n", version(), backend::llvm_version().c_str());
+    std::printf("tilejit %s, LLVM %s, library build %s\n", version(), backend::llvm_version().c_str(),
+                build_id().empty() ? "unknown (no GNU build id: every compile() traces)" : build_id().c_str());
     for (const char* spec : {"cuda", "hip", "emulator"}) {
       try {
         auto dev = open_device(spec);
