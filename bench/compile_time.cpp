@@ -23,7 +23,6 @@
 #include "backend/runtime/cache.h"
 #include "backend/runtime/select.h"
 #include "dsl/ir/hash.h"
-#include "dsl/ir/launch_stub.h"
 #include "dsl/ir/parser.h"
 #include "dsl/ir/printer.h"
 #include "dsl/ir/verifier.h"
@@ -156,7 +155,7 @@ json warm_json(const KernelDef& def, Target target, const backend::CompileResult
     const CompiledEntry& e = writer.get_or_compile(key, [&] { return to_entry(compiled); });
     if (writer.stats().disk_writes != 1) throw std::runtime_error("compile_time: the cache entry was not written");
     if (!quick_key.empty())  // what compile() also keeps for a kernel with a trace key
-      writer.store(quick_key, {e.code, e.metadata_json, {}, {}, ir::print(ir::launch_stub(fn)), ir::hash_text(material.ir_text)});
+      writer.store(quick_key, trace_key_entry(e, fn, ir::hash_text(material.ir_text)));
   }
   auto no_compile = []() -> CompiledEntry { throw std::logic_error("compile_time: expected a disk hit, got a miss"); };
   std::vector<double> disk, traced_startup, startup;

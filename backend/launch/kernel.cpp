@@ -87,6 +87,10 @@ std::string trace_cache_key(const KernelDef& def, Target target, const CompileOp
       .key();
 }
 
+CompiledEntry trace_key_entry(const CompiledEntry& compiled, const ir::Function& fn, std::string ir_hash) {
+  return {compiled.code, compiled.metadata_json, {}, {}, ir::print(ir::launch_stub(fn)), std::move(ir_hash)};
+}
+
 Kernel compile(const KernelDef& def, Device& device, const CompileOptions& options) {
   MemoKey key{def.id(), device.serial(), options.opt_level};
   {
@@ -127,11 +131,7 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
       impl->info.compile_ms = compiled ? ms_since(t1) : 0;
       impl->info.disk_hit = !compiled;
       impl->info.resources_json = entry->metadata_json;
-      if (!alias.empty()) {  // the code again under the trace key, without the dump texts
-        CompiledEntry quick{entry->code, entry->metadata_json, {}, {}, ir::print(ir::launch_stub(impl->fn)),
-                            impl->info.ir_hash};
-        cache.store(alias, std::move(quick));
-      }
+      if (!alias.empty()) cache.store(alias, trace_key_entry(*entry, impl->fn, impl->info.ir_hash));
     }
     dump_kernel(impl->fn, text, entry);
   }

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "backend/launch/buffer.h"
+#include "backend/runtime/cache.h"
 #include "backend/runtime/device.h"
 #include "dsl/kernel.h"
 
@@ -93,5 +94,8 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
 /// The kernel cache key under which compile() finds `def` without tracing it, or empty when it
 /// traces (no trace key, TILEJIT_DUMP set, or a libtilejit without a build id).
 std::string trace_cache_key(const KernelDef& def, Target target, const CompileOptions& options = {});
+/// The entry compile() keeps under trace_cache_key(): the code and resources of `compiled`, the
+/// launch stub of `fn` and the stable hash of its IR, without the dump texts.
+CompiledEntry trace_key_entry(const CompiledEntry& compiled, const ir::Function& fn, std::string ir_hash);
 
 }  // namespace tilejit
