@@ -1,5 +1,5 @@
 // Semantics of the target intrinsics: mma, cvt_pk_bf16_fp4, ldmatrix and cp.async (isa-semantics.md §1, §2, §5),
-// and the wave reductions.
+// wgmma (ops.def) and the wave reductions.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -189,6 +189,106 @@ Handler select_cp_async(Prep& p) {
   }
 }
 
+// ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, both operands K-major in shared memory without
+// swizzle (ops.def); fence / commit / wait and fence.proxy.async ----
+// The product is computed when the wgmma issues, with the numerics of the m16n8k16 mma.sync (one
+// fused 16-term dot per element). Hardware may read the operands any time until the wait retires
+// the group; the emulator does not model that window.
+
+constexpr uint32_t kWarpgroup = 128;
+
+/// The shared byte offset every lane of the warpgroup at `s` passes in operand `k`; faults if they differ.
+uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const char* what) {
+  const uint32_t* addr = w.at<uint32_t>(in.o[k]);
+  for (uint32_t l = s + 1; l < s + kWarpgroup; ++l)
+    if (addr[l] != addr[s])
+      fault(w, in, l, fmt::format("wgmma operand {} must be the same in the whole warpgroup: {:#x} here, {:#x} in "
+                                  "thread ({},0,0)", what, addr[l], addr[s], s));
+  return addr[s];
+}
+
+/// Rows x 16 bf16 of a K-major operand at `base` (row r, k at (r/8) sbo + (k/8) lbo + (r%8) 16 + (k%8) 2).
+void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint32_t rows, uint32_t lbo, uint32_t sbo,
+                    uint16_t* out) {
+  for (uint32_t r = 0; r < rows; ++r)
+    for (uint32_t h = 0; h < 2; ++h) {
+      uint32_t at = base + (r / 8) * sbo + h * lbo + (r % 8) * 16;
+      std::memcpy(out + r * 16 + h * 8, shared_ptr(w, in, lane, at, 16, 16, false), 16);
+    }
+}
+
+void exec_wgmma(Wave& w, const Inst& in) {
+  const uint32_t n = uint32_t(in.aux & 0x1FF), lbo = uint32_t(in.aux >> 9 & 0x3FFFF), sbo = uint32_t(in.aux >> 27);
+  const uint32_t width = n / 2;
+  const float* c = w.at<float>(in.o[2]);
+  float* d = w.at<float>(in.r);
+  std::vector<uint16_t> a(64 * 16), b(size_t(n) * 16);
+  std::vector<float> acc(size_t(64) * n);
+  for (uint32_t s = 0; s < w.nlanes; s += kWarpgroup) {
+    if (!any_active(w, s, kWarpgroup)) continue;
+    require_whole_group(w, in, s, kWarpgroup, "wgmma");
+    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, a.data());
+    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, b.data());
+    // Lane l of warp q holds (16 q + l / 4 + 8 (i / 2 % 2), 8 (i / 4) + 2 (l % 4) + i % 2) in element i.
+    auto row_col = [&](uint32_t lane, uint32_t i) {
+      uint32_t q = lane / 32, l = lane % 32;
+      return std::pair{16 * q + l / 4 + 8 * (i / 2 % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2};
+    };
+    for (uint32_t lane = 0; lane < kWarpgroup; ++lane)
+      for (uint32_t i = 0; i < width; ++i) {
+        auto [r, col] = row_col(lane, i);
+        acc[size_t(r) * n + col] = c[size_t(s + lane) * width + i];
+      }
+    for (uint32_t r = 0; r < 64; ++r)
+      for (uint32_t col = 0; col < n; ++col)
+        acc[size_t(r) * n + col] = matrix::mma_dot(matrix::MmaNumerics::Sm90Truncate, a.data() + r * 16,
+                                                   b.data() + col * 16, 16, acc[size_t(r) * n + col]);
+    for (uint32_t lane = 0; lane < kWarpgroup; ++lane)
+      for (uint32_t i = 0; i < width; ++i) {
+        auto [r, col] = row_col(lane, i);
+        d[size_t(s + lane) * width + i] = acc[size_t(r) * n + col];
+      }
+  }
+}
+
+/// wgmma_wait: the operations already completed at issue; the accumulator passes through.
+void exec_wgmma_wait(Wave& w, const Inst& in) {
+  const size_t bytes = size_t(in.width) * 4;
+  const uint8_t* src = w.at<uint8_t>(in.o[0]);
+  uint8_t* dst = w.at<uint8_t>(in.r);
+  for (uint32_t l = 0; l < w.nlanes; ++l)
+    if (w.mask[l]) std::memcpy(dst + l * bytes, src + l * bytes, bytes);
+}
+
+void exec_nothing(Wave&, const Inst&) {}
+
+Handler select_wgmma(Prep& p) {
+  p.require(p.opts.target == Target::Sm90a, fmt::format("wgmma does not exist on {}", p.ti.name));
+  switch (p.op.code) {
+    case OpCode::Wgmma: {
+      const auto& at = p.op.attrs;
+      p.require(at.size() == 3, "wgmma carries N, lbo and sbo");
+      const int64_t n = at[0], lbo = at[1], sbo = at[2];
+      p.require(n >= 8 && n <= 128 && n % 8 == 0, "N must be a multiple of 8 in 8..128");
+      p.require(lbo >= 0 && lbo < (1 << 18) && lbo % 16 == 0 && sbo >= 0 && sbo < (1 << 18) && sbo % 16 == 0,
+                "lbo and sbo must be multiples of 16 below 2^18");
+      const ir::Type smem = ir::Type::pointer(Scalar::BF16, ir::AddrSpace::Shared);
+      const ir::Type acc = ir::Type::vector(Scalar::F32, int(n / 2));
+      p.require(p.type(0) == smem && p.type(1) == smem, "a and b must be ptr<shared, bf16>");
+      p.require(p.type(2) == acc && p.in.rt == acc, fmt::format("the accumulator must be <{} x f32>", n / 2));
+      p.require(p.ti.wave_size == 32, "wgmma needs warps of 32");
+      p.in.aux = uint64_t(n) | uint64_t(lbo) << 9 | uint64_t(sbo) << 27;
+      return exec_wgmma;
+    }
+    case OpCode::WgmmaWait:
+      p.require(p.type(0) == p.in.rt && p.in.rt.is_value() && p.in.rt.elem == Scalar::F32,
+                "wgmma_wait takes and returns the same f32 accumulator");
+      return exec_wgmma_wait;
+    default:
+      return exec_nothing;  // fence, commit, fence.proxy.async: the emulator's wgmma is synchronous
+  }
+}
+
 // ---- wave_umax / wave_umin (redux.sync over the warp; wave.reduce over the wave of 64) ----
 
 template <bool Max>
@@ -220,6 +320,9 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::LdMatrix: return select_ldmatrix(p);
     case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
     case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
+    case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
+    case OpCode::FenceProxyAsync:
+      return select_wgmma(p);
     default: return nullptr;
   }
 }

@@ -1,4 +1,5 @@
-// sm_90a backend: NVPTX lowering hooks (sregs, bar.sync, red/atom, mma.sync, ldmatrix, cp.async, redux.sync) and PTX emission.
+// sm_90a backend: NVPTX lowering hooks (sregs, bar.sync, red/atom, mma.sync, ldmatrix, cp.async, wgmma,
+// redux.sync) and PTX emission.
 #include "backend/nvptx/sm90a.h"
 
 #include <fmt/format.h>
@@ -184,6 +185,68 @@ class Sm90aBackend final : public TargetBackend {
     }
   }
 
+  /// The 64-bit shared-memory matrix descriptor of a K-major operand without swizzle (layout type 0):
+  /// start address, leading (K) and stride (8-row) byte offsets, each in 16-byte units.
+  static llvm::Value* wgmma_descriptor(IRB& b, llvm::Value* tile, int64_t lbo, int64_t sbo) {
+    llvm::Value* addr = b.CreatePtrToInt(tile, b.getInt64Ty());
+    llvm::Value* start = b.CreateLShr(b.CreateAnd(addr, b.getInt64(0x3FFFF)), 4);
+    return b.CreateOr(start, b.getInt64(uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32));
+  }
+
+  /// wgmma.mma_async m64nNk16 f32.bf16.bf16 by inline PTX (LLVM has no intrinsic for it): the
+  /// accumulator elements are tied in-out registers, scale-d = 1 (accumulate).
+  static llvm::Value* wgmma(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) {
+    if (op.attrs.size() != 3) throw InternalError("wgmma carries N, lbo and sbo");
+    const int64_t n = op.attrs[0];
+    auto* acc_ty = llvm::dyn_cast<llvm::FixedVectorType>(args[2]->getType());
+    if (!acc_ty || !acc_ty->getElementType()->isFloatTy() || int64_t(acc_ty->getNumElements()) * 2 != n ||
+        result != acc_ty || args[0]->getType()->getPointerAddressSpace() != 3 ||
+        args[1]->getType()->getPointerAddressSpace() != 3)
+      throw InternalError("wgmma takes two shared pointers and <N/2 x f32> and returns <N/2 x f32>");
+    const unsigned w = acc_ty->getNumElements();
+    std::string regs, constraints;
+    for (unsigned i = 0; i < w; ++i) {
+      regs += fmt::format("{}${}", i ? ", " : "", i);
+      constraints += "=f,";
+    }
+    constraints += "l,l,r";
+    for (unsigned i = 0; i < w; ++i) constraints += fmt::format(",{}", i);
+    std::string text = fmt::format(
+        "{{\n.reg .pred p;\nsetp.ne.b32 p, ${}, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n{}k16.f32.bf16.bf16 {{{}}}, ${}, ${}, p, 1, 1, 0, 0;\n}}",
+        w + 2, n, regs, w, w + 1);
+    std::vector<llvm::Type*> outs(w, b.getFloatTy()), ins{b.getInt64Ty(), b.getInt64Ty(), b.getInt32Ty()};
+    ins.insert(ins.end(), w, b.getFloatTy());
+    auto* fty = llvm::FunctionType::get(llvm::StructType::get(b.getContext(), outs), ins, false);
+    std::vector<llvm::Value*> call_args{wgmma_descriptor(b, args[0], op.attrs[1], op.attrs[2]),
+                                        wgmma_descriptor(b, args[1], op.attrs[1], op.attrs[2]), b.getInt32(1)};
+    for (unsigned i = 0; i < w; ++i) call_args.push_back(b.CreateExtractElement(args[2], i));
+    llvm::Value* d = b.CreateCall(fty, llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true), call_args);
+    llvm::Value* out = llvm::PoisonValue::get(acc_ty);
+    for (unsigned i = 0; i < w; ++i) out = b.CreateInsertElement(out, b.CreateExtractValue(d, i), i);
+    return out;
+  }
+
+  /// An empty side-effecting asm that takes and returns every element of `v` (f32 or <N x f32>) in
+  /// registers: later reads of the result cannot move above it.
+  static llvm::Value* pin_registers(IRB& b, llvm::Value* v) {
+    auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(v->getType());
+    const unsigned w = vt ? vt->getNumElements() : 1;
+    std::string constraints;
+    for (unsigned i = 0; i < w; ++i) constraints += fmt::format("{}=f", i ? "," : "");
+    for (unsigned i = 0; i < w; ++i) constraints += fmt::format(",{}", i);
+    std::vector<llvm::Type*> outs(w, b.getFloatTy()), ins(w, b.getFloatTy());
+    llvm::Type* rt = w == 1 ? static_cast<llvm::Type*>(b.getFloatTy()) : llvm::StructType::get(b.getContext(), outs);
+    auto* fty = llvm::FunctionType::get(rt, ins, false);
+    std::vector<llvm::Value*> call_args;
+    for (unsigned i = 0; i < w; ++i) call_args.push_back(vt ? b.CreateExtractElement(v, i) : v);
+    llvm::Value* r = b.CreateCall(fty, llvm::InlineAsm::get(fty, "", constraints, /*hasSideEffects=*/true), call_args);
+    if (!vt) return r;
+    llvm::Value* out = llvm::PoisonValue::get(vt);
+    for (unsigned i = 0; i < w; ++i) out = b.CreateInsertElement(out, b.CreateExtractValue(r, i), i);
+    return out;
+  }
+
   llvm::Value* intrinsic(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) override {
     llvm::LLVMContext& ctx = b.getContext();
     auto* i32 = b.getInt32Ty();
@@ -237,6 +300,24 @@ class Sm90aBackend final : public TargetBackend {
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_group, {b.getInt32(int32_t(n))});
         return nullptr;
       }
+      case ir::OpCode::Wgmma: return wgmma(b, op, args, result);
+      case ir::OpCode::WgmmaFence:
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_wgmma_fence_sync_aligned, {});
+        return nullptr;
+      case ir::OpCode::WgmmaCommit:
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_wgmma_commit_group_sync_aligned, {});
+        return nullptr;
+      case ir::OpCode::WgmmaWait: {
+        int64_t n = op.attrs.empty() ? -1 : op.attrs[0];
+        if (n < 0 || n > 7) throw InternalError(fmt::format("wgmma_wait: {} pending groups is invalid", n));
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_wgmma_wait_group_sync_aligned, {b.getInt64(n)});
+        // The accumulators pass through an empty asm after the wait, so that nothing that reads
+        // them can be scheduled above it (the wait itself names no registers).
+        return pin_registers(b, args[0]);
+      }
+      case ir::OpCode::FenceProxyAsync:
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_fence_proxy_async_shared_cta, {});
+        return nullptr;
       case ir::OpCode::WaveUMax: case ir::OpCode::WaveUMin: {
         if (!args[0]->getType()->isIntegerTy(32) || result != i32)
           throw InternalError("wave_umax / wave_umin take and return i32");

@@ -45,6 +45,7 @@ inline constexpr CUjit_option CU_JIT_INFO_LOG_BUFFER = 3;
 inline constexpr CUjit_option CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4;
 inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER = 5;
 inline constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+inline constexpr CUjit_option CU_JIT_LOG_VERBOSE = 12;
 
 // The one symbol list: X(return type, name, parameter list). It generates the
 // function table and its loader (which names any missing symbol).

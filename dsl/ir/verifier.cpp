@@ -18,7 +18,7 @@ bool has_result(OpCode c) {
   switch (c) {
     case OpCode::Store: case OpCode::AtomicAdd: case OpCode::Barrier: case OpCode::VarSet:
     case OpCode::For: case OpCode::If: case OpCode::CpAsync: case OpCode::CpAsyncCommit:
-    case OpCode::CpAsyncWait:
+    case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
       return false;
     default:
       return true;
@@ -30,8 +30,10 @@ int expected_attrs(OpCode c) {
     case OpCode::Const: case OpCode::Param: case OpCode::ThreadId: case OpCode::BlockId:
     case OpCode::BlockDim: case OpCode::GridDim: case OpCode::ICmp: case OpCode::FCmp:
     case OpCode::Extract: case OpCode::Insert: case OpCode::SharedAlloc: case OpCode::Mma:
-    case OpCode::CvtPkBf16Fp4: case OpCode::LdMatrix: case OpCode::CpAsyncWait:
+    case OpCode::CvtPkBf16Fp4: case OpCode::LdMatrix: case OpCode::CpAsyncWait: case OpCode::WgmmaWait:
       return 1;
+    case OpCode::Wgmma:
+      return 3;
     default:
       return 0;
   }
@@ -49,6 +51,8 @@ std::optional<Target> only_target(const Op& op) {
   switch (op.code) {
     case OpCode::CvtPkBf16Fp4: return Target::Gfx950;
     case OpCode::LdMatrix: case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait:
+    case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
+    case OpCode::FenceProxyAsync:
       return Target::Sm90a;
     case OpCode::Mma:
       if (op.attrs.size() == 1 && op.attrs[0] == 0) return Target::Gfx950;
@@ -435,7 +439,26 @@ class Verifier {
                      fmt::format("ptr<global, {}>", scalar_name(ty(op, 0).elem)));
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (src_bytes)");
         break;
-      case OpCode::CpAsyncCommit:
+      case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
+        break;
+      case OpCode::Wgmma: {
+        int64_t n = op.attrs[0], lbo = op.attrs[1], sbo = op.attrs[2];
+        if (n < 8 || n > 128 || n % 8)
+          fail(op, fmt::format("wgmma N = {} is out of range: expected a multiple of 8 in 8..128", n));
+        for (int64_t off : {lbo, sbo})
+          if (off < 0 || off >= (int64_t(1) << 18) || off % 16)
+            fail(op, fmt::format("wgmma core-matrix offset {} is out of range: expected a multiple of 16 below 2^18", off));
+        Type smem = Type::pointer(Scalar::BF16, AddrSpace::Shared), acc = Type::vector(Scalar::F32, int(n / 2));
+        want_operand(op, 0, ty(op, 0) == smem, "ptr<shared, bf16> (the A tile)");
+        want_operand(op, 1, ty(op, 1) == smem, "ptr<shared, bf16> (the B tile)");
+        want_operand(op, 2, ty(op, 2) == acc, fmt::format("{} (the accumulator of m64n{}k16)", to_string(acc), n));
+        want_result(op, result_ == acc, fmt::format("{} (the accumulator of m64n{}k16)", to_string(acc), n));
+        break;
+      }
+      case OpCode::WgmmaWait:
+        want_attr(op, op.attrs[0] >= 0 && op.attrs[0] <= 7, "a group count 0..7");
+        want_operand(op, 0, ty(op, 0).is_value() && ty(op, 0).elem == Scalar::F32, "f32 or <N x f32> (an accumulator)");
+        want_result(op, result_ == ty(op, 0), "the operand's type");
         break;
       case OpCode::CpAsyncWait:
         want_attr(op, op.attrs[0] >= 0, "a non-negative group count");
@@ -469,7 +492,7 @@ class Verifier {
       bool any = false;
       for (ValueId v : op.operands) any = any || div(v);
       switch (op.code) {
-        case OpCode::ThreadId: case OpCode::LaneId: case OpCode::LdMatrix: case OpCode::Mma:
+        case OpCode::ThreadId: case OpCode::LaneId: case OpCode::LdMatrix: case OpCode::Mma: case OpCode::Wgmma:
           mark(divergent_, op.result);
           break;
         case OpCode::Load: case OpCode::BufferLoad:

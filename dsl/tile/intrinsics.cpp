@@ -67,6 +67,45 @@ void cp_async_wait(int pending, const dsl::SrcLoc& loc) {
   emit(OpCode::CpAsyncWait, Type::void_(), {}, {pending}, loc);
 }
 
+dsl::Value wgmma(const dsl::Value& a, const dsl::Value& b, const dsl::Value& acc, WgmmaLayout layout,
+                 const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "wgmma", loc);
+  const Type smem = Type::pointer(Scalar::BF16, ir::AddrSpace::Shared);
+  need_type(a, smem, "wgmma operand a", loc);
+  need_type(b, smem, "wgmma operand b", loc);
+  const Type& t = acc.type();
+  if (!t.is_value() || t.elem != Scalar::F32 || t.width % 4 || t.width < 4 || t.width > 64)
+    type_error(fmt::format("wgmma accumulator must be <N/2 x f32> with N a multiple of 8 in 8..128, got {}",
+                           ir::to_string(t)), loc);
+  for (int off : {layout.lbo, layout.sbo})
+    if (off < 0 || off >= (1 << 18) || off % 16)
+      type_error(fmt::format("wgmma core-matrix offset {} must be a multiple of 16 below 2^18", off), loc);
+  return emit(OpCode::Wgmma, t, {a, b, acc}, {int64_t(t.width) * 2, layout.lbo, layout.sbo}, loc);
+}
+
+void wgmma_fence(const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "wgmma.fence", loc);
+  emit(OpCode::WgmmaFence, Type::void_(), {}, {}, loc);
+}
+
+void wgmma_commit(const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "wgmma.commit_group", loc);
+  emit(OpCode::WgmmaCommit, Type::void_(), {}, {}, loc);
+}
+
+dsl::Value wgmma_wait(const dsl::Value& acc, int pending, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "wgmma.wait_group", loc);
+  if (pending < 0 || pending > 7) type_error(fmt::format("wgmma.wait_group takes 0..7, got {}", pending), loc);
+  if (!acc.type().is_value() || acc.type().elem != Scalar::F32)
+    type_error(fmt::format("wgmma_wait returns an f32 accumulator, got {}", ir::to_string(acc.type())), loc);
+  return emit(OpCode::WgmmaWait, acc.type(), {acc}, {pending}, loc);
+}
+
+void fence_proxy_async(const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "fence.proxy.async", loc);
+  emit(OpCode::FenceProxyAsync, Type::void_(), {}, {}, loc);
+}
+
 dsl::Value wave_umax(const dsl::Value& v, const dsl::SrcLoc& loc) {
   need_type(v, Type::scalar(Scalar::I32), "wave_umax", loc);
   return emit(OpCode::WaveUMax, v.type(), {v}, {}, loc);

@@ -1,4 +1,4 @@
-// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async, wave reductions.
+// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async, wgmma, wave reductions.
 #pragma once
 #include "dsl/matrix/mma.h"
 #include "dsl/value.h"
@@ -24,6 +24,36 @@ void cp_async_16(const dsl::Value& dst_shared, const dsl::Value& src_global, con
 void cp_async_commit(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// Waits until at most `pending` committed groups are still in flight.
 void cp_async_wait(int pending, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
+/// Where the 8 x 8 core matrices (128 contiguous bytes, row r at byte 16 r) of a K-major wgmma
+/// operand lie without swizzle: element (row, k) at base + (row / 8) * sbo + (k / 8) * lbo +
+/// (row % 8) * 16 + (k % 8) * 2. Both multiples of 16 below 2^18.
+struct WgmmaLayout {
+  int lbo = 128;   ///< bytes between the two core matrices along K (k 0..7 and 8..15)
+  int sbo = 1024;  ///< bytes between core matrices 8 rows apart
+};
+
+/// sm_90a wgmma.mma_async m64nNk16 (f32 += bf16 x bf16), N = 2 x acc's width (8..128, a multiple
+/// of 8; the IR's vectors hold at most 64 elements): acc + A (64 x 16 at `a`) x B (N x 16 at `b`)^T, both K-major in `layout`. Collective over
+/// the warpgroup (four consecutive warps of the block, every lane active, `a` and `b` the same in
+/// all of them); lane l of warp w (of the group) holds in element i the entry (16 w + l / 4 + 8 *
+/// (i / 2 % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2), the mma.sync accumulator layout of N / 8 column
+/// tiles. Asynchronous: before the first wgmma of a group call wgmma_fence(); after the last,
+/// wgmma_commit(); read the accumulator only after wgmma_wait() returned it. Shared memory the
+/// threads wrote (stores, cp.async) must be published with fence_proxy_async() before the barrier
+/// that precedes the wgmma.
+dsl::Value wgmma(const dsl::Value& a, const dsl::Value& b, const dsl::Value& acc, WgmmaLayout layout = {},
+                 const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// wgmma.fence.sync.aligned (before the first wgmma that reads accumulators or shared memory written since).
+void wgmma_fence(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// wgmma.commit_group.sync.aligned: the wgmma ops issued since the last commit form one group.
+void wgmma_commit(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// wgmma.wait_group.sync.aligned `pending` (0..7), returning `acc` readable: every wgmma but those
+/// of the newest `pending` groups has completed (its shared reads too).
+dsl::Value wgmma_wait(const dsl::Value& acc, int pending, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// fence.proxy.async.shared::cta: makes this thread's shared-memory writes visible to wgmma (the
+/// async proxy) once a barrier follows.
+void fence_proxy_async(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 /// The unsigned maximum / minimum of the i32 `v` over the lanes of this wave (sm_90a: the warp of
 /// 32, redux.sync; gfx950: the wave of 64), the same in every lane. Every lane of the wave must be

@@ -104,6 +104,32 @@ TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
   }
 }
 
+// wgmma: sm_90a multiplies with four m64n(tile_n / 2)k16 wgmmas per 64-K step from core-matrix
+// tiles (no ldmatrix, no mma.sync), publishing its shared writes to the async proxy first; gfx950
+// compiles the same tiles as the shared main loop.
+TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
+  for (int tn : {128, 256}) {
+    MoeStage2Config cfg{3072, 3072, 128, 4, 64, tn, 1, OutDtype::BF16, true, true, true};
+    cfg.shared_mainloop = true;
+    cfg.wgmma = true;
+    SCOPED_TRACE(cfg.kernel_name());
+    backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+    std::string ptx(n.code.binary.begin(), n.code.binary.end());
+    const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(tn / 2) + "k16\\.f32\\.bf16\\.bf16";
+    EXPECT_EQ(count(ptx, wgmma.c_str()), 4u);
+    EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), 1u);
+    EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), 1u);
+    EXPECT_EQ(count(ptx, R"(wgmma\.wait_group\.sync\.aligned\s+0;)"), 1u);
+    EXPECT_EQ(count(ptx, R"(fence\.proxy\.async\.shared::cta)"), 1u);
+    EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync)"), 0u);
+    EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 1u);
+    EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+    backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+    EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
+    EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
+  }
+}
+
 // register_epilogue: sm_90a sends column pairs from the accumulators (no shared tile, no barrier);
 // gfx950 keeps the shared tile (its C layout has no column pairs in a lane).
 TEST(Stage2Compiled, RegisterEpilogueSkipsTheSharedTileOnSm90a) {

@@ -207,6 +207,12 @@ Function make_valid(Target target) {
     b.emit(OpCode::CpAsync, Type::void_(), {spf, px, c16});
     b.emit(OpCode::CpAsyncCommit, Type::void_());
     b.emit(OpCode::CpAsyncWait, Type::void_(), {}, {0});
+    ValueId acc8 = b.emit(OpCode::Splat, vec(Scalar::F32, 8), {b.const_float(f32(), 0.0)});
+    b.emit(OpCode::FenceProxyAsync, Type::void_());
+    b.emit(OpCode::WgmmaFence, Type::void_());
+    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, 8), {sh, sh, acc8}, {16, 128, 256});
+    b.emit(OpCode::WgmmaCommit, Type::void_());
+    b.emit(OpCode::WgmmaWait, vec(Scalar::F32, 8), {d}, {1});
   }
   return fn;
 }

@@ -179,6 +179,29 @@ TEST(IrVerifier, TargetOnlyOpsOnTheWrongTarget) {
   EXPECT_NO_THROW(verify(cvt(), Target::Gfx950));
 }
 
+TEST(IrVerifier, WgmmaShapeLayoutAndTarget) {
+  auto wgmma = [](int64_t n, int acc_width, int64_t lbo, int64_t sbo) {
+    Function fn;
+    Builder b(fn);
+    ValueId s = b.emit(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {4096});
+    ValueId c = b.emit(OpCode::Splat, vec(Scalar::F32, acc_width), {b.const_float(f32(), 0.0)});
+    b.emit(OpCode::WgmmaFence, Type::void_(), {});
+    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, acc_width), {s, s, c}, {n, lbo, sbo}, at(51));
+    b.emit(OpCode::WgmmaCommit, Type::void_(), {});
+    b.emit(OpCode::WgmmaWait, vec(Scalar::F32, acc_width), {d}, {1});
+    return fn;
+  };
+  EXPECT_NO_THROW(verify(wgmma(128, 64, 128, 1024), Target::Sm90a));
+  EXPECT_NO_THROW(verify(wgmma(8, 4, 2048, 16), Target::Sm90a));
+  // The fence before it is the first sm_90a-only op the verifier meets.
+  expect_reject(wgmma(128, 64, 128, 1024), Target::Gfx950, {"wgmma_fence is only available on sm_90a, not on gfx950"});
+  expect_reject(wgmma(136, 68, 128, 1024), Target::Sm90a, {"wgmma N = 136 is out of range", "8..128"});
+  expect_reject(wgmma(12, 6, 128, 1024), Target::Sm90a, {"wgmma N = 12"});
+  expect_reject(wgmma(64, 16, 128, 1024), Target::Sm90a, {"expected <32 x f32> (the accumulator of m64n64k16)"});
+  expect_reject(wgmma(64, 32, 120, 1024), Target::Sm90a, {"offset 120 is out of range", "multiple of 16"});
+  expect_reject(wgmma(64, 32, 128, 1 << 18), Target::Sm90a, {"offset 262144 is out of range"});
+}
+
 TEST(IrVerifier, MmaOperandTypesPerInstruction) {
   auto mma = [](int64_t instr, int b_width) {
     Function fn;

@@ -1,5 +1,5 @@
-// Target intrinsics: mfma / mma.sync, cvt_scalef32_pk_bf16_fp4, ldmatrix, cp.async, buffer loads, wave
-// reductions; wrong-target errors.
+// Target intrinsics: mfma / mma.sync, cvt_scalef32_pk_bf16_fp4, ldmatrix, cp.async, wgmma, buffer loads,
+// wave reductions; wrong-target errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -195,6 +195,45 @@ TEST(Intrinsics, Sm90aCpAsyncCommitWait) {
             "");
 }
 
+TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  const int n = 8 * rng.uniform(1, 16), pending = rng.uniform(0, 7);
+  const int lbo = 16 * rng.uniform(1, 64), sbo = 16 * rng.uniform(1, 64);
+  Kernel k("wgmma");
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16384});
+  ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
+  ValueId acc = k.load(vec(Scalar::F32, n / 2), k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})));
+  k.effect(OpCode::FenceProxyAsync, {});
+  k.effect(OpCode::Barrier, {});
+  k.effect(OpCode::WgmmaFence, {});
+  acc = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {tile, k.ptr_add(tile, k.ci32(4096)), acc}, {n, lbo, sbo});
+  k.effect(OpCode::WgmmaCommit, {});
+  acc = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {acc}, {pending});
+  k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})), acc);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  // The descriptors: start >> 4 | lbo >> 4 << 16 | sbo >> 4 << 32 (no swizzle).
+  const uint64_t fields = uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32;
+  EXPECT_EQ(file_check(r.assembly, "CHECK: fence.proxy.async.shared::cta;\n"
+                                   "CHECK: bar.sync 0;\n"
+                                   "CHECK: wgmma.fence.sync.aligned;\n"
+                                   "CHECK: or.b64 %rd{{[0-9]+}}, %rd{{[0-9]+}}, " + std::to_string(fields) + ";\n"
+                                   "CHECK: wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) +
+                                       "k16.f32.bf16.bf16 {{[{]}}{{[^}]*}}{{[}]}}, %rd{{[0-9]+}}, %rd{{[0-9]+}}, p, 1, 1, 0, 0;\n"
+                                   "CHECK: wgmma.commit_group.sync.aligned;\n"
+                                   "CHECK: wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";\n"
+                                   "CHECK: st.global\n"),
+            "");
+  // One 32-bit register per accumulator element.
+  size_t at = r.assembly.find("wgmma.mma_async");
+  ASSERT_NE(at, std::string::npos);
+  std::string regs = r.assembly.substr(at, r.assembly.find('}', at) - at);
+  size_t count = 0;
+  for (size_t p = regs.find("%r"); p != std::string::npos; p = regs.find("%r", p + 1)) count += regs[p + 2] != 'd';
+  EXPECT_EQ(count, size_t(n / 2)) << regs;
+}
+
 /// out[g] = buffer_load(base, n, 4 * elems * g) of <elems x f32>.
 void build_buffer_load(Kernel& k, int elems) {
   ValueId base = k.param("base", gptr(Scalar::F32));
@@ -271,6 +310,15 @@ TEST(Intrinsics, WrongTargetIsInternalError) {
        }},
       {"cp_async_commit", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::CpAsyncCommit, {}); }},
       {"cp_async_wait", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::CpAsyncWait, {}, {0}); }},
+      {"wgmma", Target::Gfx950,
+       [](Kernel& k) {
+         ValueId out = k.param("out", gptr(Scalar::F32));
+         ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {2048});
+         ValueId zero = k.load(vec(Scalar::F32, 4), out);
+         k.store(out, k.op(OpCode::Wgmma, vec(Scalar::F32, 4), {tile, tile, zero}, {8, 128, 256}));
+       }},
+      {"wgmma_fence", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::WgmmaFence, {}); }},
+      {"fence_proxy_async", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::FenceProxyAsync, {}); }},
   };
   for (const Case& c : cases) {
     Kernel k("wrong");

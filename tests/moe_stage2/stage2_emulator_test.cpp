@@ -31,6 +31,7 @@ struct Case {
   bool shared_mainloop = false;
   bool register_epilogue = false;
   bool shared_activations = true;  // sm_90a register main loop: A staged once per block
+  bool wgmma = false;              // sm_90a shared main loop with wgmma (gfx950: the shared main loop)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -56,6 +57,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.shared_mainloop = c.shared_mainloop;
   cfg.register_epilogue = c.register_epilogue;
   cfg.shared_activations = c.shared_activations;
+  cfg.wgmma = c.wgmma;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -140,6 +142,9 @@ const Case kCases[] = {
     // The widest shared-main-loop tile, 64 x 256 (160 KiB of LDS on gfx950), warps 2 x 4.
     {"shared_mainloop_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 2, true, false},
     {"shared_mainloop_m64_n256_register_epilogue", 50, 320, 256, 4, 2, 64, 256, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 2, true, true},
+    // wgmma (sm_90a): two warpgroups over the columns, several steps, a partial column block, split-K.
+    {"wgmma_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true},
+    {"wgmma_m64_n128_kbatch2_partial", 45, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, false, true, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

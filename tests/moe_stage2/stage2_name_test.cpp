@@ -14,7 +14,7 @@ namespace tilejit::kernels {
 namespace {
 
 // A new field must be added to the mutations below (and to kernel_name() if it changes the body).
-static_assert(sizeof(MoeStage2Config) == 56, "MoeStage2Config changed: cover the new field in this test");
+static_assert(sizeof(MoeStage2Config) == 60, "MoeStage2Config changed: cover the new field in this test");
 
 struct Mutation {
   const char* field;
@@ -49,6 +49,7 @@ TEST(Stage2Name, EveryFieldThatChangesTheKernelChangesTheName) {
       {"small_scale_decode", [](MoeStage2Config& c) { c.small_scale_decode = false; }},
       {"min_blocks_per_sm", [](MoeStage2Config& c) { c.min_blocks_per_sm = 3; }},
       {"shared_activations", [](MoeStage2Config& c) { c.shared_activations = false; }},
+      {"wgmma", [](MoeStage2Config& c) { c.tile_m = 64, c.shared_mainloop = true, c.wgmma = true; }},
   };
   for (const Mutation& m : mutations) {
     MoeStage2Config c = base;
@@ -57,6 +58,22 @@ TEST(Stage2Name, EveryFieldThatChangesTheKernelChangesTheName) {
     EXPECT_NE(c.kernel_name(), base.kernel_name()) << m.field;
     EXPECT_EQ(moe_stage2_kernel(c).options().trace_key, c.kernel_name()) << m.field;
   }
+}
+
+TEST(Stage2Name, WgmmaNamesItsOwnKernel) {
+  MoeStage2Config shared{3072, 3072, 128, 4, 64, 256};
+  shared.shared_mainloop = true;
+  MoeStage2Config wg = shared;
+  wg.wgmma = true;
+  wg.validate();
+  EXPECT_NE(wg.kernel_name(), shared.kernel_name());
+  EXPECT_EQ(wg.tiles_text(), "tm64 tn256 kb1 u2 wg");
+  MoeStage2Config bad = wg;
+  bad.shared_mainloop = false;
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = wg;
+  bad.tile_m = 32;
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
 }
 
 TEST(Stage2Name, ConfigsThatCompileToOneKernelShareIt) {

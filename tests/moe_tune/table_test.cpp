@@ -26,14 +26,16 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.shape = {kN[uniform(rng, 0, 4)], kK[uniform(rng, 0, 3)], int(uniform(rng, 4, 400)), 0};
   e.shape.topk = int(uniform(rng, 1, std::min(e.shape.experts, 8)));
   e.max_tokens = int(uniform(rng, 1, 100000));
-  e.tile_m = uniform(rng, 0, 1) ? 16 : 32;
+  e.tile_m = 16 << uniform(rng, 0, 2);
   e.tile_n = 64 << uniform(rng, 0, 2);
   const int chunks = e.shape.inter_dim / 128;
   do e.k_batch = 1 << uniform(rng, 0, 4);
   while (chunks % e.k_batch);
   e.unroll = 1 << uniform(rng, 0, 2);
   e.warps_m = e.tile_m == 32 && uniform(rng, 0, 1) ? 2 : 1;
-  e.shared_mainloop = e.tile_m == 32 && e.tile_n >= 128 && uniform(rng, 0, 1);
+  e.shared_mainloop = e.tile_m >= 32 && e.tile_n >= 128 && uniform(rng, 0, 1);
+  if (e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
+  e.wgmma = e.shared_mainloop && e.tile_m == 64 && uniform(rng, 0, 1);
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));
@@ -49,6 +51,7 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.k_batch, b.k_batch);
   EXPECT_EQ(a.warps_m, b.warps_m);
   EXPECT_EQ(a.shared_mainloop, b.shared_mainloop);
+  EXPECT_EQ(a.wgmma, b.wgmma);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -137,6 +140,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"source", "guess", "tuned"},            {"source", nullptr, "missing"},
       {"device_name", 7, "string"},            {"colour", "red", "not a field"},
       {"warps_m", 3, "one of 1, 2, 4"},        {"shared_mainloop", 1, "true or false"},
+      {"wgmma", "yes", "true or false"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -154,7 +158,8 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
 
 TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   for (auto [field, value, says] : {std::tuple<const char*, json, const char*>{"warps_m", 2, "warps_m must be"},
-                                    {"shared_mainloop", true, "shared_mainloop needs"}}) {
+                                    {"shared_mainloop", true, "shared_mainloop needs"},
+                                    {"wgmma", true, "wgmma needs shared_mainloop"}}) {
     json j = valid_table();  // tile_m 16: one row group, too few rows for the shared main loop
     j["entries"][0][field] = value;
     expect_throw_with<std::invalid_argument>([&] { parse_config_table(j.dump(), "bad.json"); },
@@ -167,6 +172,11 @@ TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   const MoeStage2TableEntry e = parse_config_table(j.dump(), "ok.json").entries.at(0);
   EXPECT_EQ(e.warps_m, 2);
   EXPECT_TRUE(e.shared_mainloop);
+  j["entries"][0]["tile_m"] = 64;
+  j["entries"][0]["tile_n"] = 256;
+  j["entries"][0]["warps_m"] = 1;
+  j["entries"][0]["wgmma"] = true;
+  EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).wgmma);
 }
 
 TEST(ConfigTable, MalformedTableNamesTheField) {
@@ -239,7 +249,7 @@ TEST(ConfigTable, MergeReplacesSameKeysAndKeepsOthers) {
     MoeStage2TableEntry e = base.entries[0];
     e.device = i % 2 ? "CARD" : "Card";  // the same device, other case
     e.max_tokens = 1 << i;
-    e.tile_n = 256;
+    e.tile_m = 16, e.tile_n = 256, e.warps_m = 1, e.shared_mainloop = e.wgmma = false;  // a valid row
     update.entries.push_back(e);
   }
   MoeStage2ConfigTable m = merge_config_tables(base, update);

@@ -116,6 +116,12 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
             if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && u == 1 && c.shared_bytes() <= kernels::kStage2MaxSharedBytes) {
               c.validate();
               if (names.insert(c.kernel_name()).second) out.push_back(c);
+              // The same tiles with wgmma (sm_90a; gfx950 runs them as the shared main loop).
+              if (tm == 64 && tn <= 256 && wm == 1) {
+                c.wgmma = true;
+                c.validate();
+                if (names.insert(c.kernel_name()).second) out.push_back(c);
+              }
             }
           }
       }
@@ -143,7 +149,8 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   const uint32_t units = dev.compute_units();
 
   // Candidates per token count: the grid plus the heuristic's choice; all compiled up front.
-  const std::vector<MoeStage2Config> base = moe_stage2_tune_candidates(s, o.quick);
+  std::vector<MoeStage2Config> base = moe_stage2_tune_candidates(s, o.quick);
+  if (!o.wgmma) std::erase_if(base, [](const MoeStage2Config& c) { return c.wgmma; });
   std::vector<MoeStage2A16W4> ops;
   std::map<std::string, size_t> kernel_index;
   auto add_kernel = [&](MoeStage2Config c) {

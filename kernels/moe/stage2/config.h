@@ -28,6 +28,10 @@ struct MoeStage2Config {
   /// Activations gathered and weights decoded once per block into shared memory, MMA operands read
   /// from there (for many rows per expert); needs tile_m a multiple of 32 and tile_n >= 128.
   bool shared_mainloop = false;
+  /// sm_90a, with shared_mainloop: operands staged in wgmma's core-matrix layout and multiplied by
+  /// the block's two warpgroups with wgmma (tile_m 64, tile_n 128 or 256). gfx950 has no wgmma and
+  /// runs the shared main loop of the same tiles.
+  bool wgmma = false;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.

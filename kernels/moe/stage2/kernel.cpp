@@ -1,9 +1,9 @@
 // The MoE stage-2 A16W4 kernel: gathered bf16 rows times preshuffled MXFP4 weights, split-K,
 // routing weights, bias and an atomic (or plain) epilogue.
 //
-// Two main loops: this file's (operands straight from global memory into registers: few rows
+// Three main loops: this file's (operands straight from global memory into registers: few rows
 // per expert) and, with shared_mainloop, shared_mainloop.cpp's (operands staged in shared memory:
-// many rows per expert); both end in epilogue.h.
+// many rows per expert) or, with wgmma too on sm_90a, wgmma_mainloop.cpp's; all end in epilogue.h.
 //
 // Dataflow per block (tile_m rows of one expert x tile_n columns, one K slice):
 //  - the waves form a warps_m x (waves / warps_m) grid; each owns tile_m / warps_m rows and
@@ -26,6 +26,7 @@
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/shared_mainloop.h"
 #include "kernels/moe/stage2/wave_grid.h"
+#include "kernels/moe/stage2/wgmma_mainloop.h"
 
 namespace tilejit::kernels {
 
@@ -291,7 +292,10 @@ KernelDef define(const MoeStage2Config& cfg) {
       [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
             Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
             Int tokens) {
-        if (cfg.shared_mainloop)
+        if (cfg.shared_mainloop && cfg.wgmma && wave_size() == 32)
+          stage2_detail::stage2_wgmma_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
+                                                 num_valid, bias, tokens);
+        else if (cfg.shared_mainloop)
           stage2_detail::stage2_shared_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
                                                   num_valid, bias, tokens);
         else

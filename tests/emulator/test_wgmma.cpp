@@ -1,0 +1,165 @@
+// wgmma m64nNk16 on the emulator: operands placed in shared memory by the host in the K-major
+// no-swizzle layout (ops.def), chained k-steps, two warpgroups, against a double reference; the
+// warpgroup checks (whole group, uniform addresses) and the target check.
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "emu_test.h"
+
+namespace emutest {
+namespace {
+
+uint16_t bf16_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return uint16_t(u >> 16);  // the test values are exact in bf16
+}
+double value_of(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+struct Case {
+  int n, lbo, sbo, steps, warpgroups;
+};
+
+/// Bytes a rows x 16 operand spans in the layout.
+int span(int rows, int lbo, int sbo) {
+  int end = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int h = 0; h < 2; ++h) end = std::max(end, (r / 8) * sbo + h * lbo + (r % 8) * 16 + 16);
+  return (end + 15) / 16 * 16;
+}
+
+void check(const Case& c) {
+  SCOPED_TRACE(fmt::format("n {} lbo {} sbo {} steps {} warpgroups {}", c.n, c.lbo, c.sbo, c.steps, c.warpgroups));
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const int threads = 128 * c.warpgroups, width = c.n / 2;
+  const int a_span = span(64, c.lbo, c.sbo), b_span = span(c.n, c.lbo, c.sbo);
+  const int tiles = c.warpgroups * c.steps;
+  const int image_bytes = (tiles * (a_span + b_span) + threads * 4 - 1) / (threads * 4) * (threads * 4);
+  // A[g][s] (64 x 16) and B[g][s] (n x 16) of warpgroup g, step s; small integers times powers of
+  // two, so every product and sum is exact in f32 and the reference is exact.
+  auto draw = [&] { return float(int(rng() % 15) - 7) * std::ldexp(1.0f, int(rng() % 5) - 2); };
+  std::vector<uint16_t> image(size_t(image_bytes) / 2);
+  for (auto& h : image) h = 0xFFC1;  // poison (a NaN) in every gap of the layout
+  std::vector<std::vector<double>> A(size_t(tiles), std::vector<double>(64 * 16)),
+      B(size_t(tiles), std::vector<double>(size_t(c.n) * 16));
+  auto place = [&](int base, int rows, std::vector<double>& m) {
+    for (int r = 0; r < rows; ++r)
+      for (int k = 0; k < 16; ++k) {
+        uint16_t h = bf16_of(draw());
+        m[size_t(r * 16 + k)] = value_of(h);
+        image[size_t(base + (r / 8) * c.sbo + (k / 8) * c.lbo + (r % 8) * 16 + (k % 8) * 2) / 2] = h;
+      }
+  };
+  for (int t = 0; t < tiles; ++t) {
+    place(t * a_span, 64, A[size_t(t)]);
+    place(tiles * a_span + t * b_span, c.n, B[size_t(t)]);
+  }
+  std::vector<float> cin(size_t(threads) * width);
+  for (auto& v : cin) v = draw();
+
+  Kernel k("wgmma");
+  ValueId img = k.param("image", G(Scalar::I32));
+  ValueId acc_in = k.param("c", G(Scalar::F32));
+  ValueId out = k.param("out", G(Scalar::F32));
+  ValueId sm = k.shared(Scalar::I32, image_bytes / 4);
+  ValueId t = k.tid(0);
+  k.for_(k.i32(0), k.i32(image_bytes / 4 / threads), k.i32(1), [&](ValueId i) {
+    ValueId idx = k.add(k.mul(i, k.i32(threads)), t);
+    k.store(k.at(sm, idx), k.load(S(Scalar::I32), k.at(img, idx)));
+  });
+  k.effect(OpCode::FenceProxyAsync, {});
+  k.barrier();
+  ValueId smb = k.op(OpCode::Bitcast, SH(Scalar::BF16), {sm});
+  ValueId g = k.op(OpCode::UDiv, S(Scalar::I32), {t, k.i32(128)});
+  ValueId acc = k.load(V(Scalar::F32, width), k.at(acc_in, k.mul(t, k.i32(width))));
+  k.effect(OpCode::WgmmaFence, {});
+  for (int s = 0; s < c.steps; ++s) {
+    ValueId tile = k.add(k.mul(g, k.i32(c.steps)), k.i32(s));
+    ValueId a = k.at(smb, k.mul(tile, k.i32(a_span / 2)));
+    ValueId b = k.at(smb, k.add(k.i32(tiles * a_span / 2), k.mul(tile, k.i32(b_span / 2))));
+    acc = k.op(OpCode::Wgmma, V(Scalar::F32, width), {a, b, acc}, {c.n, c.lbo, c.sbo});
+  }
+  k.effect(OpCode::WgmmaCommit, {});
+  acc = k.op(OpCode::WgmmaWait, V(Scalar::F32, width), {acc}, {0});
+  k.store(k.at(out, k.mul(t, k.i32(width))), acc);
+
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 2});
+  DevicePtr pi = upload(*dev, image), pc = upload(*dev, cin), po = poisoned<float>(*dev, cin.size());
+  dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
+                                   std::vector{ptr_arg(pi, Scalar::I32), ptr_arg(pc, Scalar::F32), ptr_arg(po, Scalar::F32)},
+                                   nullptr);
+  auto got = download<float>(*dev, po, cin.size());
+  for (int lane = 0; lane < threads; ++lane)
+    for (int i = 0; i < width; ++i) {
+      const int gq = lane / 128, w = lane % 128 / 32, l = lane % 32;
+      const int row = 16 * w + l / 4 + 8 * (i / 2 % 2), col = 8 * (i / 4) + 2 * (l % 4) + i % 2;
+      double want = cin[size_t(lane * width + i)];
+      for (int s = 0; s < c.steps; ++s) {
+        const auto& a = A[size_t(gq * c.steps + s)];
+        const auto& b = B[size_t(gq * c.steps + s)];
+        for (int kk = 0; kk < 16; ++kk) want += a[size_t(row * 16 + kk)] * b[size_t(col * 16 + kk)];
+      }
+      ASSERT_EQ(double(got[size_t(lane * width + i)]), want) << "lane " << lane << " element " << i << " (row " << row
+                                                              << ", column " << col << ")";
+    }
+}
+
+TEST(Wgmma, OneStepN8) { check({8, 128, 256, 1, 1}); }
+TEST(Wgmma, ChainedStepsN64TwoWarpgroups) { check({64, 128, 256, 3, 2}); }
+TEST(Wgmma, KHalvesApartN128) { check({128, 2048, 128, 2, 1}); }  // all of K 0..7 first, then K 8..15
+TEST(Wgmma, PaddedLayoutN32) { check({32, 384, 768, 1, 2}); }
+
+/// A wgmma kernel of `threads` threads whose warpgroups read A at `a_of_thread` (elements).
+std::string run_fault(int threads, bool uniform) {
+  Kernel k("wgmma_fault");
+  ValueId out = k.param("out", G(Scalar::F32));
+  ValueId sm = k.shared(Scalar::BF16, 64 * 16 * 4);
+  ValueId t = k.tid(0);
+  ValueId a = uniform ? sm : k.at(sm, k.mul(k.op(OpCode::URem, S(Scalar::I32), {t, k.i32(2)}), k.i32(64 * 16)));
+  ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
+  ValueId d = k.op(OpCode::Wgmma, V(Scalar::F32, 4), {a, sm, zero}, {8, 128, 256});
+  d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
+  k.store(k.at(out, k.mul(t, k.i32(4))), d);
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
+  DevicePtr po = poisoned<float>(*dev, size_t(threads) * 4);
+  try {
+    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1}, std::vector{ptr_arg(po, Scalar::F32)}, nullptr);
+  } catch (const EmulatorFault& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Wgmma, NeedsTheWholeWarpgroup) {
+  EXPECT_TRUE(mentions(run_fault(96, true), {"wgmma_fault", "'wgmma'", "all 128 lanes"}));
+}
+
+TEST(Wgmma, NeedsOneAddressPerWarpgroup) {
+  EXPECT_TRUE(mentions(run_fault(128, false), {"wgmma_fault", "'wgmma'", "thread (1,0,0)", "same in the whole warpgroup"}));
+}
+
+TEST(Wgmma, ExistsOnlyOnSm90a) {
+  Kernel k("wgmma_gfx");
+  ValueId sm = k.shared(Scalar::BF16, 64 * 16);
+  ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
+  k.op(OpCode::Wgmma, V(Scalar::F32, 4), {sm, sm, zero}, {8, 128, 256});
+  auto dev = emulator::make_emulator_device({Target::Gfx950, 1});
+  try {
+    dev->load(k.fn, nullptr);
+    ADD_FAILURE() << "wgmma was accepted on gfx950";
+  } catch (const UserError& e) {
+    EXPECT_TRUE(mentions(e.what(), {"wgmma_gfx", "'wgmma'", "gfx950"}));
+  }
+}
+
+}  // namespace
+}  // namespace emutest
