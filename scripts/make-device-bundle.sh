@@ -4,7 +4,7 @@
 # few shared libraries a machine without LLVM, fmt or zstd lacks. Output: bundle/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f build-static/build.ninja ] || cmake --preset static-llvm >/dev/null
+cmake --preset static-llvm >/dev/null  # (re)configure: new test programs appear in build.ninja
 targets=(tilejit tilejit_cli vector_add silu_mul row_softmax moe_stage2_demo)
 # Every gpu test program (test_*_gpu) the build defines.
 targets+=($(grep -oE '^build test_[a-z0-9_]+_gpu: phony' build-static/build.ninja | sed -E 's/^build (test_[a-z0-9_]+_gpu).*/\1/' | sort -u))
