@@ -145,6 +145,9 @@ const Case kCases[] = {
     // wgmma (sm_90a): two warpgroups over the columns, several steps, a partial column block, split-K.
     {"wgmma_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true},
     {"wgmma_m64_n128_kbatch2_partial", 45, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, false, true, true},
+    // Six 64-K steps per slice: two register slots instead of four (both main loops).
+    {"wgmma_six_steps", 37, 128, 768, 4, 2, 64, 128, 2, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true},
+    {"shared_mainloop_six_steps", 29, 128, 768, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

@@ -8,8 +8,9 @@
 //    issued three steps ahead;
 //  - B: tile_n rows x 64 K = tile_n x 2 preshuffled 16-byte blocks; thread p loads block
 //    (row (p / 32) * 16 + p % 16, half (p / 16) % 2), so a warp reads 512 contiguous bytes. The
-//    raw words are loaded five steps ahead into a register ring of four, decoded (natural K
-//    order, scale applied) after the current step's MMAs and stored into the other B stage;
+//    raw words are loaded four steps ahead into register slots (the loop unrolled four times, each
+//    slot reloaded in place), decoded (natural K order, scale applied) after the current step's
+//    MMAs and stored into the other B stage;
 //  - the waves form a warps_m x (waves / warps_m) grid over the tile, each with
 //    (tile_m / warps_m / 16) x (its columns / mma_n) MMA tiles;
 //  - one barrier per step publishes step kt (A landed, B stored) and frees the stages of kt - 1.
@@ -30,7 +31,7 @@ namespace {
 constexpr int kStepK = 64;    // K per pipeline step (two 32-K scale blocks)
 constexpr int kAStages = 4;   // A copies run kAStages - 1 steps ahead
 constexpr int kBStages = 2;
-constexpr int kBAhead = 4;    // raw weight words in registers for steps kt + 1 .. kt + kBAhead
+constexpr int kBAhead = 4;    // raw weight words in registers for steps kt + 1 .. kt + kBAhead (2 when 4 does not divide the steps)
 }  // namespace
 
 template <class OutT>
@@ -99,28 +100,24 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
-    // Prologue: A steps 0 .. kAStages - 2 in flight, B step 0 in its stage, B steps 1 .. kBAhead
-    // in the register ring.
+    // Prologue: A steps 0 .. kAStages - 2 in flight, B step 0 in its stage, B steps 1 .. ahead in
+    // the register slots.
     for (int p = 0; p < kAStages - 1; ++p) {
       tile::copy_end(copy_a(Int(std::min(p, steps - 1)), Int(p)));
       tile::copy_commit();
     }
     store_b(load_b(Int(0)), Int(0));
-    std::vector<std::vector<std::unique_ptr<Var<>>>> ring(kBAhead);
-    for (int r = 0; r < kBAhead; ++r)
-      for (const Value& v : load_b(Int(std::min(r + 1, steps - 1)))) ring[r].push_back(std::make_unique<Var<>>(v));
+    const int ahead = steps % kBAhead == 0 ? kBAhead : 2;  // steps is even (slices of 128 K)
+    std::vector<std::vector<std::unique_ptr<Var<>>>> slots(ahead);  // slot j: step j + 1 (mod ahead)
+    for (int j = 0; j < ahead; ++j)
+      for (const Value& v : load_b(Int(std::min(j + 1, steps - 1)))) slots[j].push_back(std::make_unique<Var<>>(v));
 
-    for_range(0, steps, [&](Value kt) {
+    // One step; u = kt % ahead is static, so slot u is decoded and then reloaded in place (a ring
+    // that shifts its registers makes a step wait for the load it just issued).
+    auto step = [&](const Value& kt, int u) {
       tile::copy_wait(kAStages - 2);  // A step kt has landed (this thread's copies) ...
       barrier();                      // ... everyone's, B step kt is stored, stages of kt - 1 are free
       tile::TileCopy next_a = copy_a(min(kt + (kAStages - 1), steps - 1), urem(kt + (kAStages - 1), kAStages));
-      std::vector<Value> raw;  // B step kt + 1; the ring moves up one step
-      for (auto& v : ring[0]) raw.push_back(v->get());
-      for (int r = 0; r + 1 < kBAhead; ++r)
-        for (size_t i = 0; i < ring[r].size(); ++i) *ring[r][i] = ring[r + 1][i]->get();
-      std::vector<Value> fetched = load_b(min(kt + (kBAhead + 1), steps - 1));
-      for (size_t i = 0; i < fetched.size(); ++i) *ring[kBAhead - 1][i] = fetched[i];
-
       Value sa = urem(kt, kAStages), sb = urem(kt, kBStages);
       for (int k0 = 0; k0 < kStepK; k0 += mma_k) {
         std::vector<Value> af, bf = tile::load_b_fragments(tb, sb, grid.col0, k0, n_tiles);
@@ -131,9 +128,16 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
             v = tile::mma(af[mt], bf[j], v);
           }
       }
+      std::vector<Value> raw;  // B step kt + 1
+      for (auto& v : slots[u]) raw.push_back(v->get());
       store_b(raw, urem(kt + 1, kBStages));
+      std::vector<Value> fetched = load_b(min(kt + (ahead + 1), steps - 1));
+      for (size_t i = 0; i < fetched.size(); ++i) *slots[u][i] = fetched[i];
       tile::copy_end(next_a);
       tile::copy_commit();
+    };
+    for_range(0, steps, ahead, [&](Value kt0) {
+      for (int u = 0; u < ahead; ++u) step(kt0 + u, u);
     });
     tile::copy_wait(0);  // no copy outlives the kernel (the trailing ones re-read the last step)
 
