@@ -207,18 +207,22 @@ uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const 
   return addr[s];
 }
 
-/// Rows x 16 bf16 of a K-major operand at `base` (row r, k at (r/8) sbo + (k/8) lbo + (r%8) 16 + (k%8) 2).
+/// Rows x 16 bf16 of a K-major operand at `base`: without swizzle row r, k at (r/8) sbo + (k/8) lbo +
+/// (r%8) 16 + (k%8) 2; with the 128-byte swizzle at u = base + (r/8) sbo + (r%8) 128 + 2 k, its
+/// bits 6:4 XORed with bits 9:7 (shared offsets; the hardware's shared window starts 1024-aligned).
 void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint32_t rows, uint32_t lbo, uint32_t sbo,
-                    uint16_t* out) {
+                    bool swizzle, uint16_t* out) {
   for (uint32_t r = 0; r < rows; ++r)
     for (uint32_t h = 0; h < 2; ++h) {
-      uint32_t at = base + (r / 8) * sbo + h * lbo + (r % 8) * 16;
+      uint32_t at = swizzle ? base + (r / 8) * sbo + (r % 8) * 128 + h * 16 : base + (r / 8) * sbo + h * lbo + (r % 8) * 16;
+      if (swizzle) at ^= ((at >> 7) & 7) << 4;
       std::memcpy(out + r * 16 + h * 8, shared_ptr(w, in, lane, at, 16, 16, false), 16);
     }
 }
 
 void exec_wgmma(Wave& w, const Inst& in) {
-  const uint32_t n = uint32_t(in.aux & 0x1FF), lbo = uint32_t(in.aux >> 9 & 0x3FFFF), sbo = uint32_t(in.aux >> 27);
+  const uint32_t n = uint32_t(in.aux & 0x1FF), lbo = uint32_t(in.aux >> 9 & 0x3FFFF), sbo = uint32_t(in.aux >> 27 & 0x3FFFF);
+  const bool swizzle = (in.aux >> 45) & 1;
   const uint32_t width = n / 2;
   const float* c = w.at<float>(in.o[2]);
   float* d = w.at<float>(in.r);
@@ -227,8 +231,8 @@ void exec_wgmma(Wave& w, const Inst& in) {
   for (uint32_t s = 0; s < w.nlanes; s += kWarpgroup) {
     if (!any_active(w, s, kWarpgroup)) continue;
     require_whole_group(w, in, s, kWarpgroup, "wgmma");
-    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, a.data());
-    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, b.data());
+    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, swizzle, a.data());
+    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, swizzle, b.data());
     // Lane l of warp q holds (16 q + l / 4 + 8 (i / 2 % 2), 8 (i / 4) + 2 (l % 4) + i % 2) in element i.
     auto row_col = [&](uint32_t lane, uint32_t i) {
       uint32_t q = lane / 32, l = lane % 32;
@@ -267,8 +271,9 @@ Handler select_wgmma(Prep& p) {
   switch (p.op.code) {
     case OpCode::Wgmma: {
       const auto& at = p.op.attrs;
-      p.require(at.size() == 3, "wgmma carries N, lbo and sbo");
-      const int64_t n = at[0], lbo = at[1], sbo = at[2];
+      p.require(at.size() == 4, "wgmma carries N, lbo, sbo and the swizzle");
+      const int64_t n = at[0], lbo = at[1], sbo = at[2], swizzle = at[3];
+      p.require(swizzle == 0 || swizzle == 1, "the swizzle must be 0 (none) or 1 (128-byte)");
       p.require(n >= 8 && n <= 128 && n % 8 == 0, "N must be a multiple of 8 in 8..128");
       p.require(lbo >= 0 && lbo < (1 << 18) && lbo % 16 == 0 && sbo >= 0 && sbo < (1 << 18) && sbo % 16 == 0,
                 "lbo and sbo must be multiples of 16 below 2^18");
@@ -277,7 +282,7 @@ Handler select_wgmma(Prep& p) {
       p.require(p.type(0) == smem && p.type(1) == smem, "a and b must be ptr<shared, bf16>");
       p.require(p.type(2) == acc && p.in.rt == acc, fmt::format("the accumulator must be <{} x f32>", n / 2));
       p.require(p.ti.wave_size == 32, "wgmma needs warps of 32");
-      p.in.aux = uint64_t(n) | uint64_t(lbo) << 9 | uint64_t(sbo) << 27;
+      p.in.aux = uint64_t(n) | uint64_t(lbo) << 9 | uint64_t(sbo) << 27 | uint64_t(swizzle) << 45;
       return exec_wgmma;
     }
     case OpCode::WgmmaWait:

@@ -185,18 +185,18 @@ class Sm90aBackend final : public TargetBackend {
     }
   }
 
-  /// The 64-bit shared-memory matrix descriptor of a K-major operand without swizzle (layout type 0):
-  /// start address, leading (K) and stride (8-row) byte offsets, each in 16-byte units.
-  static llvm::Value* wgmma_descriptor(IRB& b, llvm::Value* tile, int64_t lbo, int64_t sbo) {
+  /// The 64-bit shared-memory matrix descriptor of a K-major operand: start address, leading (K)
+  /// and stride (8-row) byte offsets, each in 16-byte units, and the layout type (0 none, 1 128-byte swizzle).
+  static llvm::Value* wgmma_descriptor(IRB& b, llvm::Value* tile, int64_t lbo, int64_t sbo, int64_t swizzle) {
     llvm::Value* addr = b.CreatePtrToInt(tile, b.getInt64Ty());
     llvm::Value* start = b.CreateLShr(b.CreateAnd(addr, b.getInt64(0x3FFFF)), 4);
-    return b.CreateOr(start, b.getInt64(uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32));
+    return b.CreateOr(start, b.getInt64(uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32 | uint64_t(swizzle) << 62));
   }
 
   /// wgmma.mma_async m64nNk16 f32.bf16.bf16 by inline PTX (LLVM has no intrinsic for it): the
   /// accumulator elements are tied in-out registers, scale-d = 1 (accumulate).
   static llvm::Value* wgmma(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) {
-    if (op.attrs.size() != 3) throw InternalError("wgmma carries N, lbo and sbo");
+    if (op.attrs.size() != 4) throw InternalError("wgmma carries N, lbo, sbo and the swizzle");
     const int64_t n = op.attrs[0];
     auto* acc_ty = llvm::dyn_cast<llvm::FixedVectorType>(args[2]->getType());
     if (!acc_ty || !acc_ty->getElementType()->isFloatTy() || int64_t(acc_ty->getNumElements()) * 2 != n ||
@@ -218,8 +218,9 @@ class Sm90aBackend final : public TargetBackend {
     std::vector<llvm::Type*> outs(w, b.getFloatTy()), ins{b.getInt64Ty(), b.getInt64Ty(), b.getInt32Ty()};
     ins.insert(ins.end(), w, b.getFloatTy());
     auto* fty = llvm::FunctionType::get(llvm::StructType::get(b.getContext(), outs), ins, false);
-    std::vector<llvm::Value*> call_args{wgmma_descriptor(b, args[0], op.attrs[1], op.attrs[2]),
-                                        wgmma_descriptor(b, args[1], op.attrs[1], op.attrs[2]), b.getInt32(1)};
+    std::vector<llvm::Value*> call_args{wgmma_descriptor(b, args[0], op.attrs[1], op.attrs[2], op.attrs[3]),
+                                        wgmma_descriptor(b, args[1], op.attrs[1], op.attrs[2], op.attrs[3]),
+                                        b.getInt32(1)};
     for (unsigned i = 0; i < w; ++i) call_args.push_back(b.CreateExtractElement(args[2], i));
     llvm::Value* d = b.CreateCall(fty, llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true), call_args);
     llvm::Value* out = llvm::PoisonValue::get(acc_ty);

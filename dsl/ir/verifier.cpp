@@ -33,7 +33,7 @@ int expected_attrs(OpCode c) {
     case OpCode::CvtPkBf16Fp4: case OpCode::LdMatrix: case OpCode::CpAsyncWait: case OpCode::WgmmaWait:
       return 1;
     case OpCode::Wgmma:
-      return 3;
+      return 4;
     default:
       return 0;
   }
@@ -442,7 +442,9 @@ class Verifier {
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
         break;
       case OpCode::Wgmma: {
-        int64_t n = op.attrs[0], lbo = op.attrs[1], sbo = op.attrs[2];
+        int64_t n = op.attrs[0], lbo = op.attrs[1], sbo = op.attrs[2], swizzle = op.attrs[3];
+        if (swizzle != 0 && swizzle != 1)
+          fail(op, fmt::format("wgmma swizzle {} is unknown: expected 0 (none) or 1 (128-byte)", swizzle));
         if (n < 8 || n > 128 || n % 8)
           fail(op, fmt::format("wgmma N = {} is out of range: expected a multiple of 8 in 8..128", n));
         for (int64_t off : {lbo, sbo})

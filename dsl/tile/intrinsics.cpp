@@ -80,7 +80,8 @@ dsl::Value wgmma(const dsl::Value& a, const dsl::Value& b, const dsl::Value& acc
   for (int off : {layout.lbo, layout.sbo})
     if (off < 0 || off >= (1 << 18) || off % 16)
       type_error(fmt::format("wgmma core-matrix offset {} must be a multiple of 16 below 2^18", off), loc);
-  return emit(OpCode::Wgmma, t, {a, b, acc}, {int64_t(t.width) * 2, layout.lbo, layout.sbo}, loc);
+  return emit(OpCode::Wgmma, t, {a, b, acc},
+              {int64_t(t.width) * 2, layout.lbo, layout.sbo, layout.swizzle_128b ? 1 : 0}, loc);
 }
 
 void wgmma_fence(const dsl::SrcLoc& loc) {

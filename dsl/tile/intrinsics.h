@@ -28,9 +28,13 @@ void cp_async_wait(int pending, const dsl::SrcLoc& loc = dsl::SrcLoc::current())
 /// Where the 8 x 8 core matrices (128 contiguous bytes, row r at byte 16 r) of a K-major wgmma
 /// operand lie without swizzle: element (row, k) at base + (row / 8) * sbo + (k / 8) * lbo +
 /// (row % 8) * 16 + (k % 8) * 2. Both multiples of 16 below 2^18.
+/// With swizzle_128b instead: rows of 128 bytes (64 bf16 of K), 8-row atoms sbo bytes apart, the
+/// 16-byte chunks of row r XORed with r % 8 (the address bits 6:4 with bits 9:7, so each atom must
+/// start at a multiple of 1024 bytes); lbo is unused. tile::SharedTile with 64 columns is this layout.
 struct WgmmaLayout {
   int lbo = 128;   ///< bytes between the two core matrices along K (k 0..7 and 8..15)
-  int sbo = 1024;  ///< bytes between core matrices 8 rows apart
+  int sbo = 1024;  ///< bytes between core matrices (or swizzle atoms) 8 rows apart
+  bool swizzle_128b = false;
 };
 
 /// sm_90a wgmma.mma_async m64nNk16 (f32 += bf16 x bf16), N = 2 x acc's width (8..128, a multiple

@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "dsl/tile/intrinsics.h"
 #include "dsl/value.h"
 
 namespace tilejit::tile {
@@ -60,6 +61,15 @@ class SharedTile {
 /// Allocates a rows x cols bf16 tile with `stages` stages in shared memory (shared_array).
 /// cols must be a multiple of 8 with cols / 8 in {1, 2, 4} or a multiple of 8; rows >= 1.
 SharedTile make_shared_tile(int rows, int cols, int stages = 1, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
+/// sm_90a wgmma operand of a 64-column tile (its swizzle is wgmma's 128-byte swizzle): rows row0 ..
+/// row0 + 7 (+ further 8-row groups; row0 a multiple of 8) at K k0 .. k0 + 15 (k0 a multiple of
+/// 16) of `stage`. The hardware swizzles by address, so every 8-row group must start at a multiple
+/// of 1024 bytes: allocate the tile first (or after allocations of whole KiB).
+dsl::Value wgmma_operand(const SharedTile& tile, const dsl::Arg& stage, const dsl::Value& row0, int k0,
+                         const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// The WgmmaLayout of wgmma_operand's operands (128-byte swizzle, 8-row groups 1024 bytes apart).
+WgmmaLayout wgmma_layout(const SharedTile& tile);
 
 /// A global -> shared copy of one tile stage in flight. On gfx950 it holds the loaded chunks
 /// (registers) and their shared addresses until copy_end(); on sm_90a it is empty.

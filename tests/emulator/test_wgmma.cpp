@@ -1,5 +1,6 @@
 // wgmma m64nNk16 on the emulator: operands placed in shared memory by the host in the K-major
-// no-swizzle layout (ops.def), chained k-steps, two warpgroups, against a double reference; the
+// layouts (ops.def: no swizzle, 128-byte swizzle), chained k-steps, two warpgroups, against a
+// double reference; the
 // warpgroup checks (whole group, uniform addresses) and the target check.
 #include <cmath>
 #include <cstring>
@@ -25,23 +26,33 @@ double value_of(uint16_t h) {
 
 struct Case {
   int n, lbo, sbo, steps, warpgroups;
+  int swizzle = 0;  // 1: 128-byte swizzle (lbo unused)
 };
 
-/// Bytes a rows x 16 operand spans in the layout.
-int span(int rows, int lbo, int sbo) {
+/// Shared byte offset of element (r, k) of an operand at `base` (ops.def).
+int element_at(const Case& c, int base, int r, int k) {
+  if (!c.swizzle) return base + (r / 8) * c.sbo + (k / 8) * c.lbo + (r % 8) * 16 + (k % 8) * 2;
+  int u = base + (r / 8) * c.sbo + (r % 8) * 128 + k * 2;
+  return u ^ (((u >> 7) & 7) << 4);
+}
+
+/// Bytes a rows x 16 operand spans in the layout (swizzled: whole 1024-byte atoms).
+int span(const Case& c, int rows) {
+  if (c.swizzle) return ((rows - 1) / 8 * c.sbo + 1024 + 1023) / 1024 * 1024;
   int end = 0;
   for (int r = 0; r < rows; ++r)
-    for (int h = 0; h < 2; ++h) end = std::max(end, (r / 8) * sbo + h * lbo + (r % 8) * 16 + 16);
+    for (int h = 0; h < 2; ++h) end = std::max(end, (r / 8) * c.sbo + h * c.lbo + (r % 8) * 16 + 16);
   return (end + 15) / 16 * 16;
 }
 
 void check(const Case& c) {
-  SCOPED_TRACE(fmt::format("n {} lbo {} sbo {} steps {} warpgroups {}", c.n, c.lbo, c.sbo, c.steps, c.warpgroups));
+  SCOPED_TRACE(fmt::format("n {} lbo {} sbo {} steps {} warpgroups {} swizzle {}", c.n, c.lbo, c.sbo, c.steps,
+                           c.warpgroups, c.swizzle));
   uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const int threads = 128 * c.warpgroups, width = c.n / 2;
-  const int a_span = span(64, c.lbo, c.sbo), b_span = span(c.n, c.lbo, c.sbo);
+  const int a_span = span(c, 64), b_span = span(c, c.n);
   const int tiles = c.warpgroups * c.steps;
   const int image_bytes = (tiles * (a_span + b_span) + threads * 4 - 1) / (threads * 4) * (threads * 4);
   // A[g][s] (64 x 16) and B[g][s] (n x 16) of warpgroup g, step s; small integers times powers of
@@ -56,7 +67,7 @@ void check(const Case& c) {
       for (int k = 0; k < 16; ++k) {
         uint16_t h = bf16_of(draw());
         m[size_t(r * 16 + k)] = value_of(h);
-        image[size_t(base + (r / 8) * c.sbo + (k / 8) * c.lbo + (r % 8) * 16 + (k % 8) * 2) / 2] = h;
+        image[size_t(element_at(c, base, r, k)) / 2] = h;
       }
   };
   for (int t = 0; t < tiles; ++t) {
@@ -86,7 +97,7 @@ void check(const Case& c) {
     ValueId tile = k.add(k.mul(g, k.i32(c.steps)), k.i32(s));
     ValueId a = k.at(smb, k.mul(tile, k.i32(a_span / 2)));
     ValueId b = k.at(smb, k.add(k.i32(tiles * a_span / 2), k.mul(tile, k.i32(b_span / 2))));
-    acc = k.op(OpCode::Wgmma, V(Scalar::F32, width), {a, b, acc}, {c.n, c.lbo, c.sbo});
+    acc = k.op(OpCode::Wgmma, V(Scalar::F32, width), {a, b, acc}, {c.n, c.lbo, c.sbo, c.swizzle});
   }
   k.effect(OpCode::WgmmaCommit, {});
   acc = k.op(OpCode::WgmmaWait, V(Scalar::F32, width), {acc}, {0});
@@ -117,6 +128,8 @@ TEST(Wgmma, OneStepN8) { check({8, 128, 256, 1, 1}); }
 TEST(Wgmma, ChainedStepsN64TwoWarpgroups) { check({64, 128, 256, 3, 2}); }
 TEST(Wgmma, KHalvesApartN128) { check({128, 2048, 128, 2, 1}); }  // all of K 0..7 first, then K 8..15
 TEST(Wgmma, PaddedLayoutN32) { check({32, 384, 768, 1, 2}); }
+TEST(Wgmma, Swizzled128N64) { check({64, 16, 1024, 2, 2, 1}); }
+TEST(Wgmma, Swizzled128AtomsApartN128) { check({128, 16, 2048, 1, 1, 1}); }
 
 /// A wgmma kernel of `threads` threads whose warpgroups read A at `a_of_thread` (elements).
 std::string run_fault(int threads, bool uniform) {
@@ -126,7 +139,7 @@ std::string run_fault(int threads, bool uniform) {
   ValueId t = k.tid(0);
   ValueId a = uniform ? sm : k.at(sm, k.mul(k.op(OpCode::URem, S(Scalar::I32), {t, k.i32(2)}), k.i32(64 * 16)));
   ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
-  ValueId d = k.op(OpCode::Wgmma, V(Scalar::F32, 4), {a, sm, zero}, {8, 128, 256});
+  ValueId d = k.op(OpCode::Wgmma, V(Scalar::F32, 4), {a, sm, zero}, {8, 128, 256, 0});
   d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
   k.store(k.at(out, k.mul(t, k.i32(4))), d);
   auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
@@ -151,7 +164,7 @@ TEST(Wgmma, ExistsOnlyOnSm90a) {
   Kernel k("wgmma_gfx");
   ValueId sm = k.shared(Scalar::BF16, 64 * 16);
   ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
-  k.op(OpCode::Wgmma, V(Scalar::F32, 4), {sm, sm, zero}, {8, 128, 256});
+  k.op(OpCode::Wgmma, V(Scalar::F32, 4), {sm, sm, zero}, {8, 128, 256, 0});
   auto dev = emulator::make_emulator_device({Target::Gfx950, 1});
   try {
     dev->load(k.fn, nullptr);

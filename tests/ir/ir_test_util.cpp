@@ -210,7 +210,7 @@ Function make_valid(Target target) {
     ValueId acc8 = b.emit(OpCode::Splat, vec(Scalar::F32, 8), {b.const_float(f32(), 0.0)});
     b.emit(OpCode::FenceProxyAsync, Type::void_());
     b.emit(OpCode::WgmmaFence, Type::void_());
-    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, 8), {sh, sh, acc8}, {16, 128, 256});
+    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, 8), {sh, sh, acc8}, {16, 128, 256, 0});
     b.emit(OpCode::WgmmaCommit, Type::void_());
     b.emit(OpCode::WgmmaWait, vec(Scalar::F32, 8), {d}, {1});
   }

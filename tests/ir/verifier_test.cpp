@@ -180,13 +180,13 @@ TEST(IrVerifier, TargetOnlyOpsOnTheWrongTarget) {
 }
 
 TEST(IrVerifier, WgmmaShapeLayoutAndTarget) {
-  auto wgmma = [](int64_t n, int acc_width, int64_t lbo, int64_t sbo) {
+  auto wgmma = [](int64_t n, int acc_width, int64_t lbo, int64_t sbo, int64_t swizzle = 0) {
     Function fn;
     Builder b(fn);
     ValueId s = b.emit(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {4096});
     ValueId c = b.emit(OpCode::Splat, vec(Scalar::F32, acc_width), {b.const_float(f32(), 0.0)});
     b.emit(OpCode::WgmmaFence, Type::void_(), {});
-    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, acc_width), {s, s, c}, {n, lbo, sbo}, at(51));
+    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, acc_width), {s, s, c}, {n, lbo, sbo, swizzle}, at(51));
     b.emit(OpCode::WgmmaCommit, Type::void_(), {});
     b.emit(OpCode::WgmmaWait, vec(Scalar::F32, acc_width), {d}, {1});
     return fn;
@@ -200,6 +200,8 @@ TEST(IrVerifier, WgmmaShapeLayoutAndTarget) {
   expect_reject(wgmma(64, 16, 128, 1024), Target::Sm90a, {"expected <32 x f32> (the accumulator of m64n64k16)"});
   expect_reject(wgmma(64, 32, 120, 1024), Target::Sm90a, {"offset 120 is out of range", "multiple of 16"});
   expect_reject(wgmma(64, 32, 128, 1 << 18), Target::Sm90a, {"offset 262144 is out of range"});
+  EXPECT_NO_THROW(verify(wgmma(64, 32, 16, 1024, 1), Target::Sm90a));
+  expect_reject(wgmma(64, 32, 16, 1024, 2), Target::Sm90a, {"wgmma swizzle 2 is unknown"});
 }
 
 TEST(IrVerifier, MmaOperandTypesPerInstruction) {

@@ -199,7 +199,7 @@ TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   Rng rng;
   SCOPED_TRACE(rng.trace());
   const int n = 8 * rng.uniform(1, 16), pending = rng.uniform(0, 7);
-  const int lbo = 16 * rng.uniform(1, 64), sbo = 16 * rng.uniform(1, 64);
+  const int lbo = 16 * rng.uniform(1, 64), sbo = 16 * rng.uniform(1, 64), swizzle = rng.uniform(0, 1);
   Kernel k("wgmma");
   ValueId out = k.param("out", gptr(Scalar::F32));
   ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16384});
@@ -208,13 +208,13 @@ TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   k.effect(OpCode::FenceProxyAsync, {});
   k.effect(OpCode::Barrier, {});
   k.effect(OpCode::WgmmaFence, {});
-  acc = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {tile, k.ptr_add(tile, k.ci32(4096)), acc}, {n, lbo, sbo});
+  acc = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {tile, k.ptr_add(tile, k.ci32(4096)), acc}, {n, lbo, sbo, swizzle});
   k.effect(OpCode::WgmmaCommit, {});
   acc = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {acc}, {pending});
   k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})), acc);
   auto r = compile_or_fail(k.fn, Target::Sm90a);
-  // The descriptors: start >> 4 | lbo >> 4 << 16 | sbo >> 4 << 32 (no swizzle).
-  const uint64_t fields = uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32;
+  // The descriptors: start >> 4 | lbo >> 4 << 16 | sbo >> 4 << 32 | layout type << 62.
+  const uint64_t fields = uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32 | uint64_t(swizzle) << 62;
   EXPECT_EQ(file_check(r.assembly, "CHECK: fence.proxy.async.shared::cta;\n"
                                    "CHECK: bar.sync 0;\n"
                                    "CHECK: wgmma.fence.sync.aligned;\n"
@@ -315,7 +315,7 @@ TEST(Intrinsics, WrongTargetIsInternalError) {
          ValueId out = k.param("out", gptr(Scalar::F32));
          ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {2048});
          ValueId zero = k.load(vec(Scalar::F32, 4), out);
-         k.store(out, k.op(OpCode::Wgmma, vec(Scalar::F32, 4), {tile, tile, zero}, {8, 128, 256}));
+         k.store(out, k.op(OpCode::Wgmma, vec(Scalar::F32, 4), {tile, tile, zero}, {8, 128, 256, 0}));
        }},
       {"wgmma_fence", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::WgmmaFence, {}); }},
       {"fence_proxy_async", Target::Gfx950, [](Kernel& k) { k.effect(OpCode::FenceProxyAsync, {}); }},

@@ -10,6 +10,7 @@
 #include "backend/launch/kernel.h"
 #include "dsl/tile/core_matrix_tile.h"
 #include "dsl/tile/intrinsics.h"
+#include "dsl/tile/shared_tile.h"
 #include "dsl/tilejit.h"
 #include "tests/tile/tile_test_util.h"
 
@@ -37,6 +38,27 @@ void store_wide(const Value& p, const Value& v) {
 KernelDef wgmma_kernel(const WgmmaCase& c) {
   KernelOptions opts;
   opts.block = {uint32_t(kThreads), 1, 1};
+  if (c.swizzled)
+    return kernel(fmt::format("wgmma_swizzled_n{}", c.n),
+                  [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
+                    tile::SharedTile ta = tile::make_shared_tile(64, 64), tb = tile::make_shared_tile(2 * c.n, 64);
+                    for (auto [t, src, rows] : {std::tuple{&ta, a, 64}, std::tuple{&tb, b, 2 * c.n}})
+                      for_range(thread_id(), rows * 8, kThreads, [&, t = t, src = src](Value i) {
+                        Value row = udiv(i, 8), chunk = urem(i, 8);
+                        store(t->chunk_address(0, row, chunk), load(src + (row * 64 + chunk * 8), 8));
+                      });
+                    tile::fence_proxy_async();
+                    barrier();
+                    Value group = udiv(thread_id(), 128);
+                    Value d = load_wide(acc_in + thread_id() * (c.n / 2), c.n / 2);
+                    tile::wgmma_fence();
+                    for (int k0 = 0; k0 < 64; k0 += 16)
+                      d = tile::wgmma(tile::wgmma_operand(ta, 0, Int(0), k0), tile::wgmma_operand(tb, 0, group * c.n, k0),
+                                      d, tile::wgmma_layout(ta));
+                    tile::wgmma_commit();
+                    store_wide(out + thread_id() * (c.n / 2), tile::wgmma_wait(d, 0));
+                  },
+                  opts);
   return kernel(fmt::format("wgmma_tile_n{}_k{}", c.n, c.k),
                 [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
                   tile::CoreMatrixTile ta = tile::make_core_matrix_tile(64, c.k);
@@ -84,8 +106,8 @@ WgmmaRun make_wgmma_inputs(const WgmmaCase& c, std::mt19937& rng) {
 }
 
 void run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run) {
-  static std::map<std::pair<int, int>, KernelDef> defs;
-  auto key = std::pair{c.n, c.k};
+  static std::map<std::tuple<int, int, bool>, KernelDef> defs;
+  auto key = std::tuple{c.n, c.k, c.swizzled};
   if (!defs.count(key)) defs.emplace(key, wgmma_kernel(c));
   Kernel k = compile(defs.at(key), device);
   Buffer<uint16_t> da(device, std::span<const uint16_t>(run.a)), db(device, std::span<const uint16_t>(run.b));

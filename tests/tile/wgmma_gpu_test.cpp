@@ -19,8 +19,10 @@ TEST(WgmmaGpu, MatchesTheEmulatorBitForBit) {
   if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "wgmma exists only on sm_90a";
   testing_support::SeededRng rng;
   for (WgmmaCase c : {WgmmaCase{8, 16, true}, WgmmaCase{64, 64, true}, WgmmaCase{128, 64, true},
-                      WgmmaCase{128, 64, false}, WgmmaCase{64, 32, false}}) {
-    SCOPED_TRACE(testing::Message() << "n " << c.n << " k " << c.k << (c.exact_values ? " exact" : " normal"));
+                      WgmmaCase{128, 64, false}, WgmmaCase{64, 32, false}, WgmmaCase{64, 64, true, true},
+                      WgmmaCase{128, 64, false, true}}) {
+    SCOPED_TRACE(testing::Message() << "n " << c.n << " k " << c.k << (c.exact_values ? " exact" : " normal")
+                                    << (c.swizzled ? " swizzled" : ""));
     WgmmaRun on_gpu = make_wgmma_inputs(c, *rng), on_emu = on_gpu;
     run_wgmma(*gpu, c, on_gpu);
     run_wgmma(testing_support::emulator_device(Target::Sm90a), c, on_emu);

@@ -33,10 +33,12 @@ TEST_P(WgmmaTile, MatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, WgmmaTile,
                          ::testing::Values(WgmmaCase{8, 16, true}, WgmmaCase{64, 64, true}, WgmmaCase{128, 32, true},
-                                           WgmmaCase{32, 48, false}, WgmmaCase{128, 64, false}),
+                                           WgmmaCase{32, 48, false}, WgmmaCase{128, 64, false},
+                                           WgmmaCase{64, 64, true, true}, WgmmaCase{128, 64, false, true}),
                          [](const auto& info) {
                            return "n" + std::to_string(info.param.n) + "_k" + std::to_string(info.param.k) +
-                                  (info.param.exact_values ? "_exact" : "_normal");
+                                  (info.param.exact_values ? "_exact" : "_normal") +
+                                  (info.param.swizzled ? "_swizzled" : "");
                          });
 
 }  // namespace

@@ -3,9 +3,11 @@
 // accumulator; warp q of a group holds rows 16 q .. 16 q + 15 in the mma.sync C layout, so the
 // common epilogue writes it as tile_n / 16 column tiles.
 //
-// Per 64-K step (four A stages, two B stages, both core-matrix tiles, tile/core_matrix_tile.h):
-//  - A: 64 rows x 8 chunks of 16 bytes; thread p copies row p % 64, chunks p / 64 and p / 64 + 4
-//    with cp.async, three steps ahead (a warp's 32 lanes fill four whole core matrices);
+// Per 64-K step (four A stages, two B stages, both 64-column tiles of tile/shared_tile.h, whose
+// XOR swizzle is wgmma's 128-byte swizzle; with the no-swizzle core-matrix layout this loop
+// measured 1.2-6x slower than the mma.sync shared main loop on the H100):
+//  - A: 64 rows x 8 chunks of 16 bytes gathered with cp.async (tile::copy_rows_begin), three
+//    steps ahead;
 //  - B: tile_n rows x 64 K = tile_n x 2 preshuffled 16-byte blocks; thread p loads block (row
 //    (p / 32) * 16 + p % 16, half (p / 16) % 2) four steps ahead into register slots (the loop is
 //    unrolled four times so that each slot is reloaded in place: a ring that shifts its registers
@@ -17,9 +19,9 @@
 //    barrier no wgmma reads a stage that is about to be written.
 #include "kernels/moe/stage2/wgmma_mainloop.h"
 
-#include "dsl/tile/core_matrix_tile.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
+#include "dsl/tile/shared_tile.h"
 #include "kernels/moe/stage2/epilogue.h"
 
 namespace tilejit::kernels::stage2_detail {
@@ -43,8 +45,10 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
   const int group_n = cfg.tile_n / 2;                   // columns per warpgroup (wgmma N)
   const int b_parts = cfg.tile_n * 2 / kStage2Threads;  // 16-byte weight blocks per thread and step
 
-  const tile::CoreMatrixTile ta = tile::make_core_matrix_tile(kRows, kStepK, kAStages);
-  const tile::CoreMatrixTile tb = tile::make_core_matrix_tile(cfg.tile_n, kStepK, kBStages);
+  // 64-column swizzled tiles: wgmma's 128-byte swizzle. Both are allocated first, in whole KiB,
+  // so every 8-row group starts at a multiple of 1024 bytes as the swizzle needs.
+  const tile::SharedTile ta = tile::make_shared_tile(kRows, kStepK, kAStages);
+  const tile::SharedTile tb = tile::make_shared_tile(cfg.tile_n, kStepK, kBStages);
   const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
 
   Value tid = thread_id();
@@ -55,10 +59,12 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
   // Row indices are clamped to the sorting's capacity for the last, partial block (moe-stage2.md);
   // padding rows read activation row 0 and are masked in the epilogue.
   Value last_row = tokens * cfg.topk + (cfg.experts * kRows - cfg.topk - 1);
-  Value a_r = urem(tid, kRows);
-  Value id = sorted_ids[min(row0 + a_r, last_row)];
-  Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-  Value a_src = a + cast<int64_t>(select(tok < tokens, tok * cfg.topk + slot, 0)) * int64_t(K);
+  std::vector<Value> a_src;
+  for (const Value& r : tile::copy_rows_of_thread(ta, kStage2Threads)) {
+    Value id = sorted_ids[min(row0 + r, last_row)];
+    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+    a_src.push_back(Value(a + cast<int64_t>(select(tok < tokens, tok * cfg.topk + slot, 0)) * int64_t(K)));
+  }
   Value w_e = w + cast<int64_t>(e) * (int64_t(N) * K / 8);     // N*K/2 bytes per expert, as i32 words
   Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
   Value k_first = z * cfg.slice_k();
@@ -88,12 +94,8 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
         store(tb.chunk_address(stage, b_row[i], b_half[i] * 4 + q), vals);
       }
   };
-  Value a_chunk = udiv(tid, kRows);  // and a_chunk + 4
   auto copy_a = [&](const Value& step, const Value& stage) {
-    for (int h = 0; h < 2; ++h) {
-      Value chunk = a_chunk + 4 * h;
-      tile::cp_async_16(ta.chunk_address(stage, a_r, chunk), Value(a_src + (k_first + step * kStepK + chunk * 8)), 16);
-    }
+    tile::copy_end(tile::copy_rows_begin(ta, stage, a_src, k_first + step * kStepK, kStage2Threads));
   };
 
   if_(row0 < num_valid[0], [&] {
@@ -120,7 +122,8 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
       tile::wgmma_fence();
       Value d = acc;
       for (int k0 = 0; k0 < kStepK; k0 += 16)
-        d = tile::wgmma(ta.operand(sa, 0, k0), tb.operand(sb, group * group_n, k0), d, ta.layout());
+        d = tile::wgmma(tile::wgmma_operand(ta, sa, Int(0), k0), tile::wgmma_operand(tb, sb, group * group_n, k0), d,
+                        tile::wgmma_layout(ta));
       tile::wgmma_commit();
 
       std::vector<Value> raw;  // B step kt + 1
