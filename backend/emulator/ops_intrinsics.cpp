@@ -189,8 +189,8 @@ Handler select_cp_async(Prep& p) {
   }
 }
 
-// ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, both operands K-major in shared memory without
-// swizzle (ops.def); fence / commit / wait and fence.proxy.async ----
+// ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, both operands K-major in shared memory (no swizzle
+// or the 128-byte swizzle, ops.def); fence / commit / wait and fence.proxy.async ----
 // The product is computed when the wgmma issues, with the numerics of the m16n8k16 mma.sync (one
 // fused 16-term dot per element). Hardware may read the operands any time until the wait retires
 // the group; the emulator does not model that window.
@@ -226,13 +226,13 @@ void exec_wgmma(Wave& w, const Inst& in) {
   const uint32_t width = n / 2;
   const float* c = w.at<float>(in.o[2]);
   float* d = w.at<float>(in.r);
-  std::vector<uint16_t> a(64 * 16), b(size_t(n) * 16);
-  std::vector<float> acc(size_t(64) * n);
+  uint16_t a[64 * 16], b[128 * 16];  // N <= 128 (select_wgmma)
+  float acc[64 * 128];
   for (uint32_t s = 0; s < w.nlanes; s += kWarpgroup) {
     if (!any_active(w, s, kWarpgroup)) continue;
     require_whole_group(w, in, s, kWarpgroup, "wgmma");
-    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, swizzle, a.data());
-    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, swizzle, b.data());
+    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, swizzle, a);
+    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, swizzle, b);
     // Lane l of warp q holds (16 q + l / 4 + 8 (i / 2 % 2), 8 (i / 4) + 2 (l % 4) + i % 2) in element i.
     auto row_col = [&](uint32_t lane, uint32_t i) {
       uint32_t q = lane / 32, l = lane % 32;
@@ -245,8 +245,8 @@ void exec_wgmma(Wave& w, const Inst& in) {
       }
     for (uint32_t r = 0; r < 64; ++r)
       for (uint32_t col = 0; col < n; ++col)
-        acc[size_t(r) * n + col] = matrix::mma_dot(matrix::MmaNumerics::Sm90Truncate, a.data() + r * 16,
-                                                   b.data() + col * 16, 16, acc[size_t(r) * n + col]);
+        acc[size_t(r) * n + col] =
+            matrix::mma_dot(matrix::MmaNumerics::Sm90Truncate, a + r * 16, b + col * 16, 16, acc[size_t(r) * n + col]);
     for (uint32_t lane = 0; lane < kWarpgroup; ++lane)
       for (uint32_t i = 0; i < width; ++i) {
         auto [r, col] = row_col(lane, i);

@@ -39,6 +39,4 @@ CoreMatrixTile make_core_matrix_tile(int rows, int k, int stages, const dsl::Src
   return CoreMatrixTile(dsl::shared_array<dsl::bf16>(rows * k * stages), rows, k, stages);
 }
 
-int core_matrix_offset(int row, int kk, int k) { return (row / 8) * (k * 8) + (kk / 8) * 64 + (row % 8) * 8 + kk % 8; }
-
 }  // namespace tilejit::tile

@@ -21,7 +21,6 @@ class CoreMatrixTile {
   int k() const { return k_; }
   int stages() const { return stages_; }
   int stage_elems() const { return rows_ * k_; }
-  int stage_bytes() const { return rows_ * k_ * 2; }
   /// The allocation (ptr<shared, bf16>), stage 0 element 0.
   const dsl::Value& base() const { return base_; }
   /// The strides wgmma needs for operands in this tile.
@@ -42,8 +41,5 @@ class CoreMatrixTile {
 
 /// Allocates a rows x k bf16 tile with `stages` stages (rows a multiple of 8, k of 16).
 CoreMatrixTile make_core_matrix_tile(int rows, int k, int stages = 1, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
-
-/// Host side: the element offset within a stage of (row, kk) in a tile of depth k.
-int core_matrix_offset(int row, int kk, int k);
 
 }  // namespace tilejit::tile

@@ -104,7 +104,7 @@ Value wgmma_operand(const SharedTile& tile, const Arg& stage, const Value& row0,
     type_error(fmt::format("wgmma_operand needs a tile of 64 columns (the 128-byte swizzle), got {}", tile.cols()), loc);
   if (k0 < 0 || k0 % 16 || k0 >= 64) type_error(fmt::format("wgmma_operand: k0 {} must be 0, 16, 32 or 48", k0), loc);
   Value off = Value(Arg(row0, loc) * Arg(64, loc)) + Arg(k0, loc);
-  if (tile.stages() > 1) off = Value(Arg(stage.as(Type::scalar(Scalar::I32)), loc) * Arg(tile.stage_elems(), loc)) + Arg(off, loc);
+  if (tile.stages() > 1) off = Value(Arg(stage.as(kI32), loc) * Arg(tile.stage_elems(), loc)) + Arg(off, loc);
   return Arg(tile.base(), loc) + Arg(off, loc);
 }
 

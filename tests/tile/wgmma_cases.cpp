@@ -35,49 +35,48 @@ void store_wide(const Value& p, const Value& v) {
     store(p + i, make_vector({extract(v, i), extract(v, i + 1), extract(v, i + 2), extract(v, i + 3)}));
 }
 
+/// Copies A (64 x k) and B (2n x k) into the tiles, then warpgroup g multiplies A by rows g n ..
+/// of B: out[thread] = acc_in[thread] + the product, in the accumulator layout.
+template <class Tile, class Operand>
+void multiply(const WgmmaCase& c, const Tile& ta, const Tile& tb, Operand operand, tile::WgmmaLayout layout,
+              Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
+  const int chunks = c.k / 8;
+  for (auto [t, src, rows] : {std::tuple{&ta, a, 64}, std::tuple{&tb, b, 2 * c.n}})
+    for_range(thread_id(), rows * chunks, kThreads, [&, t = t, src = src](Value i) {
+      Value row = udiv(i, chunks), chunk = urem(i, chunks);
+      store(t->chunk_address(0, row, chunk), load(src + (row * c.k + chunk * 8), 8));
+    });
+  tile::fence_proxy_async();
+  barrier();
+  Value group = udiv(thread_id(), 128);
+  Value d = load_wide(acc_in + thread_id() * (c.n / 2), c.n / 2);
+  tile::wgmma_fence();
+  for (int k0 = 0; k0 < c.k; k0 += 16) d = tile::wgmma(operand(ta, Int(0), k0), operand(tb, group * c.n, k0), d, layout);
+  tile::wgmma_commit();
+  store_wide(out + thread_id() * (c.n / 2), tile::wgmma_wait(d, 0));
+}
+
 KernelDef wgmma_kernel(const WgmmaCase& c) {
   KernelOptions opts;
   opts.block = {uint32_t(kThreads), 1, 1};
-  if (c.swizzled)
+  if (c.swizzled)  // k is 64: one 128-byte swizzle row
     return kernel(fmt::format("wgmma_swizzled_n{}", c.n),
                   [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
                     tile::SharedTile ta = tile::make_shared_tile(64, 64), tb = tile::make_shared_tile(2 * c.n, 64);
-                    for (auto [t, src, rows] : {std::tuple{&ta, a, 64}, std::tuple{&tb, b, 2 * c.n}})
-                      for_range(thread_id(), rows * 8, kThreads, [&, t = t, src = src](Value i) {
-                        Value row = udiv(i, 8), chunk = urem(i, 8);
-                        store(t->chunk_address(0, row, chunk), load(src + (row * 64 + chunk * 8), 8));
-                      });
-                    tile::fence_proxy_async();
-                    barrier();
-                    Value group = udiv(thread_id(), 128);
-                    Value d = load_wide(acc_in + thread_id() * (c.n / 2), c.n / 2);
-                    tile::wgmma_fence();
-                    for (int k0 = 0; k0 < 64; k0 += 16)
-                      d = tile::wgmma(tile::wgmma_operand(ta, 0, Int(0), k0), tile::wgmma_operand(tb, 0, group * c.n, k0),
-                                      d, tile::wgmma_layout(ta));
-                    tile::wgmma_commit();
-                    store_wide(out + thread_id() * (c.n / 2), tile::wgmma_wait(d, 0));
+                    auto operand = [](const tile::SharedTile& t, const Value& row0, int k0) {
+                      return tile::wgmma_operand(t, 0, row0, k0);
+                    };
+                    multiply(c, ta, tb, operand, tile::wgmma_layout(ta), a, b, acc_in, out);
                   },
                   opts);
   return kernel(fmt::format("wgmma_tile_n{}_k{}", c.n, c.k),
                 [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
                   tile::CoreMatrixTile ta = tile::make_core_matrix_tile(64, c.k);
                   tile::CoreMatrixTile tb = tile::make_core_matrix_tile(2 * c.n, c.k);
-                  const int chunks = c.k / 8;
-                  for (auto [t, src, rows] : {std::tuple{&ta, a, 64}, std::tuple{&tb, b, 2 * c.n}})
-                    for_range(thread_id(), rows * chunks, kThreads, [&, t = t, src = src](Value i) {
-                      Value row = udiv(i, chunks), chunk = urem(i, chunks);
-                      store(t->chunk_address(0, row, chunk), load(src + (row * c.k + chunk * 8), 8));
-                    });
-                  tile::fence_proxy_async();
-                  barrier();
-                  Value group = udiv(thread_id(), 128);
-                  Value d = load_wide(acc_in + thread_id() * (c.n / 2), c.n / 2);
-                  tile::wgmma_fence();
-                  for (int k0 = 0; k0 < c.k; k0 += 16)
-                    d = tile::wgmma(ta.operand(0, 0, k0), tb.operand(0, group * c.n, k0), d, ta.layout());
-                  tile::wgmma_commit();
-                  store_wide(out + thread_id() * (c.n / 2), tile::wgmma_wait(d, 0));
+                  auto operand = [](const tile::CoreMatrixTile& t, const Value& row0, int k0) {
+                    return t.operand(0, row0, k0);
+                  };
+                  multiply(c, ta, tb, operand, ta.layout(), a, b, acc_in, out);
                 },
                 opts);
 }

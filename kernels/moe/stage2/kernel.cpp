@@ -292,7 +292,7 @@ KernelDef define(const MoeStage2Config& cfg) {
       [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
             Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
             Int tokens) {
-        if (cfg.shared_mainloop && cfg.wgmma && wave_size() == 32)
+        if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
           stage2_detail::stage2_wgmma_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
                                                  num_valid, bias, tokens);
         else if (cfg.shared_mainloop)

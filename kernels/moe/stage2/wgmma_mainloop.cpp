@@ -43,7 +43,7 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
     Var<> acc(splat(0.0f, group_n / 2));
     ops.prologue();
     ops.for_steps([&](const Value& kt, int u) {
-      tile::cp_async_wait(StagedOperands::kAStages - 2);  // A step kt has landed (this thread's copies)
+      tile::copy_wait(StagedOperands::kAStages - 2);  // A step kt has landed (this thread's copies)
       tile::fence_proxy_async();  // this thread's A and B writes of step kt, for wgmma
       barrier();                  // everyone's; no wgmma of step kt - 1 is still reading
       Value sa = urem(kt, StagedOperands::kAStages), sb = urem(kt, StagedOperands::kBStages);
@@ -55,10 +55,10 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
       tile::wgmma_commit();
       ops.stage_next_b(kt, u);  // runs while the wgmmas do
       tile::copy_end(ops.copy_a_ahead(kt));
-      tile::cp_async_commit();
+      tile::copy_commit();
       acc = tile::wgmma_wait(d, 0);
     });
-    tile::cp_async_wait(0);  // no copy outlives the kernel (the trailing ones re-read the last step)
+    tile::copy_wait(0);  // no copy outlives the kernel (the trailing ones re-read the last step)
 
     // The accumulator as the epilogue's column tiles: elements 4 j .. 4 j + 3 are columns 8 j .. of
     // rows 16 q + lane / 4 (+ 8) of warp q in the group, the mma.sync C layout.
