@@ -35,12 +35,12 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     stage2_sort) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort.json --with-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort.txt" ;;
     stage2_sort_zero) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort_zero.json --with-sorting --zero-in-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort_zero.txt" ;;
     # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket), rows keyed by
-    # $TJ_DEVICE_KEY (default H200); each table is merged into
+    # $TJ_DEVICE_KEY (default H200), extra tuner flags in $TJ_TUNE_ARGS; each table is merged into
     # the previous one ($TJ_TUNE_MERGE first), and the benches after this step use the result.
     tune) table=${TJ_TUNE_MERGE:-}
           for spec in ${TJ_TUNE:-gpt_oss deepseek_r1}; do
             m=${spec%%:*}; toks=${spec#*:}; [ "$toks" = "$spec" ] && toks=
-            bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key "${TJ_DEVICE_KEY:-H200}" ${toks:+--tokens $toks} ${table:+--merge "$table"} \
+            bundle/bin/tilejit tune moe-stage2 --shape "$m" --device-key "${TJ_DEVICE_KEY:-H200}" ${toks:+--tokens $toks} ${table:+--merge "$table"} ${TJ_TUNE_ARGS:-} \
               --out "$work/tune_$m.json" --results "$work/tune_${m}_results.json" 2>&1 | tee "$work/tune_$m.log"
             [ -f "$work/tune_$m.json" ] && table=$work/tune_$m.json
           done

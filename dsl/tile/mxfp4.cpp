@@ -35,7 +35,7 @@ Value hardware(const Value& word, const Value& scale, const dsl::SrcLoc& loc) {
 // itself rotated left by 6 (every sign 6 bits up) gives two words that need one rotate per pair:
 // C01 holds codes 0, 1, 4, 5 (magnitudes in place, signs at bits 9, 13, 25, 29) and C23 codes
 // 2, 3, 6, 7 (signs at 17, 21, 1, 5); P_j is C rotated left by 6 - 4j, masked: 11 integer
-// operations per word instead of 16.
+// operations per word. Natural order unshuffles the word into Split's layout first.
 std::vector<Value> placed_pairs(const Value& word, Fp4Order order, const dsl::SrcLoc& loc) {
   auto a = [&](const Value& v) { return Arg(v, loc); };
   auto k = [&](uint32_t v) { return Arg(int32_t(v), loc).as(kI32); };
@@ -60,13 +60,17 @@ std::vector<Value> placed_pairs(const Value& word, Fp4Order order, const dsl::Sr
     }
     return pairs;
   }
-  auto bits = [&](int s, uint32_t mask) { return Value(a(shift(word, s)) & k(mask)); };
-  for (int j = 0; j < 4; ++j) {
-    int d = 8 * j;
-    pairs.push_back(Value(a(Value(a(bits(6 - d, 0x000001C0)) | a(bits(12 - d, 0x00008000)))) |
-                          a(Value(a(bits(18 - d, 0x01C00000)) | a(bits(24 - d, 0x80000000))))));
-  }
-  return pairs;
+  // Natural order: unshuffle the codes (even ones to nibbles 0-3, odd ones to 4-7), after which
+  // the Split pairs are the natural ones: two bit selects and a byte permute (PRMT) per word
+  // instead of four shifts and masks per pair.
+  const Value sh4 = shift(word, -4), sh8 = shift(word, -8);
+  const Value even = dsl::bit_select(k(0x0F0F0F0F), a(word), a(sh4), loc);  // codes 0, 2 | 4, 6 in bytes 0 | 2
+  const Value odd = dsl::bit_select(k(0x0F0F0F0F), a(sh4), a(sh8), loc);    // codes 1, 3 | 5, 7
+  const Type bytes = Type::vector(Scalar::I8, 4);
+  const Value eb = dsl::bitcast(a(even), bytes, loc), ob = dsl::bitcast(a(odd), bytes, loc);
+  const Value unshuffled = dsl::make_vector({dsl::extract(a(eb), 0, loc), dsl::extract(a(eb), 2, loc),
+                                             dsl::extract(a(ob), 0, loc), dsl::extract(a(ob), 2, loc)}, loc);
+  return placed_pairs(dsl::bitcast(a(unshuffled), kI32, loc), Fp4Order::Split, loc);
 }
 
 // Recipe A in packed bf16x2 arithmetic: the placed pairs times 2^126 and the scale 2^(x-127), two

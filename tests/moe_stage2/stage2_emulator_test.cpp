@@ -145,6 +145,9 @@ const Case kCases[] = {
     // wgmma (sm_90a): two warpgroups over the columns, several steps, a partial column block, split-K.
     {"wgmma_m64_n256", 70, 256, 512, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true},
     {"wgmma_m64_n128_kbatch2_partial", 45, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, false, true, true},
+    // 128-row tiles: the warpgroups split the rows (wgmma), or a 4 x 2 / 2 x 2 wave grid.
+    {"wgmma_m128_n128_partial", 200, 320, 512, 4, 2, 128, 128, 1, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true},
+    {"shared_mainloop_m128_kbatch2", 90, 128, 512, 3, 2, 128, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 4, true, false},
     // Six 64-K steps per slice: two register slots instead of four (both main loops).
     {"wgmma_six_steps", 37, 128, 768, 4, 2, 64, 128, 2, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true},
     {"shared_mainloop_six_steps", 29, 128, 768, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true},
@@ -158,14 +161,15 @@ INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
                                   (std::get<1>(info.param) == Target::Sm90a ? "sm90a" : "gfx950");
                          });
 
-// sm_90a decodes with one multiply per pair when a warp's scales are all at most 2^1 and redoes its
-// slice exactly when they are not: with a few large scales (and a few 2^-127) in one expert's rows,
-// in the second of two k-loop iterations, the output must be bit for bit that of the exact decode.
-TEST(Stage2Emulator, OneMultiplyDecodeRedoesWarpsThatMeetLargeScales) {
+// sm_90a decodes with one multiply per pair when the scales allow it: the register main loop
+// redoes a warp's slice exactly when it met a scale above 2^1, the shared main loops decode such a
+// thread's step exactly. With a few large scales (and a few 2^-127) in one expert's rows, in the
+// second half of K, every main loop's output must be bit for bit that of the exact decode.
+TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
   unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
-  const int tokens = 7, N = 128, K = 512, E = 4, topk = 2;
+  const int tokens = 40, N = 128, K = 512, E = 4, topk = 2;
   moe::Routing routing = moe::random_routing(rng, tokens, topk, E, {0, 0});
   auto a = moe::random_bf16_normal(rng, size_t(tokens) * topk * K);
   auto w = moe::random_mxfp4_weights(rng, E, N, K);
@@ -176,22 +180,33 @@ TEST(Stage2Emulator, OneMultiplyDecodeRedoesWarpsThatMeetLargeScales) {
   moe::Stage2Shape shape{tokens, topk, E, N, K};
   moe::Stage2Result ref = moe::moe_stage2_reference(shape, in, {true, false, moe::OutputType::f32});
 
-  MoeStage2Config cfg{N, K, E, topk, 16, 64, 1, OutDtype::F32, false, true, false};
-  cfg.unroll = 2;  // two iterations of two chunks
   auto device = emulator::make_emulator_device({.target = Target::Sm90a});
-  MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
-  cfg.small_scale_decode = false;
-  MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
-  ASSERT_EQ(fast.out.size(), ref.exact.size());
-  ASSERT_EQ(exact.out.size(), ref.exact.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < fast.out.size(); ++i) {
-    ASSERT_EQ(std::memcmp(&fast.out[i], &exact.out[i], 4), 0)
-        << "row " << i / N << " column " << i % N << ": " << fast.out[i] << " vs the exact decode's " << exact.out[i];
-    num += (fast.out[i] - ref.exact[i]) * (fast.out[i] - ref.exact[i]);
-    den += ref.exact[i] * ref.exact[i];
+  struct Loop {
+    const char* name;
+    int tile_m, tile_n;
+    bool shared, wgmma;
+  };
+  for (Loop l : {Loop{"register", 16, 64, false, false}, Loop{"shared", 32, 128, true, false},
+                 Loop{"wgmma", 64, 128, true, true}}) {
+    SCOPED_TRACE(l.name);
+    MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, 1, OutDtype::F32, false, true, false};
+    cfg.unroll = l.shared ? 1 : 2;  // register loop: two iterations of two chunks
+    cfg.shared_mainloop = l.shared;
+    cfg.wgmma = l.wgmma;
+    MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
+    cfg.small_scale_decode = false;
+    MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
+    ASSERT_EQ(fast.out.size(), ref.exact.size());
+    ASSERT_EQ(exact.out.size(), ref.exact.size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < fast.out.size(); ++i) {
+      ASSERT_EQ(std::memcmp(&fast.out[i], &exact.out[i], 4), 0)
+          << "row " << i / N << " column " << i % N << ": " << fast.out[i] << " vs the exact decode's " << exact.out[i];
+      num += (fast.out[i] - ref.exact[i]) * (fast.out[i] - ref.exact[i]);
+      den += ref.exact[i] * ref.exact[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-5);
   }
-  EXPECT_LT(std::sqrt(num / den), 1e-5);
 }
 
 TEST(Stage2Config, RejectsBadShapes) {
@@ -210,6 +225,8 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.model_dim = 100; }, "model_dim");
   bad([](auto& c) { c.inter_dim = 384; }, "inter_dim");
   bad([](auto& c) { c.tile_m = 8; }, "tile_m");
+  bad([](auto& c) { c.tile_m = 128; c.tile_n = 64; }, "shared_mainloop");
+  bad([](auto& c) { c.tile_m = 32; c.shared_mainloop = c.wgmma = true; }, "wgmma");
   bad([](auto& c) { c.tile_n = 96; }, "tile_n");
   bad([](auto& c) { c.tile_m = 64; c.tile_n = 512; }, "too large");
   bad([](auto& c) { c.tile_m = 64; c.tile_n = 512; c.shared_mainloop = true; }, "160");  // 208 KiB of LDS

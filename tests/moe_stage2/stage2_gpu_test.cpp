@@ -81,7 +81,8 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
     bool wgmma = false;
   };
   for (Tiles t : {Tiles{32, 128, 1, 1}, Tiles{64, 128, 2, 2}, Tiles{32, 256, 1, 2}, Tiles{64, 128, 1, 4},
-                  Tiles{64, 256, 1, 2}, Tiles{64, 256, 1, 1, true}, Tiles{64, 128, 2, 1, true}}) {
+                  Tiles{64, 256, 1, 2}, Tiles{64, 256, 1, 1, true}, Tiles{64, 128, 2, 1, true},
+                  Tiles{128, 128, 1, 2}, Tiles{128, 128, 1, 1, true}}) {
     Problem p = make_problem(rng, 45, 320, 1024, 8, 2, true);  // N 320: a partial column block
     MoeStage2Config cfg{p.N, p.K, p.E, p.topk, t.tile_m, t.tile_n, t.k_batch, OutDtype::F32, true, true, t.k_batch > 1};
     cfg.warps_m = t.warps_m;

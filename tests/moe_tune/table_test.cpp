@@ -26,8 +26,8 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.shape = {kN[uniform(rng, 0, 4)], kK[uniform(rng, 0, 3)], int(uniform(rng, 4, 400)), 0};
   e.shape.topk = int(uniform(rng, 1, std::min(e.shape.experts, 8)));
   e.max_tokens = int(uniform(rng, 1, 100000));
-  e.tile_m = 16 << uniform(rng, 0, 2);
-  e.tile_n = 64 << uniform(rng, 0, 2);
+  e.tile_m = 16 << uniform(rng, 0, 3);
+  e.tile_n = e.tile_m == 128 ? 128 : 64 << uniform(rng, 0, 2);  // 128 rows: the shared main loop
   const int chunks = e.shape.inter_dim / 128;
   do e.k_batch = 1 << uniform(rng, 0, 4);
   while (chunks % e.k_batch);
@@ -35,7 +35,7 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.warps_m = e.tile_m == 32 && uniform(rng, 0, 1) ? 2 : 1;
   e.shared_mainloop = e.tile_m >= 32 && e.tile_n >= 128 && uniform(rng, 0, 1);
   if (e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
-  e.wgmma = e.shared_mainloop && e.tile_m == 64 && uniform(rng, 0, 1);
+  e.wgmma = e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1);
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));

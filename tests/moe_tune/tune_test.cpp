@@ -26,7 +26,7 @@ using Tiles = std::tuple<int, int, int, int, int, bool, bool>;  // tile_m, tile_
 std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
   std::set<Tiles> out;
   const int chunks = s.inter_dim / 128;
-  for (int tm : {16, 32, 64})
+  for (int tm : {16, 32, 64, 128})
     for (int tn : {64, 128, 256, 512}) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;
@@ -39,14 +39,15 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
-              if (tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false});
+              if (tm <= 64 && tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false});
               if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8))
                 out.insert({tm, tn, kb, slice, wm, false, false});
               // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
               const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
               if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) {
                 out.insert({tm, tn, kb, 1, wm, true, false});
-                if (tm == 64 && tn <= 256 && wm == 1) out.insert({tm, tn, kb, 1, wm, true, true});  // wgmma
+                if (((tm == 64 && tn <= 256) || (tm == 128 && tn == 128)) && wm == 1)
+                  out.insert({tm, tn, kb, 1, wm, true, true});  // wgmma
               }
             }
         }

@@ -20,7 +20,7 @@ struct TuneCliArgs {
   int n = 0, k = 0, experts = 0, topk = 0;
   std::vector<int> tokens{1, 4, 8, 16, 32, 64, 128, 256, 1024, 4096};
   int reps = 30, warmup = 3;
-  bool quick = false, no_check = false, no_wgmma = false;
+  bool quick = false, no_check = false, no_wgmma = false, shared_only = false;
   std::string out, merge, results, device_key, device;
   uint32_t seed = 1;
   int64_t flush_mib = -1;
@@ -64,6 +64,7 @@ void run_tune_moe_stage2(const TuneCliArgs& a) {
   o.quick = a.quick;
   o.check = !a.no_check;
   o.wgmma = !a.no_wgmma;
+  o.shared_only = a.shared_only;
   o.device_key = a.device_key;
   o.seed = a.seed;
   o.flush_bytes = a.flush_mib < 0 ? -1 : a.flush_mib << 20;
@@ -115,6 +116,7 @@ void add_tune(CLI::App& app) {
   cmd->add_flag("--quick", a->quick, "tile_n 128 and unroll 2 only (tile_m and k_batch still swept)");
   cmd->add_flag("--no-check", a->no_check, "skip comparing each candidate's output with the heuristic's");
   cmd->add_flag("--no-wgmma", a->no_wgmma, "leave out the wgmma candidates");
+  cmd->add_flag("--shared-only", a->shared_only, "only the shared main loop candidates (many tokens per expert)");
   cmd->add_option("--out", a->out, "the table to write (JSON)")->required();
   cmd->add_option("--merge", a->merge, "an existing table: its rows are kept unless measured again");
   cmd->add_option("--results", a->results, "also write every measurement (JSON)");

@@ -84,10 +84,10 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
   const std::vector<int> tile_ns = quick ? std::vector<int>{s.model_dim >= 128 ? 128 : 64} : std::vector<int>{64, 128, 256, 512};
   const std::vector<int> unrolls = quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4};
   const int chunks = s.inter_dim / kernels::kStage2ChunkK;
-  for (int tm : {16, 32, 64})
+  for (int tm : {16, 32, 64, 128})
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
-      const bool registers_fit = tm * tn <= 8192;       // the register main loop's tile limit
+      const bool registers_fit = tm <= 64 && tm * tn <= 8192;  // the register main loop's tile limit
       // Split-K by every divisor up to 24 (k_batch 6 on 24 chunks gives 4-chunk slices loaded at once).
       for (int kb : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
         if (kb > chunks || chunks % kb) continue;
@@ -117,7 +117,7 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
               c.validate();
               if (names.insert(c.kernel_name()).second) out.push_back(c);
               // The same tiles with wgmma (sm_90a; gfx950 runs them as the shared main loop).
-              if (tm == 64 && tn <= 256 && wm == 1) {
+              if (((tm == 64 && tn <= 256) || (tm == 128 && tn == 128)) && wm == 1) {
                 c.wgmma = true;
                 c.validate();
                 if (names.insert(c.kernel_name()).second) out.push_back(c);
@@ -151,6 +151,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   // Candidates per token count: the grid plus the heuristic's choice; all compiled up front.
   std::vector<MoeStage2Config> base = moe_stage2_tune_candidates(s, o.quick);
   if (!o.wgmma) std::erase_if(base, [](const MoeStage2Config& c) { return c.wgmma; });
+  if (o.shared_only) std::erase_if(base, [](const MoeStage2Config& c) { return !c.shared_mainloop; });
   std::vector<MoeStage2A16W4> ops;
   std::map<std::string, size_t> kernel_index;
   auto add_kernel = [&](MoeStage2Config c) {

@@ -19,6 +19,7 @@ struct MoeStage2TuneOptions {
   bool quick = false;       ///< tile_n 128 (64 when N < 128) and unroll 2 only
   bool check = true;        ///< run each candidate once more and compare its output with the heuristic's
   bool wgmma = true;        ///< include the wgmma candidates (sm_90a; the shared main loop elsewhere)
+  bool shared_only = false; ///< only the shared main loop candidates (with and without wgmma)
   std::string device_key;   ///< the table rows' "device" (empty: the full device name)
   uint32_t seed = 1;        ///< random inputs (routing, activations, weights)
   /// Bytes written to a scratch buffer before every timed launch so the L2 is cold; -1: by device
@@ -48,11 +49,11 @@ struct MoeStage2TuneResult {
   kernels::MoeStage2ConfigTable table;  ///< one "tuned" row per token count
 };
 
-/// The candidate configs for a shape (default epilogue): tile_m {16, 32, 64} x tile_n {64, 128, 256,
-/// 512} x k_batch dividing K/128 (up to 24) x unroll {1, 2, 4} x warps_m for the register main
-/// loop (at most 8192 tile elements; 16-row tiles also unroll whole slices of 3, 6 or 8 chunks),
-/// the shared main loop for tile_m >= 32, tile_n >= 128, k_batch <= 4 within gfx950's LDS, and with
-/// tile_m 64, tile_n 128 or 256 and warps_m 1 the same with wgmma. tile_n values that only add
+/// The candidate configs for a shape (default epilogue): tile_m {16, 32, 64, 128} x tile_n {64, 128,
+/// 256, 512} x k_batch dividing K/128 (up to 24) x unroll {1, 2, 4} x warps_m for the register main
+/// loop (tile_m <= 64, at most 8192 tile elements; 16-row tiles also unroll whole slices of 3, 6 or
+/// 8 chunks), the shared main loop for tile_m >= 32, tile_n >= 128, k_batch <= 4 within gfx950's
+/// LDS, and with tile_m 64 and tile_n 128 or 256, or 128 x 128, and warps_m 1 the same with wgmma. tile_n values that only add
 /// empty columns (tile_n / 2 >= N) are left out, and configs that compile to the same kernel
 /// (unroll capped by the slice) appear once. `quick`: tile_n 128 (64 when N < 128), unroll 2 and
 /// the register main loop only.

@@ -13,7 +13,9 @@ void MoeStage2Config::validate() const {
   if (inter_dim <= 0 || inter_dim % 256) fail(fmt::format("inter_dim must be a positive multiple of 256, got {}", inter_dim));
   if (experts <= 0) fail(fmt::format("experts must be positive, got {}", experts));
   if (topk <= 0 || topk > experts || topk > 255) fail(fmt::format("topk must be in [1, min(experts, 255)], got {}", topk));
-  if (tile_m != 16 && tile_m != 32 && tile_m != 64) fail(fmt::format("tile_m must be 16, 32 or 64, got {}", tile_m));
+  if (tile_m != 16 && tile_m != 32 && tile_m != 64 && tile_m != 128)
+    fail(fmt::format("tile_m must be 16, 32, 64 or 128, got {}", tile_m));
+  if (tile_m == 128 && !shared_mainloop) fail("tile_m 128 needs shared_mainloop");
   if (tile_n != 64 && tile_n != 128 && tile_n != 256 && tile_n != 512)
     fail(fmt::format("tile_n must be 64, 128, 256 or 512, got {}", tile_n));
   if (!shared_mainloop && tile_m * tile_n > 32 * 256)
@@ -30,8 +32,8 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))
     fail(fmt::format("shared_mainloop needs tile_m a multiple of 32 and tile_n >= 128, got {} x {}", tile_m, tile_n));
-  if (wgmma && (!shared_mainloop || tile_m != 64 || (tile_n != 128 && tile_n != 256)))
-    fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, got {} x {}{}", tile_m, tile_n,
+  if (wgmma && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
+    fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
   if (min_blocks_per_sm < -1 || min_blocks_per_sm > 8)

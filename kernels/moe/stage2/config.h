@@ -14,7 +14,7 @@ struct MoeStage2Config {
   int inter_dim = 0;   ///< K: contraction; a multiple of 256
   int experts = 0;     ///< E
   int topk = 0;
-  int tile_m = 16;     ///< 16, 32 or 64 rows per block (= the MoE sorting block size)
+  int tile_m = 16;     ///< 16, 32, 64 or (shared_mainloop) 128 rows per block (= the MoE sorting block size)
   int tile_n = 128;    ///< 64, 128, 256 or 512 columns per block; tile_m * tile_n <= 8192 (register main loop)
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
@@ -29,17 +29,18 @@ struct MoeStage2Config {
   /// from there (for many rows per expert); needs tile_m a multiple of 32 and tile_n >= 128.
   bool shared_mainloop = false;
   /// sm_90a, with shared_mainloop: operands staged in wgmma's core-matrix layout and multiplied by
-  /// the block's two warpgroups with wgmma (tile_m 64, tile_n 128 or 256). gfx950 has no wgmma and
-  /// runs the shared main loop of the same tiles.
+  /// the block's two warpgroups with wgmma (tile_m 64 with tile_n 128 or 256, or 128 x 128). gfx950
+  /// has no wgmma and runs the shared main loop of the same tiles.
   bool wgmma = false;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.
   bool register_epilogue = true;
-  /// sm_90a, register main loop: decode with one bf16x2 multiply per pair instead of two
-  /// (tile::Fp4Path::SoftwareSmallScale, exact for scales up to tile::kFp4SmallScaleMax = 2^1,
-  /// every real weight tensor); a warp that met a larger scale redoes its slice with the exact
-  /// decode after the loop. The result is the same either way; only the instruction count differs.
+  /// sm_90a: decode with one bf16x2 multiply per pair instead of two (tile::Fp4Path::
+  /// SoftwareSmallScale, exact for scales up to tile::kFp4SmallScaleMax = 2^1, every real weight
+  /// tensor). Register main loop: a warp that met a larger scale redoes its slice with the exact
+  /// decode after the loop; shared main loops: a thread whose scales of a step exceed it decodes
+  /// that step exactly. The result is the same either way; only the instruction count differs.
   bool small_scale_decode = true;
   /// sm_90a occupancy hint (KernelOptions::min_blocks_per_sm): -1 picks 2 for the register main
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when

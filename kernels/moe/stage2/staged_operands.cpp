@@ -57,11 +57,23 @@ std::vector<Value> StagedOperands::load_b(const Value& step) const {
 }
 
 void StagedOperands::store_b(const std::vector<Value>& raw, const Value& stage) const {
-  for (int i = 0; i < b_parts_; ++i)
-    for (int q = 0; q < 4; ++q) {
-      Value vals = tile::decode_fp4x8(extract(raw[2 * i], q), raw[2 * i + 1], tile::Fp4Path::Auto, tile::Fp4Order::Natural);
-      store(tb_.chunk_address(stage, b_row_[i], b_half_[i] * 4 + q), vals);
-    }
+  auto decode_and_store = [&](tile::Fp4Path path) {
+    for (int i = 0; i < b_parts_; ++i)
+      for (int q = 0; q < 4; ++q) {
+        Value vals = tile::decode_fp4x8(extract(raw[2 * i], q), raw[2 * i + 1], path, tile::Fp4Order::Natural);
+        store(tb_.chunk_address(stage, b_row_[i], b_half_[i] * 4 + q), vals);
+      }
+  };
+  if (target().has_fp4_convert || !cfg_.small_scale_decode) {
+    decode_and_store(tile::Fp4Path::Auto);
+    return;
+  }
+  // One multiply per pair where this thread's scales allow it (every real weight tensor), the
+  // exact two-multiply decode otherwise: the same values either way.
+  Value small = raw[1] <= tile::kFp4SmallScaleMax;
+  for (int i = 1; i < b_parts_; ++i) small = small & (raw[2 * i + 1] <= tile::kFp4SmallScaleMax);
+  if_(small, [&] { decode_and_store(tile::Fp4Path::SoftwareSmallScale); },
+      [&] { decode_and_store(tile::Fp4Path::Software); });
 }
 
 tile::TileCopy StagedOperands::copy_a_ahead(const Value& kt) const {

@@ -17,7 +17,8 @@ namespace tilejit::kernels::stage2_detail {
 ///  - B: tile_n weight rows x 64 K in two stages; thread p loads the preshuffled 16-byte block (row
 ///    (p / 32) * 16 + p % 16, half (p / 16) % 2) -- a warp reads 512 contiguous bytes -- into one of
 ///    four register slots (two when four do not divide the steps) several steps ahead, and decodes
-///    it exactly (natural K order, scale applied) into the next B stage. The step loop is unrolled
+///    it (natural K order, scale applied; on sm_90a with small_scale_decode one multiply per pair
+///    where the thread's scales are at most 2^1, else two) into the next B stage. The step loop is unrolled
 ///    by the slot count so that slot u is decoded and reloaded in place: a ring that shifted its
 ///    registers made every step wait for the load it had just issued (H100).
 /// Allocates both tiles (first, in whole KiB: every 8-row group 1024-byte aligned, as wgmma's

@@ -1,7 +1,9 @@
-// The stage-2 main loop with wgmma (sm_90a, config.wgmma): a block of 64 rows x tile_n columns,
-// warpgroup g (warps 4g .. 4g + 3) owning columns g * tile_n / 2 .. with one m64n(tile_n / 2)k16
-// accumulator; warp q of a group holds rows 16 q .. 16 q + 15 in the mma.sync C layout, so the
-// common epilogue writes it as tile_n / 16 column tiles.
+// The stage-2 main loop with wgmma (sm_90a, config.wgmma): the block's two warpgroups (warps
+// 4g .. 4g + 3) split a 64-row tile by columns (tile_m 64: group g owns columns g * tile_n / 2 ..)
+// or a 128-row tile by rows (tile_m 128: group g owns rows 64 g .., all tile_n columns), each with
+// one m64nNk16 accumulator; warp q of a group holds its rows 16 q .. 16 q + 15 in the mma.sync C
+// layout, so the common epilogue writes it as N / 8 column tiles. 128 rows decode each weight
+// tile for twice the rows (the decode is per block, the multiply per row).
 //
 // Per 64-K step (operands staged as staged_operands.h describes, in 64-column tiles whose XOR
 // swizzle is wgmma's 128-byte swizzle; with a no-swizzle core-matrix layout this loop measured
@@ -21,20 +23,22 @@ namespace tilejit::kernels::stage2_detail {
 using namespace dsl;
 
 namespace {
-constexpr int kRows = 64;  // wgmma's M: the block's rows
+constexpr int kGroupRows = 64;  // wgmma's M
 }  // namespace
 
 template <class OutT>
 void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
                        Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
                        Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
-  const int group_n = cfg.tile_n / 2;  // columns per warpgroup (wgmma N)
+  const int groups_n = 2 / (cfg.tile_m / kGroupRows);  // warpgroups along the columns: 2 or 1
+  const int group_n = cfg.tile_n / groups_n;            // columns per warpgroup (wgmma N)
   Value tid = thread_id();
   Value warp = udiv(tid, 32), group = udiv(tid, 128);
+  Value group_row0 = udiv(group, groups_n) * kGroupRows, group_col0 = urem(group, groups_n) * group_n;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
-  Value row0 = bm * kRows;
+  Value row0 = bm * cfg.tile_m;
   Value e = sorted_experts[bm];
-  StagedOperands ops(cfg, kRows, a, w, w_scale, sorted_ids, e, row0, bn, z, tokens);
+  StagedOperands ops(cfg, cfg.tile_m, a, w, w_scale, sorted_ids, e, row0, bn, z, tokens);
   const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
   const tile::SharedTile& ta = ops.a_tile();
   const tile::SharedTile& tb = ops.b_tile();
@@ -50,7 +54,7 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
       tile::wgmma_fence();
       Value d = acc;
       for (int k0 = 0; k0 < StagedOperands::kStepK; k0 += 16)
-        d = tile::wgmma(tile::wgmma_operand(ta, sa, Int(0), k0), tile::wgmma_operand(tb, sb, group * group_n, k0), d,
+        d = tile::wgmma(tile::wgmma_operand(ta, sa, group_row0, k0), tile::wgmma_operand(tb, sb, group_col0, k0), d,
                         tile::wgmma_layout(ta));
       tile::wgmma_commit();
       ops.stage_next_b(kt, u);  // runs while the wgmmas do
@@ -68,7 +72,7 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
     for (int j = 0; j < n_tiles; ++j)
       tiles.push_back(std::make_unique<Var<>>(
           make_vector({extract(all, 4 * j), extract(all, 4 * j + 1), extract(all, 4 * j + 2), extract(all, 4 * j + 3)})));
-    stage2_finish<OutT>(cfg, c_tile, tiles, 1, n_tiles, urem(warp, 4) * 16, group * group_n,
+    stage2_finish<OutT>(cfg, c_tile, tiles, 1, n_tiles, group_row0 + urem(warp, 4) * 16, group_col0,
                         {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
   });
 }
