@@ -146,9 +146,15 @@ class Sm90aBackend final : public TargetBackend {
   // ask for it (it drops !nontemporal on nc loads), so 4-, 8- and 16-byte loads are inline asm.
   llvm::Value* stream_load(IRB& b, llvm::Value* ptr, llvm::Type* type, llvm::Align align) override {
     unsigned bytes = unsigned(type->getPrimitiveSizeInBits().getFixedValue() / 8);
+    llvm::Type* i32 = b.getInt32Ty();
+    if ((bytes == 1 || bytes == 2) && type->isIntegerTy()) {  // widened into a 32-bit register
+      auto* fty = llvm::FunctionType::get(i32, {b.getInt64Ty()}, false);
+      auto* asm_fn = llvm::InlineAsm::get(fty, fmt::format("ld.global.nc.L1::no_allocate.u{} $0, [$1];", 8 * bytes),
+                                          "=r,l", /*hasSideEffects=*/false);
+      return b.CreateTrunc(b.CreateCall(asm_fn, {b.CreatePtrToInt(ptr, b.getInt64Ty())}), type);
+    }
     if ((bytes != 4 && bytes != 8 && bytes != 16) || align.value() < bytes) return b.CreateAlignedLoad(type, ptr, align);
     unsigned words = bytes / 4;
-    llvm::Type* i32 = b.getInt32Ty();
     llvm::Type* ret = words == 1 ? i32 : static_cast<llvm::Type*>(llvm::StructType::get(b.getContext(),
                                                                   std::vector<llvm::Type*>(words, i32)));
     auto* fty = llvm::FunctionType::get(ret, {b.getInt64Ty()}, false);

@@ -158,7 +158,7 @@ Value mxfp4_scale_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, 
 
 Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
                            const Arg& K_arg, int words, int first_word, bool rows_checked, ir::CachePolicy policy,
-                           const dsl::SrcLoc& loc) {
+                           ir::CachePolicy scale_policy, const dsl::SrcLoc& loc) {
   if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
   if (first_word < 0 || first_word + words > 4)
     dsl::detail::type_error(fmt::format("load_b_mxfp4: words {}..{} are outside the 16-byte block", first_word,
@@ -175,7 +175,7 @@ Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg
                              : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, policy, loc);
   Value sn = rows_checked ? dsl::min(m.a(n), m.a(Value(m.a(N) - m.i(1))), loc) : n;
   Value s_off = mxfp4_scale_offset(m.a(sn), m.a(kb), m.a(K), loc);
-  Value scale = dsl::zext(m.a(dsl::load(scales, m.a(s_off), 1, loc)), kI32, loc);
+  Value scale = dsl::zext(m.a(dsl::load(scales, m.a(s_off), 1, scale_policy, loc)), kI32, loc);
   return {codes, scale};
 }
 

@@ -64,10 +64,13 @@ struct Mxfp4Fragment {
 /// of 256 and N of 32. With `rows_checked`, rows n >= N read zero codes (a range-checked load)
 /// and the scale of row N-1, so a partial tile needs no branch (the caller masks those columns);
 /// without it the caller guarantees n < N and plain loads are used. `policy` applies to the
-/// weight codes (ir::CachePolicy::Stream when each byte is read once).
+/// weight codes (ir::CachePolicy::Stream when each byte is read once), `scale_policy` to the
+/// scale byte (Stream makes it a non-coherent read-only load too: on sm_90a a proxy fence
+/// (fence.proxy.async, a MEMBAR) then need not wait for it).
 Mxfp4Fragment load_b_mxfp4(const dsl::Value& w, const dsl::Value& scales, const dsl::Arg& n, const dsl::Arg& kb,
                            const dsl::Arg& N, const dsl::Arg& K, int words = 4, int first_word = 0,
                            bool rows_checked = true, ir::CachePolicy policy = ir::CachePolicy::Normal,
+                           ir::CachePolicy scale_policy = ir::CachePolicy::Normal,
                            const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 /// The 4-byte word of the preshuffled scales that holds rows {n, n ^ 16} x blocks {kb, kb ^ 4}

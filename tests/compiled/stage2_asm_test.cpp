@@ -104,18 +104,18 @@ TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
   }
 }
 
-// wgmma: sm_90a multiplies with four m64n(tile_n / 2)k16 wgmmas per 64-K step from core-matrix
-// tiles (no ldmatrix, no mma.sync), publishing its shared writes to the async proxy first; gfx950
-// compiles the same tiles as the shared main loop.
+// wgmma: sm_90a multiplies with four m64nNk16 wgmmas per 64-K step (N = tile_n / 2 with 64 rows,
+// tile_n with 128) from swizzled tiles (no ldmatrix, no mma.sync), publishing its shared writes to
+// the async proxy first; gfx950 compiles the same tiles as the shared main loop.
 TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
-  for (int tn : {128, 256}) {
-    MoeStage2Config cfg{3072, 3072, 128, 4, 64, tn, 1, OutDtype::BF16, true, true, true};
+  for (auto [tm, tn] : {std::pair{64, 128}, std::pair{64, 256}, std::pair{128, 128}}) {
+    MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
     cfg.shared_mainloop = true;
     cfg.wgmma = true;
     SCOPED_TRACE(cfg.kernel_name());
     backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
     std::string ptx(n.code.binary.begin(), n.code.binary.end());
-    const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(tn / 2) + "k16\\.f32\\.bf16\\.bf16";
+    const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(tm == 128 ? tn : tn / 2) + "k16\\.f32\\.bf16\\.bf16";
     // The loop is unrolled four times (48 steps): four steps of four wgmmas each.
     EXPECT_EQ(count(ptx, wgmma.c_str()), 16u);
     EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), 4u);

@@ -57,6 +57,24 @@ CHECK-DAG: ld.global.nc.L1::no_allocate.b32
   EXPECT_NE(r.assembly.find("ld.global.v4.b32"), std::string::npos) << "the normal load of b\n" << r.assembly;
 }
 
+// Byte and 16-bit stream loads (MXFP4 scales) are non-coherent too, widened into 32-bit registers.
+TEST(CachePolicy, Sm90aNarrowStreamLoadsAreNonCoherent) {
+  Kernel k("narrow_stream_loads");
+  ValueId a = k.param("a", gptr(Scalar::I8));
+  ValueId h = k.param("h", gptr(Scalar::I16));
+  ValueId out = k.param("out", gptr(Scalar::I32));
+  ValueId byte = k.op(OpCode::Load, ir::Type::scalar(Scalar::I8), {k.ptr_add(a, k.global_id())}, {kStream});
+  ValueId half = k.op(OpCode::Load, ir::Type::scalar(Scalar::I16), {k.ptr_add(h, k.global_id())}, {kStream});
+  ValueId sum = k.op(OpCode::Add, i32(), {k.op(OpCode::ZExt, i32(), {byte}), k.op(OpCode::ZExt, i32(), {half})});
+  k.store(k.ptr_add(out, k.global_id()), sum);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, R"(
+CHECK-DAG: ld.global.nc.L1::no_allocate.u8
+CHECK-DAG: ld.global.nc.L1::no_allocate.u16
+)"), "");
+  EXPECT_EQ(r.assembly.find("ld.global.u8"), std::string::npos) << r.assembly;
+}
+
 TEST(CachePolicy, Gfx950StreamLoadsAreNontemporal) {
   auto r = compile_or_fail(stream_loads(), Target::Gfx950);
   EXPECT_EQ(file_check(r.assembly, R"(

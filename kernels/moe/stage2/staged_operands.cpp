@@ -49,7 +49,7 @@ std::vector<Value> StagedOperands::load_b(const Value& step) const {
   for (int i = 0; i < b_parts_; ++i) {
     tile::Mxfp4Fragment f =
         tile::load_b_mxfp4(w_e_, s_e_, bn_ * cfg_.tile_n + b_row_[i], kb_first_ + step * 2 + b_half_[i], cfg_.model_dim,
-                           cfg_.inter_dim, 4, 0, rows_checked_, ir::CachePolicy::Stream);
+                           cfg_.inter_dim, 4, 0, rows_checked_, ir::CachePolicy::Stream, ir::CachePolicy::Stream);
     raw.push_back(f.words);
     raw.push_back(f.scale);
   }
