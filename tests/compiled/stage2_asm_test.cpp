@@ -121,7 +121,7 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
     EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), 4u);
     EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), 4u);
     EXPECT_EQ(count(ptx, R"(wgmma\.wait_group\.sync\.aligned\s+0;)"), 4u);
-    EXPECT_EQ(count(ptx, R"(fence\.proxy\.async\.shared::cta)"), 2u);  // one per two steps
+    EXPECT_EQ(count(ptx, R"(fence\.proxy\.async\.shared::cta)"), 4u);
     EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync)"), 0u);
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 1u);
     EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";

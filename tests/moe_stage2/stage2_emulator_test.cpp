@@ -150,8 +150,6 @@ const Case kCases[] = {
     {"shared_mainloop_m128_kbatch2", 90, 128, 512, 3, 2, 128, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 4, true, false},
     // Six 64-K steps per slice: two register slots instead of four (both main loops).
     {"wgmma_six_steps", 37, 128, 768, 4, 2, 64, 128, 2, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true},
-    // Two steps per slice: the wgmma loop's prologue stages both B steps, nothing is left to load.
-    {"wgmma_two_steps", 30, 128, 256, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true, true, true, true},
     {"shared_mainloop_six_steps", 29, 128, 768, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true},
 };
 

@@ -70,10 +70,9 @@ struct MoeStage2Config {
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
   /// warps_m > 1 and " sh" for the shared main loop.
   std::string tiles_text() const;
-  /// Shared memory of a block on gfx950 (it always keeps the f32 epilogue tile, tile_m x tile_n x
-  /// 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B stages of
-  /// tile_n x 64 bf16, shared activations their slice. sm_90a's wgmma loop holds five A and three
-  /// B stages instead (at most 136 KiB with the register epilogue).
+  /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
+  /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
+  /// stages of tile_n x 64 bf16, shared activations their slice.
   int shared_bytes() const {
     return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
            (uses_shared_activations() ? activation_bytes() : 0);

@@ -31,16 +31,17 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   Value e = sorted_experts[bm];
   StagedOperands ops(cfg, cfg.tile_m, a, w, w_scale, sorted_ids, e, row0, bn, z, tokens);
   const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
+  const int a_stages = StagedOperands::kAStages, b_stages = StagedOperands::kBStages;
 
   if_(row0 < num_valid[0], [&] {
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
     ops.prologue();
     ops.for_steps([&](const Value& kt, int u) {
-      ops.wait_a();  // A step kt has landed (this thread's copies) ...
-      barrier();     // ... everyone's, B step kt is stored, stages of kt - 1 are free
+      tile::copy_wait(a_stages - 2);  // A step kt has landed (this thread's copies) ...
+      barrier();                      // ... everyone's, B step kt is stored, stages of kt - 1 are free
       tile::TileCopy next_a = ops.copy_a_ahead(kt);
-      Value sa = ops.a_stage(kt), sb = ops.b_stage(kt);
+      Value sa = urem(kt, a_stages), sb = urem(kt, b_stages);
       for (int k0 = 0; k0 < StagedOperands::kStepK; k0 += mma_k) {
         std::vector<Value> af, bf = tile::load_b_fragments(ops.b_tile(), sb, grid.col0, k0, n_tiles);
         for (int mt = 0; mt < m_tiles; ++mt) af.push_back(tile::load_a_fragment(ops.a_tile(), sa, grid.row0 + 16 * mt, k0));

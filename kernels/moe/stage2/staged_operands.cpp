@@ -13,11 +13,10 @@ constexpr int kSlots = 4;  // raw weight words in registers for steps kt + 1 .. 
 
 StagedOperands::StagedOperands(const MoeStage2Config& cfg, int rows, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
                                Ptr<int32_t> sorted_ids, const Value& e, const Value& row0, const Value& bn,
-                               const Value& z, const Value& tokens, StageCounts stages)
+                               const Value& z, const Value& tokens)
     : cfg_(cfg),
-      stages_(stages),
-      ta_(tile::make_shared_tile(rows, kStepK, stages.a)),
-      tb_(tile::make_shared_tile(cfg.tile_n, kStepK, stages.b)),
+      ta_(tile::make_shared_tile(rows, kStepK, kAStages)),
+      tb_(tile::make_shared_tile(cfg.tile_n, kStepK, kBStages)),
       steps_(cfg.slice_k() / kStepK),
       b_parts_(cfg.tile_n * 2 / kStage2Threads),
       ahead_(steps_ % kSlots == 0 ? kSlots : 2),  // steps is even (slices of 128 K)
@@ -77,32 +76,28 @@ void StagedOperands::store_b(const std::vector<Value>& raw, const Value& stage) 
       [&] { decode_and_store(tile::Fp4Path::Software); });
 }
 
-// One commit group per step: steps up to kt + a_ahead - 1 are committed when step kt waits.
-void StagedOperands::wait_a(int count) const { tile::copy_wait(stages_.a_ahead - count); }
-
 tile::TileCopy StagedOperands::copy_a_ahead(const Value& kt) const {
-  return tile::copy_rows_begin(ta_, a_stage(kt + stages_.a_ahead), a_src_,
-                               k_first_ + min(kt + stages_.a_ahead, steps_ - 1) * kStepK, kStage2Threads);
+  return tile::copy_rows_begin(ta_, urem(kt + (kAStages - 1), kAStages), a_src_,
+                               k_first_ + min(kt + (kAStages - 1), steps_ - 1) * kStepK, kStage2Threads);
 }
 
 void StagedOperands::prologue() {
-  for (int p = 0; p < stages_.a_ahead; ++p) {
+  for (int p = 0; p < kAStages - 1; ++p) {
     tile::copy_end(tile::copy_rows_begin(ta_, Int(p), a_src_, k_first_ + std::min(p, steps_ - 1) * kStepK, kStage2Threads));
     tile::copy_commit();
   }
-  for (int p = 0; p < stages_.b_lead; ++p) store_b(load_b(Int(std::min(p, steps_ - 1))), Int(p));
+  store_b(load_b(Int(0)), Int(0));
   slots_.clear();
   slots_.resize(size_t(ahead_));
-  for (int j = 0; j < ahead_; ++j)  // slot j: step j + b_lead, the first the loop decodes from it
-    for (const Value& v : load_b(Int(std::min(j + stages_.b_lead, steps_ - 1))))
-      slots_[size_t(j)].push_back(std::make_unique<Var<>>(v));
+  for (int j = 0; j < ahead_; ++j)  // slot j: step j + 1, the first the loop decodes from it
+    for (const Value& v : load_b(Int(std::min(j + 1, steps_ - 1)))) slots_[size_t(j)].push_back(std::make_unique<Var<>>(v));
 }
 
 void StagedOperands::stage_next_b(const Value& kt, int u) {
   std::vector<Value> raw;
   for (auto& v : slots_[size_t(u)]) raw.push_back(v->get());
-  store_b(raw, b_stage(kt + stages_.b_lead));
-  std::vector<Value> fetched = load_b(min(kt + (ahead_ + stages_.b_lead), steps_ - 1));
+  store_b(raw, urem(kt + 1, kBStages));
+  std::vector<Value> fetched = load_b(min(kt + (ahead_ + 1), steps_ - 1));
   for (size_t i = 0; i < fetched.size(); ++i) *slots_[size_t(u)][i] = fetched[i];
 }
 

@@ -11,48 +11,37 @@
 
 namespace tilejit::kernels::stage2_detail {
 
-/// How many 64-K steps the operand stages hold and how far ahead they are filled. In step kt the
-/// main loop reads A and B of step kt, decodes B of step kt + b_lead into its stage and starts the
-/// A copy of step kt + a_ahead: b needs b_lead + 1 stages, a needs a_ahead + 1.
-struct StageCounts {
-  int a = 4, a_ahead = 3, b = 2, b_lead = 1;
-};
-
 /// The block's operands in shared memory, per 64-K step:
-///  - A: `rows` activation rows x 64 K in StageCounts::a stages (64-column swizzled tiles),
-///    gathered with tile::copy_rows_begin (cp.async on sm_90a) a_ahead steps ahead;
-///  - B: tile_n weight rows x 64 K in StageCounts::b stages; thread p loads the preshuffled 16-byte
-///    block (row (p / 32) * 16 + p % 16, half (p / 16) % 2) -- a warp reads 512 contiguous bytes --
-///    into one of four register slots (two when four do not divide the steps) several steps
-///    ahead, and decodes it (natural K order, scale applied; on sm_90a with small_scale_decode one
-///    multiply per pair where the thread's scales are at most 2^1, else two) into the stage of
-///    step kt + b_lead. The step loop is unrolled by the slot count so that slot u is decoded and
-///    reloaded in place: a ring that shifted its registers made every step wait for the load it
-///    had just issued (H100).
+///  - A: `rows` activation rows x 64 K in four stages (64-column swizzled tiles), gathered with
+///    tile::copy_rows_begin (cp.async on sm_90a) three steps ahead;
+///  - B: tile_n weight rows x 64 K in two stages; thread p loads the preshuffled 16-byte block (row
+///    (p / 32) * 16 + p % 16, half (p / 16) % 2) -- a warp reads 512 contiguous bytes -- into one of
+///    four register slots (two when four do not divide the steps) several steps ahead, and decodes
+///    it (natural K order, scale applied; on sm_90a with small_scale_decode one multiply per pair
+///    where the thread's scales are at most 2^1, else two) into the next B stage. The step loop is unrolled
+///    by the slot count so that slot u is decoded and reloaded in place: a ring that shifted its
+///    registers made every step wait for the load it had just issued (H100).
 /// Allocates both tiles (first, in whole KiB: every 8-row group 1024-byte aligned, as wgmma's
 /// swizzle needs); reads the sorted row ids and the expert's pointers.
 class StagedOperands {
  public:
-  static constexpr int kStepK = 64;  ///< K per step (two 32-K scale blocks)
+  static constexpr int kStepK = 64;   ///< K per step (two 32-K scale blocks)
+  static constexpr int kAStages = 4;  ///< A copies run kAStages - 1 steps ahead
+  static constexpr int kBStages = 2;
 
   StagedOperands(const MoeStage2Config& cfg, int rows, dsl::Ptr<bf16> a, dsl::Ptr<int32_t> w, dsl::Ptr<uint8_t> w_scale,
                  dsl::Ptr<int32_t> sorted_ids, const dsl::Value& e, const dsl::Value& row0, const dsl::Value& bn,
-                 const dsl::Value& z, const dsl::Value& tokens, StageCounts stages = {});
+                 const dsl::Value& z, const dsl::Value& tokens);
 
   const tile::SharedTile& a_tile() const { return ta_; }
   const tile::SharedTile& b_tile() const { return tb_; }
   int steps() const { return steps_; }
-  /// The A stage and B stage of step kt.
-  dsl::Value a_stage(const dsl::Value& kt) const { return dsl::urem(kt, stages_.a); }
-  dsl::Value b_stage(const dsl::Value& kt) const { return dsl::urem(kt, stages_.b); }
-  /// At step kt: waits until this thread's A copies of steps kt .. kt + count - 1 have landed.
-  void wait_a(int count = 1) const;
 
-  /// A steps 0 .. a_ahead - 1 copied and committed, B steps 0 .. b_lead - 1 decoded, the slots loaded.
+  /// A steps 0 .. kAStages - 2 copied and committed, B step 0 decoded into stage 0, the slots loaded.
   void prologue();
-  /// Starts the A copy of step kt + a_ahead (the last step again past the end) into its stage.
+  /// Starts the A copy of step kt + kAStages - 1 (the last step again past the end) into its stage.
   tile::TileCopy copy_a_ahead(const dsl::Value& kt) const;
-  /// Decodes B of step kt + b_lead (slot u) into its stage and reloads slot u with a later step.
+  /// Decodes B of step kt + 1 (slot u) into its stage and reloads slot u with a later step.
   void stage_next_b(const dsl::Value& kt, int u);
   /// Calls step(kt, u) for every step kt (u = kt % slots, static).
   void for_steps(const std::function<void(const dsl::Value&, int)>& step) const;
@@ -62,7 +51,6 @@ class StagedOperands {
   void store_b(const std::vector<dsl::Value>& raw, const dsl::Value& stage) const;
 
   const MoeStage2Config& cfg_;
-  StageCounts stages_;
   tile::SharedTile ta_, tb_;
   int steps_, b_parts_, ahead_;
   bool rows_checked_;

@@ -7,14 +7,10 @@
 //
 // Per 64-K step (operands staged as staged_operands.h describes, in 64-column tiles whose XOR
 // swizzle is wgmma's 128-byte swizzle; with a no-swizzle core-matrix layout this loop measured
-// 1.3-4.5x slower on the H100): one barrier, then the four k16 wgmmas of step kt are issued and
-// run while the threads decode B of step kt + 2 and start A of kt + 4; wait_group 0 ends the
-// step, so at the next barrier no wgmma reads a stage that is about to be written.
-// wgmma reads shared memory through the async proxy, so the threads' writes (B stores, A copies)
-// need a proxy fence first; on the H100 that fence (a MEMBAR) waited for the weight loads in
-// flight, about one load latency per fence. So the fence comes every second step and covers two:
-// B is decoded two steps ahead (three stages) and A waited for two steps at a time (five stages,
-// copies four ahead).
+// 1.3-4.5x slower on the H100): each thread publishes its writes of step kt to wgmma
+// (fence.proxy.async), one barrier, then the four k16 wgmmas of step kt are issued and run while
+// the threads decode B of step kt + 1 into the other stage and start A of kt + 3; wait_group 0
+// ends the step, so at the next barrier no wgmma reads a stage that is about to be written.
 #include "kernels/moe/stage2/wgmma_mainloop.h"
 
 #include "dsl/tile/intrinsics.h"
@@ -42,8 +38,7 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
   Value e = sorted_experts[bm];
-  StagedOperands ops(cfg, cfg.tile_m, a, w, w_scale, sorted_ids, e, row0, bn, z, tokens,
-                     {.a = 5, .a_ahead = 4, .b = 3, .b_lead = 2});
+  StagedOperands ops(cfg, cfg.tile_m, a, w, w_scale, sorted_ids, e, row0, bn, z, tokens);
   const std::optional<SharedPtr<float>> c_tile = epilogue_tile(cfg);
   const tile::SharedTile& ta = ops.a_tile();
   const tile::SharedTile& tb = ops.b_tile();
@@ -52,12 +47,10 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
     Var<> acc(splat(0.0f, group_n / 2));
     ops.prologue();
     ops.for_steps([&](const Value& kt, int u) {
-      if (u % 2 == 0) {  // kt is even (the slot count is)
-        ops.wait_a(2);               // A steps kt, kt + 1 have landed (this thread's copies)
-        tile::fence_proxy_async();  // this thread's A and B writes of steps kt, kt + 1, for wgmma
-      }
-      barrier();  // everyone's; no wgmma of step kt - 1 is still reading
-      Value sa = ops.a_stage(kt), sb = ops.b_stage(kt);
+      tile::copy_wait(StagedOperands::kAStages - 2);  // A step kt has landed (this thread's copies)
+      tile::fence_proxy_async();  // this thread's A and B writes of step kt, for wgmma
+      barrier();                  // everyone's; no wgmma of step kt - 1 is still reading
+      Value sa = urem(kt, StagedOperands::kAStages), sb = urem(kt, StagedOperands::kBStages);
       tile::wgmma_fence();
       Value d = acc;
       for (int k0 = 0; k0 < StagedOperands::kStepK; k0 += 16)
