@@ -81,6 +81,36 @@ TEST(TuneCandidates, CoverTheGridOnce) {
   }
 }
 
+// --shared-only / --no-wgmma: the measured set is the filtered grid plus the heuristic's config.
+TEST(Tune, SharedOnlyAndNoWgmmaFilterTheCandidates) {
+  SeededRng rng;
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2TuneOptions o;
+  o.shape = {256, 256, 4, 2};
+  o.tokens = {int(uniform(*rng, 20, 40))};
+  o.reps = 1;
+  o.warmup = 0;
+  o.check = false;
+  o.seed = rng.seed();
+  o.shared_only = true;
+  o.wgmma = uniform(*rng, 0, 1) == 1;
+  SCOPED_TRACE(fmt::format("wgmma {}", o.wgmma));
+  MoeStage2TuneResult r = tune_moe_stage2(*dev, o);
+  std::set<std::string> want, got;
+  for (const MoeStage2Config& c : moe_stage2_tune_candidates(o.shape, false))
+    if (c.shared_mainloop && (o.wgmma || !c.wgmma)) want.insert(c.kernel_name());
+  ASSERT_FALSE(want.empty());
+  size_t tm128 = 0;
+  for (const MoeStage2TuneMeasurement& m : r.measurements) {
+    EXPECT_GT(m.median_us, 0.0);
+    if (m.heuristic && !m.config.shared_mainloop) continue;  // always measured, the speedup's reference
+    got.insert(m.config.kernel_name());
+    tm128 += m.config.tile_m == 128;
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GT(tm128, 0u) << "128-row tiles are candidates of the shared main loop";
+}
+
 TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
   SeededRng rng;
   auto dev = emulator::make_emulator_device({.target = uniform(*rng, 0, 1) ? Target::Sm90a : Target::Gfx950});

@@ -194,11 +194,11 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     moe::Routing r = moe::random_routing(rng, tokens, s.topk, s.experts);
     auto a = moe::random_bf16_normal(rng, size_t(tokens) * s.topk * s.inter_dim);
     Buffer<uint16_t> da(dev, std::span<const uint16_t>(a));
-    std::map<int, SortedOnDevice> sorted;
-    for (const MoeStage2Config& c : base)
-      if (!sorted.count(c.tile_m)) sorted.emplace(c.tile_m, sort_on_device(dev, r, tokens, s, c.tile_m));
-    Buffer<uint16_t> out(dev, size_t(tokens) * s.model_dim);
     const std::vector<size_t>& ks = per_tokens[ti];
+    std::map<int, SortedOnDevice> sorted;  // per tile_m of the measured kernels (the heuristic's included)
+    for (size_t k : ks)
+      if (int tm = ops[k].config().tile_m; !sorted.count(tm)) sorted.emplace(tm, sort_on_device(dev, r, tokens, s, tm));
+    Buffer<uint16_t> out(dev, size_t(tokens) * s.model_dim);
     auto args_for = [&](const MoeStage2A16W4& k) {
       const SortedOnDevice& so = sorted.at(k.config().tile_m);
       return MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), so.ids.ptr(), so.weights.ptr(), so.experts.ptr(),
