@@ -80,6 +80,25 @@ struct CpCopy {
   uint8_t data[16];
 };
 
+/// One wgmma group of a warpgroup: the 16-byte shared chunks its wgmmas read, and the first of
+/// them (named when a write races with it).
+struct WgmmaGroup {
+  std::vector<uint32_t> chunks;
+  const Inst* first = nullptr;
+};
+
+/// wgmma reads in flight (sm_90a). The emulator computes a wgmma when it issues, but hardware may
+/// read its operands until a wgmma_wait retires its group: a shared write into them before that is
+/// a race, which the emulator reports (check_wgmma_reads) instead of computing a clean result.
+struct WgmmaReads {
+  std::vector<uint16_t> count;  // per 16-byte shared chunk: groups in flight that read it
+  std::vector<uint32_t> stamp;  // per chunk: the last open group that counted it
+  uint32_t next_stamp = 1;
+  uint32_t busy = 0;            // chunks with count > 0 (0: no shared write needs checking)
+  std::vector<WgmmaGroup> open;                   // per warpgroup: issued, not yet committed
+  std::vector<std::vector<WgmmaGroup>> committed;  // per warpgroup, oldest first
+};
+
 /// The state of one worker running workgroups one after another.
 struct Wave {
   const LaunchInfo* L = nullptr;
@@ -94,6 +113,7 @@ struct Wave {
   std::vector<Range> caches;  // per op: the allocation its last access hit (empty range at first)
   std::vector<CpCopy> cp_pending;
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
+  WgmmaReads wgmma;
 
   template <class T>
   T* at(uint32_t off) const { return reinterpret_cast<T*>(vals + size_t(off) * nlanes); }
@@ -108,6 +128,11 @@ struct Wave {
 void init_wave(Wave& w, const LaunchInfo& L);
 /// Runs workgroup `b` (block index) to completion on `w`.
 void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz);
+/// Faults when `bytes` of shared memory at `addr`, written by `lane`, may still be read by a wgmma
+/// in flight (call only while w.wgmma.busy).
+void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes);
+/// Forgets every wgmma in flight (a new workgroup).
+void reset_wgmma_reads(Wave& w);
 /// Runs a region's ops under the current mask.
 inline void run_block(Wave& w, const Block& b) {
   for (const Inst& in : b.insts) in.fn(w, in);

@@ -147,6 +147,7 @@ void exec_cp_async(Wave& w, const Inst& in) {
     int32_t n = nbytes[l];
     if (n < 0 || n > 16) fault(w, in, l, fmt::format("src_bytes {} is outside 0..16", n));
     shared_ptr(w, in, l, dst[l], 16, 16, true, 1);  // second cache slot: the shared side
+    if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], 16);  // the copy may land at any time
     if (src[l] & 15) fault_misaligned(w, in, l, false, src[l], 16, 16);
     CpCopy c{l, w.cp_committed[l], dst[l], {}};
     std::memset(c.data, 0, sizeof c.data);
@@ -192,10 +193,70 @@ Handler select_cp_async(Prep& p) {
 // ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, both operands K-major in shared memory (no swizzle
 // or the 128-byte swizzle, ops.def); fence / commit / wait and fence.proxy.async ----
 // The product is computed when the wgmma issues, with the numerics of the m16n8k16 mma.sync (one
-// fused 16-term dot per element). Hardware may read the operands any time until the wait retires
-// the group; the emulator does not model that window.
+// fused 16-term dot per element). Hardware may read the operands any time until a wait retires
+// the group, so the emulator keeps the chunks each group reads (WgmmaReads) from its issue until
+// then and faults on a shared write into them (a store, an atomic, or a cp.async issued).
 
 constexpr uint32_t kWarpgroup = 128;
+
+/// Counts the 16-byte chunk holding shared offset `at` as read by warpgroup g's open group.
+void note_wgmma_read(Wave& w, const Inst& in, uint32_t g, uint32_t at) {
+  WgmmaReads& r = w.wgmma;
+  WgmmaGroup& open = r.open[g];
+  if (open.chunks.empty()) {
+    open.first = &in;
+    r.stamp.resize(r.count.size(), 0);
+    open.chunks.reserve(64);
+  }
+  const uint32_t c = at / 16, stamp = r.next_stamp + g;  // one stamp per open group
+  if (r.stamp[c] == stamp) return;
+  r.stamp[c] = stamp;
+  open.chunks.push_back(c);
+  r.busy += r.count[c]++ == 0;
+}
+
+void retire_wgmma_group(WgmmaReads& r, const WgmmaGroup& group) {
+  for (uint32_t c : group.chunks) r.busy -= --r.count[c] == 0;
+}
+
+/// Which group reads chunk c, for the message.
+std::string wgmma_reader(const Wave& w, uint32_t c) {
+  auto reads = [&](const WgmmaGroup& grp) { return std::find(grp.chunks.begin(), grp.chunks.end(), c) != grp.chunks.end(); };
+  for (size_t g = 0; g < w.wgmma.open.size(); ++g) {
+    const WgmmaGroup* hit = reads(w.wgmma.open[g]) ? &w.wgmma.open[g] : nullptr;
+    for (const WgmmaGroup& grp : w.wgmma.committed[g])
+      if (!hit && reads(grp)) hit = &grp;
+    if (hit) {
+      const ir::SourceLoc& loc = hit->first->op->loc;
+      return fmt::format("warpgroup {}, threads {}..{}, its wgmma{}", g, g * kWarpgroup, g * kWarpgroup + kWarpgroup - 1,
+                         loc.known() ? " at " + loc.str() : "");
+    }
+  }
+  return "a warpgroup";
+}
+
+}  // namespace
+
+void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes) {
+  const WgmmaReads& r = w.wgmma;
+  for (uint64_t c = addr / 16; c <= (addr + bytes - 1) / 16 && c < r.count.size(); ++c)
+    if (r.count[c])
+      fault_at(w, in, lane,
+               fmt::format("writes into the operands of a wgmma still in flight ({}; retire its group with "
+                           "wgmma_commit and wgmma_wait first)",
+                           wgmma_reader(w, uint32_t(c))),
+               true, addr);
+}
+
+void reset_wgmma_reads(Wave& w) {
+  WgmmaReads& r = w.wgmma;
+  if (r.busy) std::fill(r.count.begin(), r.count.end(), uint16_t(0));
+  r.busy = 0;
+  for (auto& g : r.open) g.chunks.clear();
+  for (auto& g : r.committed) g.clear();
+}
+
+namespace {
 
 /// The shared byte offset every lane of the warpgroup at `s` passes in operand `k`; faults if they differ.
 uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const char* what) {
@@ -217,6 +278,7 @@ void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint3
       uint32_t at = swizzle ? base + (r / 8) * sbo + (r % 8) * 128 + h * 16 : base + (r / 8) * sbo + h * lbo + (r % 8) * 16;
       if (swizzle) at ^= ((at >> 7) & 7) << 4;
       std::memcpy(out + r * 16 + h * 8, shared_ptr(w, in, lane, at, 16, 16, false), 16);
+      note_wgmma_read(w, in, lane / kWarpgroup, at);
     }
 }
 
@@ -228,6 +290,13 @@ void exec_wgmma(Wave& w, const Inst& in) {
   float* d = w.at<float>(in.r);
   uint16_t a[64 * 16], b[128 * 16];  // N <= 128 (select_wgmma)
   float acc[64 * 128];
+  WgmmaReads& reads = w.wgmma;
+  if (reads.open.empty()) {  // the first wgmma of this worker's launch
+    const size_t groups = (w.nlanes + kWarpgroup - 1) / kWarpgroup;
+    reads.open.resize(groups);
+    reads.committed.resize(groups);
+    reads.count.assign((w.P->shared_bytes + 15) / 16, 0);
+  }
   for (uint32_t s = 0; s < w.nlanes; s += kWarpgroup) {
     if (!any_active(w, s, kWarpgroup)) continue;
     require_whole_group(w, in, s, kWarpgroup, "wgmma");
@@ -255,8 +324,28 @@ void exec_wgmma(Wave& w, const Inst& in) {
   }
 }
 
-/// wgmma_wait: the operations already completed at issue; the accumulator passes through.
+/// wgmma_commit: each warpgroup's open group joins its committed ones.
+void exec_wgmma_commit(Wave& w, const Inst&) {
+  WgmmaReads& r = w.wgmma;
+  for (size_t g = 0; g < r.open.size(); ++g) {
+    if (!any_active(w, uint32_t(g) * kWarpgroup, kWarpgroup)) continue;
+    r.committed[g].push_back(std::move(r.open[g]));
+    r.open[g] = {};
+  }
+  r.next_stamp += uint32_t(r.open.size());  // fresh stamps for the next open groups
+}
+
+/// wgmma_wait: the operations already completed at issue; the accumulator passes through, and each
+/// warpgroup's committed groups but the newest `pending` are retired (their reads are over).
 void exec_wgmma_wait(Wave& w, const Inst& in) {
+  WgmmaReads& r = w.wgmma;
+  for (size_t g = 0; g < r.committed.size(); ++g) {
+    if (!any_active(w, uint32_t(g) * kWarpgroup, kWarpgroup)) continue;
+    auto& done = r.committed[g];
+    const size_t retire = done.size() > size_t(in.attr) ? done.size() - size_t(in.attr) : 0;
+    for (size_t i = 0; i < retire; ++i) retire_wgmma_group(r, done[i]);
+    done.erase(done.begin(), done.begin() + ptrdiff_t(retire));
+  }
   const size_t bytes = size_t(in.width) * 4;
   const uint8_t* src = w.at<uint8_t>(in.o[0]);
   uint8_t* dst = w.at<uint8_t>(in.r);
@@ -288,9 +377,12 @@ Handler select_wgmma(Prep& p) {
     case OpCode::WgmmaWait:
       p.require(p.type(0) == p.in.rt && p.in.rt.is_value() && p.in.rt.elem == Scalar::F32,
                 "wgmma_wait takes and returns the same f32 accumulator");
+      p.require(p.in.attr >= 0 && p.in.attr <= 7, "the groups left pending (attr 0) must be 0..7");
       return exec_wgmma_wait;
+    case OpCode::WgmmaCommit:
+      return exec_wgmma_commit;
     default:
-      return exec_nothing;  // fence, commit, fence.proxy.async: the emulator's wgmma is synchronous
+      return exec_nothing;  // wgmma_fence, fence.proxy.async: ordering the emulator needs no help with
   }
 }
 

@@ -73,6 +73,10 @@ void exec_store(Wave& w, const Inst& in) {
   const uint32_t size = N ? uint32_t(N) : uint32_t(in.aux);
   const P* p = w.at<P>(in.o[0]);
   const uint8_t* v = w.at<uint8_t>(in.o[1]);
+  if constexpr (Shared)
+    if (w.wgmma.busy)
+      for (uint32_t l = 0; l < w.nlanes; ++l)
+        if (w.mask[l]) check_wgmma_reads(w, in, l, p[l], size);
   LaneAccess<Shared> acc(w, in, size, true);
   if (w.full()) {
     for (uint32_t l = 0; l < w.nlanes; ++l) std::memcpy(acc(l, p[l]), v + size_t(l) * size, size);
@@ -144,6 +148,7 @@ void exec_atomic_add(Wave& w, const Inst& in) {
     if (!w.mask[l]) continue;
     uint8_t* h = lane_ptr<Shared>(w, in, l, p[l], 4, 4, true);
     if constexpr (Shared) {
+      if (w.wgmma.busy) check_wgmma_reads(w, in, l, p[l], 4);
       uint32_t old;
       std::memcpy(&old, h, 4);
       uint32_t nv = atomic_apply<K>(old, v[l]);

@@ -1,7 +1,7 @@
 // wgmma m64nNk16 on the emulator: operands placed in shared memory by the host in the K-major
 // layouts (ops.def: no swizzle, 128-byte swizzle), chained k-steps, two warpgroups, against a
-// double reference; the
-// warpgroup checks (whole group, uniform addresses) and the target check.
+// double reference; the warpgroup checks (whole group, uniform addresses), writes into operands
+// a wgmma may still read, and the target check.
 #include <cmath>
 #include <cstring>
 
@@ -159,6 +159,86 @@ TEST(Wgmma, NeedsTheWholeWarpgroup) {
 TEST(Wgmma, NeedsOneAddressPerWarpgroup) {
   EXPECT_TRUE(mentions(run_fault(128, false), {"wgmma_fault", "'wgmma'", "thread (1,0,0)", "same in the whole warpgroup"}));
 }
+
+// A write into shared memory a wgmma may still read (hardware reads the operands until a wait
+// retires the group) is a race the emulator reports, naming the writer and the wgmma's warpgroup.
+enum class Race { StoreBeforeWait, StoreIntoNewerGroup, StoreIntoRetiredGroup, CopyIntoInFlight, OtherWarpgroup };
+
+/// Tiles of 64 x 16 (A) and 8 x 16 (B) bf16 in the no-swizzle layout (lbo 128, sbo 256): A1 at
+/// byte 0, B1 at 2048, A2 at 4096, B2 at 6144. Returns the fault message ("" when none).
+std::string run_race(Race race) {
+  const int threads = race == Race::OtherWarpgroup ? 256 : 128;
+  Kernel k("wgmma_race");
+  ValueId src = k.param("src", G(Scalar::I8));
+  ValueId out = k.param("out", G(Scalar::F32));
+  ValueId sm = k.shared(Scalar::BF16, 4096);
+  ValueId t = k.tid(0);
+  ValueId one = k.op(OpCode::Const, S(Scalar::BF16), {}, {0x3F80});
+  k.for_(k.i32(0), k.i32(4096 / threads), k.i32(1), [&](ValueId i) {
+    k.store(k.at(sm, k.add(k.mul(i, k.i32(threads)), t)), one);
+  });
+  k.effect(OpCode::FenceProxyAsync, {});
+  k.barrier();
+  ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
+  auto tile = [&](ValueId byte) { return k.at(sm, k.op(OpCode::UDiv, S(Scalar::I32), {byte, k.i32(2)})); };
+  // Warpgroup g's first pair: A1 / B1 (g 0) or A2 / B2 (g 1, OtherWarpgroup only).
+  ValueId g4096 = k.mul(k.op(OpCode::UDiv, S(Scalar::I32), {t, k.i32(128)}), k.i32(4096));
+  auto wgmma = [&](ValueId a_byte, ValueId b_byte, ValueId acc) {
+    return k.op(OpCode::Wgmma, V(Scalar::F32, 4), {tile(a_byte), tile(b_byte), acc}, {8, 128, 256, 0});
+  };
+  k.effect(OpCode::WgmmaFence, {});
+  ValueId d = wgmma(g4096, k.add(g4096, k.i32(2048)), zero);
+  k.effect(OpCode::WgmmaCommit, {});
+  const bool two = race == Race::StoreIntoNewerGroup || race == Race::StoreIntoRetiredGroup;
+  if (two) {
+    d = wgmma(k.i32(4096), k.i32(6144), d);
+    k.effect(OpCode::WgmmaCommit, {});
+    d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {1});  // the first group is retired
+  }
+  ValueId writer = k.op(OpCode::ICmp, S(Scalar::I1), {t, k.i32(race == Race::OtherWarpgroup ? 130 : 5)},
+                        {int64_t(ir::CmpPred::Eq)});
+  k.if_(writer, [&] {
+    switch (race) {
+      case Race::StoreBeforeWait: k.store(tile(k.i32(1000)), one); break;           // inside A1
+      case Race::StoreIntoNewerGroup: k.store(tile(k.i32(4096 + 64)), one); break;  // inside A2
+      case Race::StoreIntoRetiredGroup: k.store(tile(k.i32(64)), one); break;       // inside A1
+      case Race::OtherWarpgroup: k.store(tile(k.i32(2048 + 32)), one); break;       // B1, read by warpgroup 0
+      case Race::CopyIntoInFlight:
+        k.effect(OpCode::CpAsync, {k.at(k.op(OpCode::Bitcast, SH(Scalar::I8), {sm}), k.i32(2048 + 16)), src, k.i32(16)});
+        k.effect(OpCode::CpAsyncCommit, {});
+        k.effect(OpCode::CpAsyncWait, {}, {0});
+        break;
+    }
+  });
+  d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
+  k.store(k.at(out, k.mul(t, k.i32(4))), d);
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
+  DevicePtr ps = upload(*dev, std::vector<uint8_t>(16, 1)), po = poisoned<float>(*dev, size_t(threads) * 4);
+  try {
+    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
+                                     std::vector{ptr_arg(ps, Scalar::I8), ptr_arg(po, Scalar::F32)}, nullptr);
+  } catch (const EmulatorFault& e) {
+    return e.what();
+  }
+  // Without a race the products are exact: 16 ones times 16 ones, once or twice.
+  auto got = download<float>(*dev, po, size_t(threads) * 4);
+  for (size_t i = 0; i < got.size(); ++i)
+    if (got[i] != (two ? 32.0f : 16.0f)) return fmt::format("element {} is {}", i, got[i]);
+  return "";
+}
+
+TEST(Wgmma, AStoreIntoOperandsInFlightIsARace) {
+  EXPECT_TRUE(mentions(run_race(Race::StoreBeforeWait),
+                       {"wgmma_race", "'store'", "thread (5,0,0)", "wgmma still in flight", "warpgroup 0", "0x3e8"}));
+  EXPECT_TRUE(mentions(run_race(Race::StoreIntoNewerGroup), {"'store'", "wgmma still in flight", "0x1040"}));
+  EXPECT_TRUE(mentions(run_race(Race::OtherWarpgroup), {"thread (130,0,0)", "warpgroup 0, threads 0..127"}));
+}
+
+TEST(Wgmma, ACopyIntoOperandsInFlightIsARace) {
+  EXPECT_TRUE(mentions(run_race(Race::CopyIntoInFlight), {"'cp_async'", "thread (5,0,0)", "wgmma still in flight"}));
+}
+
+TEST(Wgmma, WritesAfterTheWaitRetiresTheGroupAreFine) { EXPECT_EQ(run_race(Race::StoreIntoRetiredGroup), ""); }
 
 TEST(Wgmma, ExistsOnlyOnSm90a) {
   Kernel k("wgmma_gfx");
