@@ -23,6 +23,12 @@ void init_wave(Wave& w, const LaunchInfo& L) {
   w.cp_committed.assign(w.nlanes, 0);
   w.cp_pending.clear();
   w.cp_pending.reserve(64);
+  if (P.uses_wgmma) {
+    const size_t chunks = (P.shared_bytes + 15) / 16;
+    w.proxy.writer.assign(chunks, 0);
+    w.proxy.epoch.assign(chunks, 0);
+    w.proxy.fences.assign(w.nlanes, 0);
+  }
   w.mask = w.masks;
   w.active = w.nlanes;
   run_block(w, P.prologue);

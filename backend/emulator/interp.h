@@ -59,6 +59,7 @@ struct Program {
   uint64_t shared_bytes = 0;
   std::vector<Range> shared_ranges;            // each shared_alloc's [offset, offset+bytes)
   uint32_t insts = 0;                          // ops prepared (Inst::cache slots)
+  bool uses_wgmma = false;                     // shared writes are then tracked (ProxyWrites)
 };
 
 /// Builds the program; throws UserError for IR the emulator cannot run (naming the op).
@@ -99,6 +100,15 @@ struct WgmmaReads {
   std::vector<std::vector<WgmmaGroup>> committed;  // per warpgroup, oldest first
 };
 
+/// Shared writes not yet published to wgmma (kernels with wgmma only): wgmma reads shared memory
+/// through the async proxy, which sees a thread's stores and landed cp.async copies only after
+/// that thread's fence_proxy_async. Per 16-byte chunk the last writing lane (+ 1; 0: none) and its
+/// fence count at the write; per lane its fences so far.
+struct ProxyWrites {
+  std::vector<uint32_t> writer, epoch;
+  std::vector<uint32_t> fences;
+};
+
 /// The state of one worker running workgroups one after another.
 struct Wave {
   const LaunchInfo* L = nullptr;
@@ -114,6 +124,7 @@ struct Wave {
   std::vector<CpCopy> cp_pending;
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
   WgmmaReads wgmma;
+  ProxyWrites proxy;
 
   template <class T>
   T* at(uint32_t off) const { return reinterpret_cast<T*>(vals + size_t(off) * nlanes); }
@@ -131,8 +142,17 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz);
 /// Faults when `bytes` of shared memory at `addr`, written by `lane`, may still be read by a wgmma
 /// in flight (call only while w.wgmma.busy).
 void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes);
-/// Forgets every wgmma in flight (a new workgroup).
+/// Forgets every wgmma in flight and every unpublished write (a new workgroup).
 void reset_wgmma_reads(Wave& w);
+/// Records `lane`'s shared write of `bytes` at `addr` as not yet visible to wgmma (call only when
+/// the program uses wgmma).
+inline void note_generic_write(Wave& w, uint32_t lane, uint64_t addr, uint64_t bytes) {
+  ProxyWrites& p = w.proxy;
+  for (uint64_t c = addr / 16; c <= (addr + bytes - 1) / 16; ++c) {
+    p.writer[c] = lane + 1;
+    p.epoch[c] = p.fences[lane];
+  }
+}
 /// Runs a region's ops under the current mask.
 inline void run_block(Wave& w, const Block& b) {
   for (const Inst& in : b.insts) in.fn(w, in);

@@ -168,6 +168,7 @@ void exec_cp_async_wait(Wave& w, const Inst& in) {
     const CpCopy& c = w.cp_pending[i];
     if (w.mask[c.lane] && uint64_t(c.group) + keep < w.cp_committed[c.lane]) {
       std::memcpy(w.shared + c.dst, c.data, 16);
+      if (w.P->uses_wgmma) note_generic_write(w, c.lane, c.dst, 16);
     } else {
       w.cp_pending[out++] = c;
     }
@@ -249,6 +250,7 @@ void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t ad
 }
 
 void reset_wgmma_reads(Wave& w) {
+  std::fill(w.proxy.writer.begin(), w.proxy.writer.end(), 0u);
   WgmmaReads& r = w.wgmma;
   if (r.busy) std::fill(r.count.begin(), r.count.end(), uint16_t(0));
   r.busy = 0;
@@ -271,6 +273,19 @@ uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const 
 /// Rows x 16 bf16 of a K-major operand at `base`: without swizzle row r, k at (r/8) sbo + (k/8) lbo +
 /// (r%8) 16 + (k%8) 2; with the 128-byte swizzle at u = base + (r/8) sbo + (r%8) 128 + 2 k, its
 /// bits 6:4 XORed with bits 9:7 (shared offsets; the hardware's shared window starts 1024-aligned).
+/// Faults when the chunk at shared offset `at` holds a write its writer has not published to the
+/// async proxy with fence_proxy_async.
+void check_published(const Wave& w, const Inst& in, uint32_t lane, uint32_t at) {
+  const ProxyWrites& p = w.proxy;
+  const uint32_t c = at / 16, writer = p.writer[c];
+  if (writer && p.fences[writer - 1] == p.epoch[c])
+    fault_at(w, in, lane,
+             fmt::format("reads shared memory that thread ({},0,0) wrote without a fence_proxy_async after the "
+                         "write: wgmma reads through the async proxy, which may not see it yet",
+                         writer - 1),
+             true, at);
+}
+
 void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint32_t rows, uint32_t lbo, uint32_t sbo,
                     bool swizzle, uint16_t* out) {
   for (uint32_t r = 0; r < rows; ++r)
@@ -278,6 +293,7 @@ void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint3
       uint32_t at = swizzle ? base + (r / 8) * sbo + (r % 8) * 128 + h * 16 : base + (r / 8) * sbo + h * lbo + (r % 8) * 16;
       if (swizzle) at ^= ((at >> 7) & 7) << 4;
       std::memcpy(out + r * 16 + h * 8, shared_ptr(w, in, lane, at, 16, 16, false), 16);
+      check_published(w, in, lane, at);
       note_wgmma_read(w, in, lane / kWarpgroup, at);
     }
 }
@@ -355,6 +371,12 @@ void exec_wgmma_wait(Wave& w, const Inst& in) {
 
 void exec_nothing(Wave&, const Inst&) {}
 
+/// fence.proxy.async: each active lane's shared writes so far become visible to wgmma.
+void exec_fence_proxy_async(Wave& w, const Inst&) {
+  if (!w.P->uses_wgmma) return;
+  for (uint32_t l = 0; l < w.nlanes; ++l) w.proxy.fences[l] += w.mask[l];
+}
+
 Handler select_wgmma(Prep& p) {
   p.require(p.opts.target == Target::Sm90a, fmt::format("wgmma does not exist on {}", p.ti.name));
   switch (p.op.code) {
@@ -381,8 +403,10 @@ Handler select_wgmma(Prep& p) {
       return exec_wgmma_wait;
     case OpCode::WgmmaCommit:
       return exec_wgmma_commit;
+    case OpCode::FenceProxyAsync:
+      return exec_fence_proxy_async;
     default:
-      return exec_nothing;  // wgmma_fence, fence.proxy.async: ordering the emulator needs no help with
+      return exec_nothing;  // wgmma_fence: ordering the emulator needs no help with
   }
 }
 

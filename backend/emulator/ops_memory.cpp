@@ -84,6 +84,10 @@ void exec_store(Wave& w, const Inst& in) {
     for (uint32_t l = 0; l < w.nlanes; ++l)
       if (w.mask[l]) std::memcpy(acc(l, p[l]), v + size_t(l) * size, size);
   }
+  if constexpr (Shared)
+    if (w.P->uses_wgmma)
+      for (uint32_t l = 0; l < w.nlanes; ++l)
+        if (w.mask[l]) note_generic_write(w, l, p[l], size);
 }
 
 template <bool Shared>
@@ -149,6 +153,7 @@ void exec_atomic_add(Wave& w, const Inst& in) {
     uint8_t* h = lane_ptr<Shared>(w, in, l, p[l], 4, 4, true);
     if constexpr (Shared) {
       if (w.wgmma.busy) check_wgmma_reads(w, in, l, p[l], 4);
+      if (w.P->uses_wgmma) note_generic_write(w, l, p[l], 4);
       uint32_t old;
       std::memcpy(&old, h, 4);
       uint32_t nv = atomic_apply<K>(old, v[l]);

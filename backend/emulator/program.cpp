@@ -263,6 +263,7 @@ std::unique_ptr<Program> build_program(const ir::Function& fn, const Options& op
   Builder b(*prog, layout);
   b.build(prog->fn.body, 0);
   prog->shared_bytes = prog->fn.shared_bytes();
+  ir::walk(prog->fn.body, [&](const ir::Op& op) { prog->uses_wgmma |= op.code == ir::OpCode::Wgmma; });
   return prog;
 }
 

@@ -1,7 +1,7 @@
 // wgmma m64nNk16 on the emulator: operands placed in shared memory by the host in the K-major
 // layouts (ops.def: no swizzle, 128-byte swizzle), chained k-steps, two warpgroups, against a
 // double reference; the warpgroup checks (whole group, uniform addresses), writes into operands
-// a wgmma may still read, and the target check.
+// a wgmma may still read, writes not published with fence_proxy_async, and the target check.
 #include <cmath>
 #include <cstring>
 
@@ -239,6 +239,62 @@ TEST(Wgmma, ACopyIntoOperandsInFlightIsARace) {
 }
 
 TEST(Wgmma, WritesAfterTheWaitRetiresTheGroupAreFine) { EXPECT_EQ(run_race(Race::StoreIntoRetiredGroup), ""); }
+
+// wgmma reads shared memory through the async proxy: a thread's stores and landed cp.async
+// copies reach it only after that thread's fence_proxy_async (then a barrier for the others).
+enum class Publish { Fenced, NoFence, FenceBeforeCopyLands, FenceAfterCopyLands };
+
+std::string run_publish(Publish how) {
+  const int threads = 128;
+  Kernel k("wgmma_publish");
+  ValueId src = k.param("src", G(Scalar::I8));
+  ValueId out = k.param("out", G(Scalar::F32));
+  ValueId sm = k.shared(Scalar::BF16, 2048 + 128);  // A (64 x 16) then B (8 x 16), no swizzle
+  ValueId t = k.tid(0);
+  ValueId one = k.op(OpCode::Const, S(Scalar::BF16), {}, {0x3F80});
+  k.for_(k.i32(0), k.i32((2048 + 128) / threads), k.i32(1), [&](ValueId i) {
+    k.store(k.at(sm, k.add(k.mul(i, k.i32(threads)), t)), one);
+  });
+  const bool copy = how == Publish::FenceBeforeCopyLands || how == Publish::FenceAfterCopyLands;
+  if (copy) {  // thread 9 copies 16 bytes of ones over B's first chunk
+    k.if_(k.op(OpCode::ICmp, S(Scalar::I1), {t, k.i32(9)}, {int64_t(ir::CmpPred::Eq)}), [&] {
+      k.effect(OpCode::CpAsync, {k.op(OpCode::Bitcast, SH(Scalar::I8), {k.at(sm, k.i32(2048))}), src, k.i32(16)});
+      k.effect(OpCode::CpAsyncCommit, {});
+    });
+  }
+  if (how == Publish::Fenced || how == Publish::FenceBeforeCopyLands) k.effect(OpCode::FenceProxyAsync, {});
+  if (copy) k.effect(OpCode::CpAsyncWait, {}, {0});
+  if (how == Publish::FenceAfterCopyLands) k.effect(OpCode::FenceProxyAsync, {});
+  k.barrier();
+  ValueId zero = k.op(OpCode::Splat, V(Scalar::F32, 4), {k.f32(0.0f)});
+  k.effect(OpCode::WgmmaFence, {});
+  ValueId d = k.op(OpCode::Wgmma, V(Scalar::F32, 4), {sm, k.at(sm, k.i32(2048)), zero}, {8, 128, 256, 0});
+  k.effect(OpCode::WgmmaCommit, {});
+  d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
+  k.store(k.at(out, k.mul(t, k.i32(4))), d);
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
+  std::vector<uint8_t> ones(16);
+  for (size_t i = 0; i < ones.size(); i += 2) ones[i] = 0x80, ones[i + 1] = 0x3F;  // bf16 1.0
+  DevicePtr ps = upload(*dev, ones), po = poisoned<float>(*dev, size_t(threads) * 4);
+  try {
+    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
+                                     std::vector{ptr_arg(ps, Scalar::I8), ptr_arg(po, Scalar::F32)}, nullptr);
+  } catch (const EmulatorFault& e) {
+    return e.what();
+  }
+  auto got = download<float>(*dev, po, size_t(threads) * 4);
+  for (size_t i = 0; i < got.size(); ++i)
+    if (got[i] != 16.0f) return fmt::format("element {} is {}", i, got[i]);
+  return "";
+}
+
+TEST(Wgmma, SharedWritesReachItAfterTheWritersProxyFence) {
+  EXPECT_EQ(run_publish(Publish::Fenced), "");
+  EXPECT_EQ(run_publish(Publish::FenceAfterCopyLands), "");
+  EXPECT_TRUE(mentions(run_publish(Publish::NoFence), {"wgmma_publish", "'wgmma'", "without a fence_proxy_async"}));
+  // The fence must follow the copy's landing (cp_async_wait), not its issue.
+  EXPECT_TRUE(mentions(run_publish(Publish::FenceBeforeCopyLands), {"'wgmma'", "thread (9,0,0) wrote", "0x1000"}));
+}
 
 TEST(Wgmma, ExistsOnlyOnSm90a) {
   Kernel k("wgmma_gfx");
