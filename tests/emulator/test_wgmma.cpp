@@ -160,6 +160,25 @@ TEST(Wgmma, NeedsOneAddressPerWarpgroup) {
   EXPECT_TRUE(mentions(run_fault(128, false), {"wgmma_fault", "'wgmma'", "thread (1,0,0)", "same in the whole warpgroup"}));
 }
 
+/// Launches a one-block kernel(src: 16 bytes of bf16 ones, out: 4 floats per thread) on the
+/// emulator; the fault message, or "" when every output is `want`.
+std::string launch_ones(const Kernel& k, int threads, float want) {
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
+  std::vector<uint8_t> ones(16);
+  for (size_t i = 0; i < ones.size(); i += 2) ones[i] = 0x80, ones[i + 1] = 0x3F;  // bf16 1.0
+  DevicePtr ps = upload(*dev, ones), po = poisoned<float>(*dev, size_t(threads) * 4);
+  try {
+    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
+                                     std::vector{ptr_arg(ps, Scalar::I8), ptr_arg(po, Scalar::F32)}, nullptr);
+  } catch (const EmulatorFault& e) {
+    return e.what();
+  }
+  auto got = download<float>(*dev, po, size_t(threads) * 4);
+  for (size_t i = 0; i < got.size(); ++i)
+    if (got[i] != want) return fmt::format("element {} is {}", i, got[i]);
+  return "";
+}
+
 // A write into shared memory a wgmma may still read (hardware reads the operands until a wait
 // retires the group) is a race the emulator reports, naming the writer and the wgmma's warpgroup.
 enum class Race { StoreBeforeWait, StoreIntoNewerGroup, StoreIntoRetiredGroup, CopyIntoInFlight, OtherWarpgroup };
@@ -212,19 +231,7 @@ std::string run_race(Race race) {
   });
   d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
   k.store(k.at(out, k.mul(t, k.i32(4))), d);
-  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
-  DevicePtr ps = upload(*dev, std::vector<uint8_t>(16, 1)), po = poisoned<float>(*dev, size_t(threads) * 4);
-  try {
-    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
-                                     std::vector{ptr_arg(ps, Scalar::I8), ptr_arg(po, Scalar::F32)}, nullptr);
-  } catch (const EmulatorFault& e) {
-    return e.what();
-  }
-  // Without a race the products are exact: 16 ones times 16 ones, once or twice.
-  auto got = download<float>(*dev, po, size_t(threads) * 4);
-  for (size_t i = 0; i < got.size(); ++i)
-    if (got[i] != (two ? 32.0f : 16.0f)) return fmt::format("element {} is {}", i, got[i]);
-  return "";
+  return launch_ones(k, threads, two ? 32.0f : 16.0f);  // without a race: 16 ones times 16 ones, once or twice
 }
 
 TEST(Wgmma, AStoreIntoOperandsInFlightIsARace) {
@@ -272,20 +279,7 @@ std::string run_publish(Publish how) {
   k.effect(OpCode::WgmmaCommit, {});
   d = k.op(OpCode::WgmmaWait, V(Scalar::F32, 4), {d}, {0});
   k.store(k.at(out, k.mul(t, k.i32(4))), d);
-  auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
-  std::vector<uint8_t> ones(16);
-  for (size_t i = 0; i < ones.size(); i += 2) ones[i] = 0x80, ones[i + 1] = 0x3F;  // bf16 1.0
-  DevicePtr ps = upload(*dev, ones), po = poisoned<float>(*dev, size_t(threads) * 4);
-  try {
-    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {uint32_t(threads), 1, 1},
-                                     std::vector{ptr_arg(ps, Scalar::I8), ptr_arg(po, Scalar::F32)}, nullptr);
-  } catch (const EmulatorFault& e) {
-    return e.what();
-  }
-  auto got = download<float>(*dev, po, size_t(threads) * 4);
-  for (size_t i = 0; i < got.size(); ++i)
-    if (got[i] != 16.0f) return fmt::format("element {} is {}", i, got[i]);
-  return "";
+  return launch_ones(k, threads, 16.0f);
 }
 
 TEST(Wgmma, SharedWritesReachItAfterTheWritersProxyFence) {
