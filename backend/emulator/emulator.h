@@ -14,6 +14,11 @@ struct Options {
   /// gfx950 MFMA accumulation model: false = exact f32 per product (RNE),
   /// true = the CDNA3 bit-accurate model (see isa-semantics.md §1.4).
   bool cdna3_mfma_numerics = false;
+  /// Shared-memory race checking: a load, store, ldmatrix, landed cp.async or wgmma operand read
+  /// by one warp and a write by another to the same 4-byte word with no barrier between them is
+  /// an EmulatorFault naming both (shared atomics are exempt). Slower; also
+  /// TILEJIT_EMULATOR_RACECHECK=1 for the emulator device the runtime opens.
+  bool race_check = false;
 };
 
 /// A new emulator device. Its memory is host memory with bounds-checked accesses.

@@ -44,6 +44,7 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
   w.cp_pending.clear();
   std::fill(w.cp_committed.begin(), w.cp_committed.end(), 0u);
   reset_wgmma_reads(w);
+  if (w.P->opts.race_check) reset_race_check(w);
   // Shared memory starts undefined on a GPU; fill it with 0xFF (NaN / -1) so reads before writes
   // show the same garbage in every run instead of what the worker's previous workgroup left.
   std::memset(w.shared, 0xFF, w.P->shared_bytes);

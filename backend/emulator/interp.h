@@ -109,6 +109,13 @@ struct ProxyWrites {
   std::vector<uint32_t> fences;
 };
 
+/// Shared-memory race checking (Options::race_check): per 4-byte word the barrier interval
+/// (epoch) and warp of its last write and of its reads (kManyWarps in race_check.cpp: several).
+struct SharedRaces {
+  std::vector<uint32_t> write_epoch, write_warp, read_epoch, read_warp;
+  uint32_t epoch = 1;  // barriers passed in this workgroup + 1
+};
+
 /// The state of one worker running workgroups one after another.
 struct Wave {
   const LaunchInfo* L = nullptr;
@@ -125,6 +132,7 @@ struct Wave {
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
   WgmmaReads wgmma;
   ProxyWrites proxy;
+  SharedRaces races;
 
   template <class T>
   T* at(uint32_t off) const { return reinterpret_cast<T*>(vals + size_t(off) * nlanes); }
@@ -153,6 +161,11 @@ inline void note_generic_write(Wave& w, uint32_t lane, uint64_t addr, uint64_t b
     p.epoch[c] = p.fences[lane];
   }
 }
+/// Race checking: clears the record for a new workgroup; records `lane`'s shared access of `bytes`
+/// at `addr` and faults when another warp wrote those bytes (or, for a write, read them) since the
+/// last barrier. Call only when w.P->opts.race_check.
+void reset_race_check(Wave& w);
+void note_shared_access(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes, bool write);
 /// Runs a region's ops under the current mask.
 inline void run_block(Wave& w, const Block& b) {
   for (const Inst& in : b.insts) in.fn(w, in);

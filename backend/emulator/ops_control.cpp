@@ -107,9 +107,13 @@ void exec_for(Wave& w, const Inst& in) {
   }
 }
 
-/// barrier: a no-op in lockstep, but every thread of the workgroup must reach it together.
+/// barrier: a no-op in lockstep (it starts a race-checking interval), but every thread of the
+/// workgroup must reach it together.
 void exec_barrier(Wave& w, const Inst& in) {
-  if (w.full()) return;
+  if (w.full()) {
+    ++w.races.epoch;  // a new interval for race checking
+    return;
+  }
   uint32_t lane = 0;
   while (lane < w.nlanes && !w.mask[lane]) ++lane;
   fault(w, in, lane,

@@ -109,8 +109,10 @@ void exec_ldmatrix(Wave& w, const Inst& in) {
   for (uint32_t s = 0; s < w.nlanes; s += 32) {
     if (!any_active(w, s, 32)) continue;
     require_whole_group(w, in, s, 32, "ldmatrix");
-    for (uint32_t t = 0; t < 32; ++t)
+    for (uint32_t t = 0; t < 32; ++t) {
       std::memcpy(rows[t], shared_ptr(w, in, s + t, addr[s + t], 16, 16, false), 16);
+      if (w.P->opts.race_check) note_shared_access(w, in, s + t, addr[s + t], 16, false);
+    }
     for (uint32_t t = 0; t < 32; ++t) {
       uint16_t* out = r + size_t(s + t) * 8;
       for (uint32_t j = 0; j < 4; ++j) {
@@ -148,6 +150,7 @@ void exec_cp_async(Wave& w, const Inst& in) {
     if (n < 0 || n > 16) fault(w, in, l, fmt::format("src_bytes {} is outside 0..16", n));
     shared_ptr(w, in, l, dst[l], 16, 16, true, 1);  // second cache slot: the shared side
     if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], 16);  // the copy may land at any time
+    if (w.P->opts.race_check) note_shared_access(w, in, l, dst[l], 16, true);  // ... from now until its wait
     if (src[l] & 15) fault_misaligned(w, in, l, false, src[l], 16, 16);
     CpCopy c{l, w.cp_committed[l], dst[l], {}};
     std::memset(c.data, 0, sizeof c.data);
@@ -169,6 +172,7 @@ void exec_cp_async_wait(Wave& w, const Inst& in) {
     if (w.mask[c.lane] && uint64_t(c.group) + keep < w.cp_committed[c.lane]) {
       std::memcpy(w.shared + c.dst, c.data, 16);
       if (w.P->uses_wgmma) note_generic_write(w, c.lane, c.dst, 16);
+      if (w.P->opts.race_check) note_shared_access(w, in, c.lane, c.dst, 16, true);  // lands at the wait
     } else {
       w.cp_pending[out++] = c;
     }
@@ -295,6 +299,7 @@ void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint3
       std::memcpy(out + r * 16 + h * 8, shared_ptr(w, in, lane, at, 16, 16, false), 16);
       check_published(w, in, lane, at);
       note_wgmma_read(w, in, lane / kWarpgroup, at);
+      if (w.P->opts.race_check) note_shared_access(w, in, lane, at, 16, false);
     }
 }
 

@@ -65,6 +65,10 @@ void exec_load(Wave& w, const Inst& in) {
   }
   if constexpr (I1)
     for (size_t i = 0; i < size_t(w.nlanes) * size; ++i) r[i] &= 1;
+  if constexpr (Shared)
+    if (w.P->opts.race_check)
+      for (uint32_t l = 0; l < w.nlanes; ++l)
+        if (w.mask[l]) note_shared_access(w, in, l, p[l], size, false);
 }
 
 template <bool Shared, int N>
@@ -85,9 +89,12 @@ void exec_store(Wave& w, const Inst& in) {
       if (w.mask[l]) std::memcpy(acc(l, p[l]), v + size_t(l) * size, size);
   }
   if constexpr (Shared)
-    if (w.P->uses_wgmma)
-      for (uint32_t l = 0; l < w.nlanes; ++l)
-        if (w.mask[l]) note_generic_write(w, l, p[l], size);
+    if (w.P->uses_wgmma || w.P->opts.race_check)
+      for (uint32_t l = 0; l < w.nlanes; ++l) {
+        if (!w.mask[l]) continue;
+        if (w.P->uses_wgmma) note_generic_write(w, l, p[l], size);
+        if (w.P->opts.race_check) note_shared_access(w, in, l, p[l], size, true);
+      }
 }
 
 template <bool Shared>

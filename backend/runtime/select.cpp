@@ -29,6 +29,7 @@ std::unique_ptr<Device> open_emulator() {
 #ifdef TILEJIT_HAVE_EMULATOR
   emulator::Options options;
   options.target = emulator_target_from_env();
+  options.race_check = env_or("TILEJIT_EMULATOR_RACECHECK", "0") == std::string_view("1");
   return emulator::make_emulator_device(options);
 #else
   throw RuntimeError("this build of tilejit has no emulator (backend/emulator was not built)");

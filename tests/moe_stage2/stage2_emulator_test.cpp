@@ -11,6 +11,7 @@
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
+#include "tests/common/seeded_rng.h"
 
 using namespace tilejit;
 using namespace tilejit::kernels;
@@ -161,22 +162,32 @@ INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
                                   (std::get<1>(info.param) == Target::Sm90a ? "sm90a" : "gfx950");
                          });
 
+/// Random routing (no empty experts), activations, MXFP4 weights and (optionally) bias.
+struct RandomProblem {
+  moe::Routing routing;
+  std::vector<uint16_t> a;
+  mxfp4::Mxfp4Matrix w;
+  std::vector<float> bias;
+  RandomProblem(std::mt19937& rng, int tokens, int N, int K, int E, int topk, bool with_bias)
+      : routing(moe::random_routing(rng, tokens, topk, E, {0, 0})),
+        a(moe::random_bf16_normal(rng, size_t(tokens) * topk * K)),
+        w(moe::random_mxfp4_weights(rng, E, N, K)),
+        bias(with_bias ? moe::random_f32_normal(rng, size_t(E) * N) : std::vector<float>{}) {}
+  moe::Stage2Inputs inputs() const { return {a, w.packed, w.scales, bias, routing.topk_ids, routing.topk_weights}; }
+};
+
 // sm_90a decodes with one multiply per pair when the scales allow it: the register main loop
 // redoes a warp's slice exactly when it met a scale above 2^1, the shared main loops decode such a
 // thread's step exactly. With a few large scales (and a few 2^-127) in one expert's rows, in the
 // second half of K, every main loop's output must be bit for bit that of the exact decode.
 TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng rng;
   const int tokens = 40, N = 128, K = 512, E = 4, topk = 2;
-  moe::Routing routing = moe::random_routing(rng, tokens, topk, E, {0, 0});
-  auto a = moe::random_bf16_normal(rng, size_t(tokens) * topk * K);
-  auto w = moe::random_mxfp4_weights(rng, E, N, K);
+  RandomProblem p(*rng, tokens, N, K, E, topk, false);
   // The first warp's columns (tile_n 64: 8 per warp), K blocks of the second iteration.
-  moe::plant_scales(rng, w, N, 1, 3, 8, 8, tile::kFp4SmallScaleMax + 1, 150);
-  moe::plant_scales(rng, w, N, 2, 3, 8, 8, 0, 0);
-  moe::Stage2Inputs in{a, w.packed, w.scales, {}, routing.topk_ids, routing.topk_weights};
+  moe::plant_scales(*rng, p.w, N, 1, 3, 8, 8, tile::kFp4SmallScaleMax + 1, 150);
+  moe::plant_scales(*rng, p.w, N, 2, 3, 8, 8, 0, 0);
+  moe::Stage2Inputs in = p.inputs();
   moe::Stage2Shape shape{tokens, topk, E, N, K};
   moe::Stage2Result ref = moe::moe_stage2_reference(shape, in, {true, false, moe::OutputType::f32});
 
@@ -207,6 +218,40 @@ TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
     }
     EXPECT_LT(std::sqrt(num / den), 1e-5);
   }
+}
+
+// With the emulator's shared-memory race check on (Options::race_check) every main loop runs
+// without a fault and gives bit for bit what it gives without: no two warps touch a shared word
+// between barriers unless both only read it.
+TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
+  testing_support::SeededRng rng;
+  const int tokens = 70, N = 256, K = 512, E = 4, topk = 2;
+  RandomProblem p(*rng, tokens, N, K, E, topk, true);
+  moe::Stage2Inputs in = p.inputs();
+  struct Loop {
+    int tile_m, tile_n, k_batch, warps_m;
+    bool shared, wgmma, register_epilogue;
+  };
+  for (Target target : {Target::Sm90a, Target::Gfx950})
+    for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
+                   Loop{32, 128, 1, 2, true, false, false}, Loop{64, 256, 1, 1, true, true, true},
+                   Loop{128, 128, 2, 1, true, true, false}}) {
+      if (l.wgmma && target != Target::Sm90a) continue;
+      MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
+      cfg.warps_m = l.warps_m;
+      cfg.shared_mainloop = l.shared;
+      cfg.wgmma = l.wgmma;
+      cfg.register_epilogue = l.register_epilogue;
+      SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
+      emulator::Options plain{target, 2}, checked{target, 2};
+      checked.race_check = true;
+      auto dev = emulator::make_emulator_device(plain), dev_checked = emulator::make_emulator_device(checked);
+      MoeStage2Run want = run_moe_stage2(*dev, cfg, in, tokens);
+      MoeStage2Run got = run_moe_stage2(*dev_checked, cfg, in, tokens);
+      ASSERT_EQ(got.out.size(), want.out.size());
+      if (l.k_batch == 1)  // split-K slices add in worker order
+        EXPECT_EQ(std::memcmp(got.out.data(), want.out.data(), got.out.size() * sizeof(float)), 0);
+    }
 }
 
 TEST(Stage2Config, RejectsBadShapes) {
