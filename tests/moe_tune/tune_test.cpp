@@ -111,6 +111,19 @@ TEST(Tune, SharedOnlyAndNoWgmmaFilterTheCandidates) {
   EXPECT_GT(tm128, 0u) << "128-row tiles are candidates of the shared main loop";
 }
 
+TEST(Tune, SharedOnlyWithoutSharedCandidatesIsAnError) {
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2TuneOptions o;
+  o.tokens = {8};
+  o.shared_only = true;
+  o.shape = {256, 256, 4, 2};
+  o.quick = true;  // the register main loop only
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"no candidate configs", "--quick"});
+  o.shape = {64, 256, 4, 2};  // too narrow for tile_n 128
+  o.quick = false;
+  expect_throw_with<std::invalid_argument>([&] { tune_moe_stage2(*dev, o); }, {"no candidate configs", "N=64"});
+}
+
 TEST(Tune, TinyShapeOnTheEmulatorMakesATableTheChooserReads) {
   SeededRng rng;
   auto dev = emulator::make_emulator_device({.target = uniform(*rng, 0, 1) ? Target::Sm90a : Target::Gfx950});

@@ -152,6 +152,11 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   std::vector<MoeStage2Config> base = moe_stage2_tune_candidates(s, o.quick);
   if (!o.wgmma) std::erase_if(base, [](const MoeStage2Config& c) { return c.wgmma; });
   if (o.shared_only) std::erase_if(base, [](const MoeStage2Config& c) { return !c.shared_mainloop; });
+  if (base.empty())
+    throw std::invalid_argument(fmt::format(
+        "tune moe-stage2: no candidate configs left for N={} ({}): the shared main loop needs tile_n >= 128 "
+        "and N > 64, and --quick has no shared main loop candidates",
+        s.model_dim, o.quick ? "--quick --shared-only" : "--shared-only"));
   std::vector<MoeStage2A16W4> ops;
   std::map<std::string, size_t> kernel_index;
   auto add_kernel = [&](MoeStage2Config c) {

@@ -60,7 +60,8 @@ struct MoeStage2TuneResult {
 std::vector<kernels::MoeStage2Config> moe_stage2_tune_candidates(const kernels::MoeStage2Shape& shape, bool quick);
 
 /// Compiles every candidate (in parallel) and times each at every token count; see MoeStage2TuneOptions.
-/// Throws std::invalid_argument for bad options (no tokens, a token count outside [1, 2^24), reps < 1).
+/// Throws std::invalid_argument for bad options (no tokens, a token count outside [1, 2^24), reps < 1,
+/// filters that leave no candidate).
 MoeStage2TuneResult tune_moe_stage2(Device& device, const MoeStage2TuneOptions& options);
 
 
