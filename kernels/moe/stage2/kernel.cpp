@@ -24,9 +24,8 @@
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/stage2/epilogue.h"
-#include "kernels/moe/stage2/shared_mainloop.h"
+#include "kernels/moe/stage2/mainloops.h"
 #include "kernels/moe/stage2/wave_grid.h"
-#include "kernels/moe/stage2/wgmma_mainloop.h"
 
 namespace tilejit::kernels {
 
@@ -48,9 +47,8 @@ Value words_to_bf16(const std::vector<Value>& words) {
 Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
 
 template <class OutT>
-void stage2_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
-                 Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
-                 Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
+void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<OutT>& params) {
+  const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
   const stage2_detail::WaveGrid grid(cfg);
   const bool amd = grid.amd;
   const int mma_n = grid.mma_n, cols_per_wave = grid.cols, n_tiles = grid.n_tiles, m_tiles = grid.m_tiles;
@@ -292,14 +290,14 @@ KernelDef define(const MoeStage2Config& cfg) {
       [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
             Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
             Int tokens) {
+        const stage2_detail::Stage2Params<OutT> params{out, a, w, w_scale, sorted_ids, sorted_weights,
+                                                       sorted_experts, num_valid, bias, tokens};
         if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
-          stage2_detail::stage2_wgmma_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
-                                                 num_valid, bias, tokens);
+          stage2_detail::stage2_wgmma_body<OutT>(cfg, params);
         else if (cfg.shared_mainloop)
-          stage2_detail::stage2_shared_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts,
-                                                  num_valid, bias, tokens);
+          stage2_detail::stage2_shared_body<OutT>(cfg, params);
         else
-          stage2_body<OutT>(cfg, out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens);
+          stage2_body<OutT>(cfg, params);
       },
       std::move(opts));
 }

@@ -8,7 +8,7 @@
 // MMA tiles reading their operands from the stages with ldmatrix / ds_read_b128; one barrier per
 // step publishes step kt (A landed, B stored) and frees the stages of kt - 1. The accumulators
 // then go through the common epilogue.
-#include "kernels/moe/stage2/shared_mainloop.h"
+#include "kernels/moe/stage2/mainloops.h"
 
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/shared_tile.h"
@@ -21,9 +21,8 @@ namespace tilejit::kernels::stage2_detail {
 using namespace dsl;
 
 template <class OutT>
-void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
-                        Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
-                        Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
+void stage2_shared_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
+  const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
   const WaveGrid grid(cfg);
   const int mma_k = grid.amd ? 32 : 16, m_tiles = grid.m_tiles, n_tiles = grid.n_tiles;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
@@ -62,9 +61,7 @@ void stage2_shared_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, 
   });
 }
 
-template void stage2_shared_body<float>(const MoeStage2Config&, Ptr<float>, Ptr<bf16>, Ptr<int32_t>, Ptr<uint8_t>,
-                                        Ptr<int32_t>, Ptr<float>, Ptr<int32_t>, Ptr<int32_t>, Ptr<float>, Int);
-template void stage2_shared_body<bf16>(const MoeStage2Config&, Ptr<bf16>, Ptr<bf16>, Ptr<int32_t>, Ptr<uint8_t>,
-                                       Ptr<int32_t>, Ptr<float>, Ptr<int32_t>, Ptr<int32_t>, Ptr<float>, Int);
+template void stage2_shared_body<float>(const MoeStage2Config&, const Stage2Params<float>&);
+template void stage2_shared_body<bf16>(const MoeStage2Config&, const Stage2Params<bf16>&);
 
 }  // namespace tilejit::kernels::stage2_detail

@@ -11,7 +11,7 @@
 // (fence.proxy.async), one barrier, then the four k16 wgmmas of step kt are issued and run while
 // the threads decode B of step kt + 1 into the other stage and start A of kt + 3; wait_group 0
 // ends the step, so at the next barrier no wgmma reads a stage that is about to be written.
-#include "kernels/moe/stage2/wgmma_mainloop.h"
+#include "kernels/moe/stage2/mainloops.h"
 
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/shared_tile.h"
@@ -27,9 +27,8 @@ constexpr int kGroupRows = 64;  // wgmma's M
 }  // namespace
 
 template <class OutT>
-void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
-                       Ptr<int32_t> sorted_ids, Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts,
-                       Ptr<int32_t> num_valid, Ptr<float> bias, Int tokens) {
+void stage2_wgmma_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
+  const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
   const int groups_n = 2 / (cfg.tile_m / kGroupRows);  // warpgroups along the columns: 2 or 1
   const int group_n = cfg.tile_n / groups_n;            // columns per warpgroup (wgmma N)
   Value tid = thread_id();
@@ -77,9 +76,7 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, P
   });
 }
 
-template void stage2_wgmma_body<float>(const MoeStage2Config&, Ptr<float>, Ptr<bf16>, Ptr<int32_t>, Ptr<uint8_t>,
-                                       Ptr<int32_t>, Ptr<float>, Ptr<int32_t>, Ptr<int32_t>, Ptr<float>, Int);
-template void stage2_wgmma_body<bf16>(const MoeStage2Config&, Ptr<bf16>, Ptr<bf16>, Ptr<int32_t>, Ptr<uint8_t>,
-                                      Ptr<int32_t>, Ptr<float>, Ptr<int32_t>, Ptr<int32_t>, Ptr<float>, Int);
+template void stage2_wgmma_body<float>(const MoeStage2Config&, const Stage2Params<float>&);
+template void stage2_wgmma_body<bf16>(const MoeStage2Config&, const Stage2Params<bf16>&);
 
 }  // namespace tilejit::kernels::stage2_detail
