@@ -240,29 +240,6 @@ std::string wgmma_reader(const Wave& w, uint32_t c) {
   return "a warpgroup";
 }
 
-}  // namespace
-
-void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes) {
-  const WgmmaReads& r = w.wgmma;
-  for (uint64_t c = addr / 16; c <= (addr + bytes - 1) / 16 && c < r.count.size(); ++c)
-    if (r.count[c])
-      fault_at(w, in, lane,
-               fmt::format("writes into the operands of a wgmma still in flight ({}; retire its group with "
-                           "wgmma_commit and wgmma_wait first)",
-                           wgmma_reader(w, uint32_t(c))),
-               true, addr);
-}
-
-void reset_wgmma_reads(Wave& w) {
-  std::fill(w.proxy.writer.begin(), w.proxy.writer.end(), 0u);
-  WgmmaReads& r = w.wgmma;
-  if (r.busy) std::fill(r.count.begin(), r.count.end(), uint16_t(0));
-  r.busy = 0;
-  for (auto& g : r.open) g.chunks.clear();
-  for (auto& g : r.committed) g.clear();
-}
-
-namespace {
 
 /// The shared byte offset every lane of the warpgroup at `s` passes in operand `k`; faults if they differ.
 uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const char* what) {
@@ -274,9 +251,6 @@ uint32_t uniform_address(Wave& w, const Inst& in, uint32_t s, uint32_t k, const 
   return addr[s];
 }
 
-/// Rows x 16 bf16 of a K-major operand at `base`: without swizzle row r, k at (r/8) sbo + (k/8) lbo +
-/// (r%8) 16 + (k%8) 2; with the 128-byte swizzle at u = base + (r/8) sbo + (r%8) 128 + 2 k, its
-/// bits 6:4 XORed with bits 9:7 (shared offsets; the hardware's shared window starts 1024-aligned).
 /// Faults when the chunk at shared offset `at` holds a write its writer has not published to the
 /// async proxy with fence_proxy_async.
 void check_published(const Wave& w, const Inst& in, uint32_t lane, uint32_t at) {
@@ -290,6 +264,9 @@ void check_published(const Wave& w, const Inst& in, uint32_t lane, uint32_t at) 
              true, at);
 }
 
+/// Rows x 16 bf16 of a K-major operand at `base`: without swizzle row r, k at (r/8) sbo + (k/8) lbo +
+/// (r%8) 16 + (k%8) 2; with the 128-byte swizzle at u = base + (r/8) sbo + (r%8) 128 + 2 k, its
+/// bits 6:4 XORed with bits 9:7 (shared offsets; the hardware's shared window starts 1024-aligned).
 void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint32_t rows, uint32_t lbo, uint32_t sbo,
                     bool swizzle, uint16_t* out) {
   for (uint32_t r = 0; r < rows; ++r)
@@ -438,6 +415,26 @@ Handler select_wave_reduce(Prep& p) {
 }
 
 }  // namespace
+
+void check_wgmma_reads(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes) {
+  const WgmmaReads& r = w.wgmma;
+  for (uint64_t c = addr / 16; c <= (addr + bytes - 1) / 16 && c < r.count.size(); ++c)
+    if (r.count[c])
+      fault_at(w, in, lane,
+               fmt::format("writes into the operands of a wgmma still in flight ({}; retire its group with "
+                           "wgmma_commit and wgmma_wait first)",
+                           wgmma_reader(w, uint32_t(c))),
+               true, addr);
+}
+
+void reset_wgmma_reads(Wave& w) {
+  std::fill(w.proxy.writer.begin(), w.proxy.writer.end(), 0u);
+  WgmmaReads& r = w.wgmma;
+  if (r.busy) std::fill(r.count.begin(), r.count.end(), uint16_t(0));
+  r.busy = 0;
+  for (auto& g : r.open) g.chunks.clear();
+  for (auto& g : r.committed) g.clear();
+}
 
 Handler select_intrinsics(Prep& p) {
   switch (p.op.code) {
