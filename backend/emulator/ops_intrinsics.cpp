@@ -195,8 +195,8 @@ Handler select_cp_async(Prep& p) {
   }
 }
 
-// ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, both operands K-major in shared memory (no swizzle
-// or the 128-byte swizzle, ops.def); fence / commit / wait and fence.proxy.async ----
+// ---- wgmma.mma_async m64nNk16 f32.bf16.bf16, operands K-major in shared memory (no swizzle or the
+// 128-byte swizzle, ops.def), A possibly from registers; fence / commit / wait and fence.proxy.async ----
 // The product is computed when the wgmma issues, with the numerics of the m16n8k16 mma.sync (one
 // fused 16-term dot per element). Hardware may read the operands any time until a wait retires
 // the group, so the emulator keeps the chunks each group reads (WgmmaReads) from its issue until
@@ -282,7 +282,7 @@ void gather_operand(Wave& w, const Inst& in, uint32_t lane, uint32_t base, uint3
 
 void exec_wgmma(Wave& w, const Inst& in) {
   const uint32_t n = uint32_t(in.aux & 0x1FF), lbo = uint32_t(in.aux >> 9 & 0x3FFFF), sbo = uint32_t(in.aux >> 27 & 0x3FFFF);
-  const bool swizzle = (in.aux >> 45) & 1;
+  const bool swizzle = (in.aux >> 45) & 1, a_in_registers = (in.aux >> 46) & 1;
   const uint32_t width = n / 2;
   const float* c = w.at<float>(in.o[2]);
   float* d = w.at<float>(in.r);
@@ -298,13 +298,23 @@ void exec_wgmma(Wave& w, const Inst& in) {
   for (uint32_t s = 0; s < w.nlanes; s += kWarpgroup) {
     if (!any_active(w, s, kWarpgroup)) continue;
     require_whole_group(w, in, s, kWarpgroup, "wgmma");
-    gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, swizzle, a);
-    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, swizzle, b);
-    // Lane l of warp q holds (16 q + l / 4 + 8 (i / 2 % 2), 8 (i / 4) + 2 (l % 4) + i % 2) in element i.
+    // Lane l of warp q holds (16 q + l / 4 + 8 (i / 2 % 2), 8 (i / 4) + 2 (l % 4) + i % 2) in element i,
+    // of the accumulator and (the same for 8 elements, as 64 x 16) of an A fragment.
     auto row_col = [&](uint32_t lane, uint32_t i) {
       uint32_t q = lane / 32, l = lane % 32;
       return std::pair{16 * q + l / 4 + 8 * (i / 2 % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2};
     };
+    if (a_in_registers) {
+      const uint16_t* frag = w.at<uint16_t>(in.o[0]);
+      for (uint32_t lane = 0; lane < kWarpgroup; ++lane)
+        for (uint32_t i = 0; i < 8; ++i) {
+          auto [r, k] = row_col(lane, i);
+          a[r * 16 + k] = frag[size_t(s + lane) * 8 + i];
+        }
+    } else {
+      gather_operand(w, in, s, uniform_address(w, in, s, 0, "a"), 64, lbo, sbo, swizzle, a);
+    }
+    gather_operand(w, in, s, uniform_address(w, in, s, 1, "b"), n, lbo, sbo, swizzle, b);
     for (uint32_t lane = 0; lane < kWarpgroup; ++lane)
       for (uint32_t i = 0; i < width; ++i) {
         auto [r, col] = row_col(lane, i);
@@ -372,10 +382,13 @@ Handler select_wgmma(Prep& p) {
                 "lbo and sbo must be multiples of 16 below 2^18");
       const ir::Type smem = ir::Type::pointer(Scalar::BF16, ir::AddrSpace::Shared);
       const ir::Type acc = ir::Type::vector(Scalar::F32, int(n / 2));
-      p.require(p.type(0) == smem && p.type(1) == smem, "a and b must be ptr<shared, bf16>");
+      const bool a_in_registers = p.type(0) == ir::Type::vector(Scalar::BF16, 8);
+      p.require((p.type(0) == smem || a_in_registers) && p.type(1) == smem,
+                "a must be ptr<shared, bf16> or <8 x bf16>, b ptr<shared, bf16>");
       p.require(p.type(2) == acc && p.in.rt == acc, fmt::format("the accumulator must be <{} x f32>", n / 2));
       p.require(p.ti.wave_size == 32, "wgmma needs warps of 32");
-      p.in.aux = uint64_t(n) | uint64_t(lbo) << 9 | uint64_t(sbo) << 27 | uint64_t(swizzle) << 45;
+      p.in.aux = uint64_t(n) | uint64_t(lbo) << 9 | uint64_t(sbo) << 27 | uint64_t(swizzle) << 45 |
+                 uint64_t(a_in_registers) << 46;
       return exec_wgmma;
     }
     case OpCode::WgmmaWait:

@@ -200,33 +200,50 @@ class Sm90aBackend final : public TargetBackend {
   }
 
   /// wgmma.mma_async m64nNk16 f32.bf16.bf16 by inline PTX (LLVM has no intrinsic for it): the
-  /// accumulator elements are tied in-out registers, scale-d = 1 (accumulate).
+  /// accumulator elements are tied in-out registers, scale-d = 1 (accumulate). A is a shared tile
+  /// (a descriptor) or, given as <8 x bf16>, four 32-bit registers (the RS form).
   static llvm::Value* wgmma(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) {
     if (op.attrs.size() != 4) throw InternalError("wgmma carries N, lbo, sbo and the swizzle");
     const int64_t n = op.attrs[0];
     auto* acc_ty = llvm::dyn_cast<llvm::FixedVectorType>(args[2]->getType());
+    auto* a_vec = llvm::dyn_cast<llvm::FixedVectorType>(args[0]->getType());
+    const bool a_in_registers = a_vec && a_vec->getNumElements() == 8 && a_vec->getElementType()->isBFloatTy();
     if (!acc_ty || !acc_ty->getElementType()->isFloatTy() || int64_t(acc_ty->getNumElements()) * 2 != n ||
-        result != acc_ty || args[0]->getType()->getPointerAddressSpace() != 3 ||
+        result != acc_ty || (!a_in_registers && args[0]->getType()->getPointerAddressSpace() != 3) ||
         args[1]->getType()->getPointerAddressSpace() != 3)
-      throw InternalError("wgmma takes two shared pointers and <N/2 x f32> and returns <N/2 x f32>");
+      throw InternalError("wgmma takes a shared pointer or <8 x bf16>, a shared pointer and <N/2 x f32> and returns <N/2 x f32>");
     const unsigned w = acc_ty->getNumElements();
+    const unsigned a_regs = a_in_registers ? 4 : 1;  // operands after the accumulator outputs
     std::string regs, constraints;
     for (unsigned i = 0; i < w; ++i) {
       regs += fmt::format("{}${}", i ? ", " : "", i);
       constraints += "=f,";
     }
-    constraints += "l,l,r";
+    constraints += a_in_registers ? "r,r,r,r,l,r" : "l,l,r";
     for (unsigned i = 0; i < w; ++i) constraints += fmt::format(",{}", i);
+    const std::string a_text = a_in_registers ? fmt::format("{{${}, ${}, ${}, ${}}}", w, w + 1, w + 2, w + 3)
+                                              : fmt::format("${}", w);
+    // RS form: no transpose immediate for A (registers are K-major by definition).
     std::string text = fmt::format(
         "{{\n.reg .pred p;\nsetp.ne.b32 p, ${}, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n{}k16.f32.bf16.bf16 {{{}}}, ${}, ${}, p, 1, 1, 0, 0;\n}}",
-        w + 2, n, regs, w, w + 1);
-    std::vector<llvm::Type*> outs(w, b.getFloatTy()), ins{b.getInt64Ty(), b.getInt64Ty(), b.getInt32Ty()};
+        "wgmma.mma_async.sync.aligned.m64n{}k16.f32.bf16.bf16 {{{}}}, {}, ${}, p, 1, 1, {}0;\n}}",
+        w + a_regs + 1, n, regs, a_text, w + a_regs, a_in_registers ? "" : "0, ");
+    std::vector<llvm::Type*> outs(w, b.getFloatTy()), ins;
+    std::vector<llvm::Value*> call_args;
+    if (a_in_registers) {
+      llvm::Value* words = b.CreateBitCast(args[0], llvm::FixedVectorType::get(b.getInt32Ty(), 4));
+      for (unsigned i = 0; i < 4; ++i) {
+        ins.push_back(b.getInt32Ty());
+        call_args.push_back(b.CreateExtractElement(words, i));
+      }
+    } else {
+      ins.push_back(b.getInt64Ty());
+      call_args.push_back(wgmma_descriptor(b, args[0], op.attrs[1], op.attrs[2], op.attrs[3]));
+    }
+    ins.insert(ins.end(), {b.getInt64Ty(), b.getInt32Ty()});
+    call_args.insert(call_args.end(), {wgmma_descriptor(b, args[1], op.attrs[1], op.attrs[2], op.attrs[3]), b.getInt32(1)});
     ins.insert(ins.end(), w, b.getFloatTy());
     auto* fty = llvm::FunctionType::get(llvm::StructType::get(b.getContext(), outs), ins, false);
-    std::vector<llvm::Value*> call_args{wgmma_descriptor(b, args[0], op.attrs[1], op.attrs[2], op.attrs[3]),
-                                        wgmma_descriptor(b, args[1], op.attrs[1], op.attrs[2], op.attrs[3]),
-                                        b.getInt32(1)};
     for (unsigned i = 0; i < w; ++i) call_args.push_back(b.CreateExtractElement(args[2], i));
     llvm::Value* d = b.CreateCall(fty, llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true), call_args);
     llvm::Value* out = llvm::PoisonValue::get(acc_ty);

@@ -451,7 +451,8 @@ class Verifier {
           if (off < 0 || off >= (int64_t(1) << 18) || off % 16)
             fail(op, fmt::format("wgmma core-matrix offset {} is out of range: expected a multiple of 16 below 2^18", off));
         Type smem = Type::pointer(Scalar::BF16, AddrSpace::Shared), acc = Type::vector(Scalar::F32, int(n / 2));
-        want_operand(op, 0, ty(op, 0) == smem, "ptr<shared, bf16> (the A tile)");
+        want_operand(op, 0, ty(op, 0) == smem || ty(op, 0) == Type::vector(Scalar::BF16, 8),
+                     "ptr<shared, bf16> (the A tile) or <8 x bf16> (the lane's A fragment)");
         want_operand(op, 1, ty(op, 1) == smem, "ptr<shared, bf16> (the B tile)");
         want_operand(op, 2, ty(op, 2) == acc, fmt::format("{} (the accumulator of m64n{}k16)", to_string(acc), n));
         want_result(op, result_ == acc, fmt::format("{} (the accumulator of m64n{}k16)", to_string(acc), n));

@@ -71,7 +71,7 @@ dsl::Value wgmma(const dsl::Value& a, const dsl::Value& b, const dsl::Value& acc
                  const dsl::SrcLoc& loc) {
   need_target(Target::Sm90a, "wgmma", loc);
   const Type smem = Type::pointer(Scalar::BF16, ir::AddrSpace::Shared);
-  need_type(a, smem, "wgmma operand a", loc);
+  if (a.type() != Type::vector(Scalar::BF16, 8)) need_type(a, smem, "wgmma operand a (or its <8 x bf16> fragment)", loc);
   need_type(b, smem, "wgmma operand b", loc);
   const Type& t = acc.type();
   if (!t.is_value() || t.elem != Scalar::F32 || t.width % 4 || t.width < 4 || t.width > 64)

@@ -38,7 +38,11 @@ struct WgmmaLayout {
 };
 
 /// sm_90a wgmma.mma_async m64nNk16 (f32 += bf16 x bf16), N = 2 x acc's width (8..128, a multiple
-/// of 8; the IR's vectors hold at most 64 elements): acc + A (64 x 16 at `a`) x B (N x 16 at `b`)^T, both K-major in `layout`. Collective over
+/// of 8; the IR's vectors hold at most 64 elements): acc + A (64 x 16 at `a`) x B (N x 16 at `b`)^T,
+/// both K-major in `layout`. Or, with `a` a <8 x bf16> value, A from registers: lane l of warp w (of
+/// the group) holds in element i the entry (16 w + l / 4 + 8 (i / 2 % 2), 2 (l % 4) + i % 2 + 8 (i /
+/// 4)), the mma.sync m16n8k16 A layout per warp; those registers must not change until the wgmma
+/// is retired (call wgmma_fence() after writing them, before the wgmma). Collective over
 /// the warpgroup (four consecutive warps of the block, every lane active, `a` and `b` the same in
 /// all of them); lane l of warp w (of the group) holds in element i the entry (16 w + l / 4 + 8 *
 /// (i / 2 % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2), the mma.sync accumulator layout of N / 8 column

@@ -204,6 +204,25 @@ TEST(IrVerifier, WgmmaShapeLayoutAndTarget) {
   expect_reject(wgmma(64, 32, 16, 1024, 2), Target::Sm90a, {"wgmma swizzle 2 is unknown"});
 }
 
+TEST(IrVerifier, WgmmaAFromRegistersIsEightBf16) {
+  auto wgmma = [](int a_width) {
+    Function fn;
+    fn.params = {{"h", gptr(Scalar::BF16)}};
+    Builder b(fn);
+    ValueId h = b.emit(OpCode::Param, gptr(Scalar::BF16), {}, {0});
+    ValueId a = b.emit(OpCode::Load, vec(Scalar::BF16, a_width), {h});
+    ValueId s = b.emit(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {4096});
+    ValueId c = b.emit(OpCode::Splat, vec(Scalar::F32, 32), {b.const_float(f32(), 0.0)});
+    b.emit(OpCode::WgmmaFence, Type::void_(), {});
+    ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, 32), {a, s, c}, {64, 16, 1024, 1}, at(52));
+    b.emit(OpCode::WgmmaCommit, Type::void_(), {});
+    b.emit(OpCode::WgmmaWait, vec(Scalar::F32, 32), {d}, {0});
+    return fn;
+  };
+  EXPECT_NO_THROW(verify(wgmma(8), Target::Sm90a));
+  expect_reject(wgmma(4), Target::Sm90a, {"<8 x bf16> (the lane's A fragment)", "tests/k.cpp:52"});
+}
+
 TEST(IrVerifier, MmaOperandTypesPerInstruction) {
   auto mma = [](int64_t instr, int b_width) {
     Function fn;

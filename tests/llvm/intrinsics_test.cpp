@@ -234,6 +234,34 @@ TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   EXPECT_EQ(count, size_t(n / 2)) << regs;
 }
 
+TEST(Intrinsics, Sm90aWgmmaWithAInRegisters) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  const int n = 8 * rng.uniform(1, 16);
+  Kernel k("wgmma_rs");
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId frags = k.param("a", gptr(Scalar::BF16));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16384});
+  ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
+  ValueId acc = k.load(vec(Scalar::F32, n / 2), k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})));
+  ValueId a = k.load(vec(Scalar::BF16, 8), k.ptr_add(frags, k.op(OpCode::Mul, i32(), {tid, k.ci32(8)})));
+  k.effect(OpCode::WgmmaFence, {});
+  acc = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {a, tile, acc}, {n, 16, 1024, 1});
+  k.effect(OpCode::WgmmaCommit, {});
+  acc = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {acc}, {0});
+  k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})), acc);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  // Four 32-bit A registers, one descriptor, and no transpose immediate for A.
+  EXPECT_EQ(file_check(r.assembly, "CHECK: ld.global.v4.b32 {[[A0:%r[0-9]+]], [[A1:%r[0-9]+]], [[A2:%r[0-9]+]], "
+                                   "[[A3:%r[0-9]+]]}\n"
+                                   "CHECK: wgmma.fence.sync.aligned;\n"
+                                   "CHECK: wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) +
+                                       "k16.f32.bf16.bf16 {{[{]}}{{[^}]*}}{{[}]}}, {[[A0]], [[A1]], [[A2]], [[A3]]}, "
+                                       "%rd{{[0-9]+}}, p, 1, 1, 0;\n"
+                                   "CHECK: wgmma.wait_group.sync.aligned 0;\n"),
+            "");
+}
+
 /// out[g] = buffer_load(base, n, 4 * elems * g) of <elems x f32>.
 void build_buffer_load(Kernel& k, int elems) {
   ValueId base = k.param("base", gptr(Scalar::F32));

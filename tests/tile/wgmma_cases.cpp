@@ -35,13 +35,28 @@ void store_wide(const Value& p, const Value& v) {
     store(p + i, make_vector({extract(v, i), extract(v, i + 1), extract(v, i + 2), extract(v, i + 3)}));
 }
 
-/// Copies A (64 x k) and B (2n x k) into the tiles, then warpgroup g multiplies A by rows g n ..
-/// of B: out[thread] = acc_in[thread] + the product, in the accumulator layout.
+/// This lane's A fragment (the RS form's register layout, ops.def) of A (64 x k, row-major) at K
+/// k0 .. k0 + 15: element i = A[16 w + l / 4 + 8 (i / 2 % 2)][k0 + 2 (l % 4) + i % 2 + 8 (i / 4)].
+Value a_fragment(const WgmmaCase& c, Ptr<bf16> a, int k0) {
+  Value lane = urem(thread_id(), 128);
+  Value row = udiv(lane, 32) * 16 + udiv(urem(lane, 32), 4), col = urem(lane, 4) * 2 + k0;
+  std::vector<Value> elems;
+  for (int pair = 0; pair < 4; ++pair) {
+    Value v = load(a + ((row + 8 * (pair % 2)) * c.k + col + 8 * (pair / 2)), 2);
+    elems.push_back(extract(v, 0));
+    elems.push_back(extract(v, 1));
+  }
+  return make_vector(elems);
+}
+
+/// Copies A (64 x k) and B (2n x k) into the tiles (A stays in global memory when c.a_in_registers),
+/// then warpgroup g multiplies A by rows g n .. of B: out[thread] = acc_in[thread] + the product,
+/// in the accumulator layout.
 template <class Tile, class Operand>
 void multiply(const WgmmaCase& c, const Tile& ta, const Tile& tb, Operand operand, tile::WgmmaLayout layout,
               Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
   const int chunks = c.k / 8;
-  for (auto [t, src, rows] : {std::tuple{&ta, a, 64}, std::tuple{&tb, b, 2 * c.n}})
+  for (auto [t, src, rows] : {std::tuple{&ta, a, c.a_in_registers ? 0 : 64}, std::tuple{&tb, b, 2 * c.n}})
     for_range(thread_id(), rows * chunks, kThreads, [&, t = t, src = src](Value i) {
       Value row = udiv(i, chunks), chunk = urem(i, chunks);
       store(t->chunk_address(0, row, chunk), load(src + (row * c.k + chunk * 8), 8));
@@ -50,8 +65,12 @@ void multiply(const WgmmaCase& c, const Tile& ta, const Tile& tb, Operand operan
   barrier();
   Value group = udiv(thread_id(), 128);
   Value d = load_wide(acc_in + thread_id() * (c.n / 2), c.n / 2);
+  std::vector<Value> frags;
+  for (int k0 = 0; k0 < c.k && c.a_in_registers; k0 += 16) frags.push_back(a_fragment(c, a, k0));
   tile::wgmma_fence();
-  for (int k0 = 0; k0 < c.k; k0 += 16) d = tile::wgmma(operand(ta, Int(0), k0), operand(tb, group * c.n, k0), d, layout);
+  for (int k0 = 0; k0 < c.k; k0 += 16)
+    d = tile::wgmma(c.a_in_registers ? frags[size_t(k0 / 16)] : operand(ta, Int(0), k0), operand(tb, group * c.n, k0), d,
+                    layout);
   tile::wgmma_commit();
   store_wide(out + thread_id() * (c.n / 2), tile::wgmma_wait(d, 0));
 }
@@ -60,7 +79,7 @@ KernelDef wgmma_kernel(const WgmmaCase& c) {
   KernelOptions opts;
   opts.block = {uint32_t(kThreads), 1, 1};
   if (c.swizzled)  // k is 64: one 128-byte swizzle row
-    return kernel(fmt::format("wgmma_swizzled_n{}", c.n),
+    return kernel(fmt::format("wgmma_swizzled_n{}{}", c.n, c.a_in_registers ? "_rs" : ""),
                   [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
                     tile::SharedTile ta = tile::make_shared_tile(64, 64), tb = tile::make_shared_tile(2 * c.n, 64);
                     auto operand = [](const tile::SharedTile& t, const Value& row0, int k0) {
@@ -69,7 +88,7 @@ KernelDef wgmma_kernel(const WgmmaCase& c) {
                     multiply(c, ta, tb, operand, tile::wgmma_layout(ta), a, b, acc_in, out);
                   },
                   opts);
-  return kernel(fmt::format("wgmma_tile_n{}_k{}", c.n, c.k),
+  return kernel(fmt::format("wgmma_tile_n{}_k{}{}", c.n, c.k, c.a_in_registers ? "_rs" : ""),
                 [c](Ptr<bf16> a, Ptr<bf16> b, Ptr<float> acc_in, Ptr<float> out) {
                   tile::CoreMatrixTile ta = tile::make_core_matrix_tile(64, c.k);
                   tile::CoreMatrixTile tb = tile::make_core_matrix_tile(2 * c.n, c.k);
@@ -105,8 +124,8 @@ WgmmaRun make_wgmma_inputs(const WgmmaCase& c, std::mt19937& rng) {
 }
 
 void run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run) {
-  static std::map<std::tuple<int, int, bool>, KernelDef> defs;
-  auto key = std::tuple{c.n, c.k, c.swizzled};
+  static std::map<std::tuple<int, int, bool, bool>, KernelDef> defs;
+  auto key = std::tuple{c.n, c.k, c.swizzled, c.a_in_registers};
   if (!defs.count(key)) defs.emplace(key, wgmma_kernel(c));
   Kernel k = compile(defs.at(key), device);
   Buffer<uint16_t> da(device, std::span<const uint16_t>(run.a)), db(device, std::span<const uint16_t>(run.b));

@@ -13,6 +13,7 @@ struct WgmmaCase {
   int n, k;           ///< wgmma N per warpgroup (8..128) and the K of the tiles (a multiple of 16)
   bool exact_values;  ///< small integers times powers of two: every sum exact in f32
   bool swizzled = false;  ///< 64-column SharedTiles (128-byte swizzle; k 64) instead of core-matrix tiles
+  bool a_in_registers = false;  ///< A as each lane's fragment (the RS form), loaded from global memory
 };
 
 struct WgmmaRun {

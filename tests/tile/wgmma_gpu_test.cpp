@@ -20,9 +20,10 @@ TEST(WgmmaGpu, MatchesTheEmulatorBitForBit) {
   testing_support::SeededRng rng;
   for (WgmmaCase c : {WgmmaCase{8, 16, true}, WgmmaCase{64, 64, true}, WgmmaCase{128, 64, true},
                       WgmmaCase{128, 64, false}, WgmmaCase{64, 32, false}, WgmmaCase{64, 64, true, true},
-                      WgmmaCase{128, 64, false, true}}) {
+                      WgmmaCase{128, 64, false, true}, WgmmaCase{8, 32, true, false, true},
+                      WgmmaCase{128, 64, true, true, true}, WgmmaCase{72, 64, false, true, true}}) {
     SCOPED_TRACE(testing::Message() << "n " << c.n << " k " << c.k << (c.exact_values ? " exact" : " normal")
-                                    << (c.swizzled ? " swizzled" : ""));
+                                    << (c.swizzled ? " swizzled" : "") << (c.a_in_registers ? " A in registers" : ""));
     WgmmaRun on_gpu = make_wgmma_inputs(c, *rng), on_emu = on_gpu;
     run_wgmma(*gpu, c, on_gpu);
     run_wgmma(testing_support::emulator_device(Target::Sm90a), c, on_emu);

@@ -34,11 +34,14 @@ TEST_P(WgmmaTile, MatchesTheReference) {
 INSTANTIATE_TEST_SUITE_P(Cases, WgmmaTile,
                          ::testing::Values(WgmmaCase{8, 16, true}, WgmmaCase{64, 64, true}, WgmmaCase{128, 32, true},
                                            WgmmaCase{32, 48, false}, WgmmaCase{128, 64, false},
-                                           WgmmaCase{64, 64, true, true}, WgmmaCase{128, 64, false, true}),
+                                           WgmmaCase{64, 64, true, true}, WgmmaCase{128, 64, false, true},
+                                           WgmmaCase{8, 32, true, false, true}, WgmmaCase{128, 64, true, true, true},
+                                           WgmmaCase{72, 64, false, true, true}),
                          [](const auto& info) {
                            return "n" + std::to_string(info.param.n) + "_k" + std::to_string(info.param.k) +
                                   (info.param.exact_values ? "_exact" : "_normal") +
-                                  (info.param.swizzled ? "_swizzled" : "");
+                                  (info.param.swizzled ? "_swizzled" : "") +
+                                  (info.param.a_in_registers ? "_a_in_registers" : "");
                          });
 
 }  // namespace
