@@ -122,6 +122,12 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
                 c.validate();
                 if (names.insert(c.kernel_name()).second) out.push_back(c);
               }
+              // With the weights in wgmma's A registers (any shared-main-loop tile).
+              if (wm == 1) {
+                c.wgmma = c.wgmma_rs = true;
+                c.validate();
+                if (names.insert(c.kernel_name()).second) out.push_back(c);
+              }
             }
           }
       }

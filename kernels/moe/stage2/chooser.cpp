@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "shared_mainloop", "wgmma", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -101,6 +101,10 @@ class EntryParser {
     if (auto it = j_.find("wgmma"); it != j_.end()) {
       if (!it->is_boolean()) fail("wgmma", fmt::format("must be true or false, got {}", it->dump()));
       e.wgmma = it->get<bool>();
+    }
+    if (auto it = j_.find("wgmma_rs"); it != j_.end()) {
+      if (!it->is_boolean()) fail("wgmma_rs", fmt::format("must be true or false, got {}", it->dump()));
+      e.wgmma_rs = it->get<bool>();
     }
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
@@ -137,6 +141,7 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   base.warps_m = warps_m;
   base.shared_mainloop = shared_mainloop;
   base.wgmma = wgmma;
+  base.wgmma_rs = wgmma_rs;
   return base;
 }
 
@@ -148,6 +153,7 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   warps_m = c.warps_m;
   shared_mainloop = c.shared_mainloop;
   wgmma = c.wgmma;
+  wgmma_rs = c.wgmma_rs;
 }
 
 namespace {
@@ -176,6 +182,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.warps_m != 1) j["warps_m"] = e.warps_m;
   if (e.shared_mainloop) j["shared_mainloop"] = true;
   if (e.wgmma) j["wgmma"] = true;
+  if (e.wgmma_rs) j["wgmma_rs"] = true;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;

@@ -32,7 +32,9 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))
     fail(fmt::format("shared_mainloop needs tile_m a multiple of 32 and tile_n >= 128, got {} x {}", tile_m, tile_n));
-  if (wgmma && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
+  // Its tiles are those of the shared main loop (checked above): 32, 64 or 128 x 128 or 256, not 128 x 256.
+  if (wgmma_rs && (!wgmma || !shared_mainloop)) fail("wgmma_rs needs wgmma and shared_mainloop");
+  if (wgmma && !wgmma_rs && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
@@ -47,7 +49,7 @@ bool MoeStage2Config::uses_shared_activations() const {
 std::string MoeStage2Config::kernel_name() const {
   return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma ? "sg" : "s") : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
@@ -56,7 +58,7 @@ std::string MoeStage2Config::kernel_name() const {
 
 std::string MoeStage2Config::tiles_text() const {
   return fmt::format("tm{} tn{} kb{} u{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma ? " wg" : " sh") : "");
+                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "");
 }
 
 }  // namespace tilejit::kernels

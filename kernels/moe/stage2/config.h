@@ -1,5 +1,6 @@
 // The MoE stage-2 A16W4 kernel configuration: problem shape, tiles and epilogue options.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,12 @@ struct MoeStage2Config {
   /// the block's two warpgroups with wgmma (tile_m 64 with tile_n 128 or 256, or 128 x 128). gfx950
   /// has no wgmma and runs the shared main loop of the same tiles.
   bool wgmma = false;
+  /// sm_90a, with wgmma: the weights are wgmma's A operand, decoded straight into registers (the
+  /// RS form), and the tile_m activation rows its B operand (N = tile_m): each weight element is
+  /// decoded once per block for all its rows, with no shared stores and no decode per warpgroup
+  /// half. The shared main loop's tiles: tile_m 32, 64 or 128, tile_n 128 or 256, not 128 x 256
+  /// (gfx950 runs the shared main loop of the same tiles).
+  bool wgmma_rs = false;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.
@@ -74,8 +81,10 @@ struct MoeStage2Config {
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
   /// stages of tile_n x 64 bf16, shared activations their slice.
   int shared_bytes() const {
-    return tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
-           (uses_shared_activations() ? activation_bytes() : 0);
+    const int shared_loop = tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
+                            (uses_shared_activations() ? activation_bytes() : 0);
+    // wgmma_rs: five stages of tile_m x 64 activations, tile_n x 32 weight bytes and their scales.
+    return wgmma_rs ? std::max(shared_loop, 5 * (tile_m * 128 + tile_n * 36)) : shared_loop;
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.

@@ -292,7 +292,9 @@ KernelDef define(const MoeStage2Config& cfg) {
             Int tokens) {
         const stage2_detail::Stage2Params<OutT> params{out, a, w, w_scale, sorted_ids, sorted_weights,
                                                        sorted_experts, num_valid, bias, tokens};
-        if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
+        if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
+          stage2_detail::stage2_wgmma_rs_body<OutT>(cfg, params);
+        else if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
           stage2_detail::stage2_wgmma_body<OutT>(cfg, params);
         else if (cfg.shared_mainloop)
           stage2_detail::stage2_shared_body<OutT>(cfg, params);

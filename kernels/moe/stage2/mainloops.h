@@ -26,4 +26,12 @@ void stage2_shared_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& pa
 template <class OutT>
 void stage2_wgmma_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params);
 
+/// With wgmma_rs on sm_90a: the weights decoded into wgmma's A registers, the activation rows its B
+/// operand (wgmma_rs_mainloop.cpp).
+template <class OutT>
+void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params);
+
+/// Stages of the wgmma_rs ring (activations, raw weights and scales of one 64-K step each).
+inline constexpr int kWgmmaRsStages = 5;
+
 }  // namespace tilejit::kernels::stage2_detail

@@ -11,6 +11,19 @@ namespace {
 constexpr int kSlots = 4;  // raw weight words in registers for steps kt + 1 .. kt + kSlots
 }  // namespace
 
+std::vector<Value> activation_sources(const MoeStage2Config& cfg, const tile::SharedTile& tile, Ptr<bf16> a,
+                                      Ptr<int32_t> sorted_ids, const Value& row0, const Value& tokens) {
+  Value last_row = Value(tokens) * cfg.topk + (cfg.experts * tile.rows() - cfg.topk - 1);
+  std::vector<Value> sources;
+  for (const Value& r : tile::copy_rows_of_thread(tile, kStage2Threads)) {
+    Value id = sorted_ids[min(row0 + r, last_row)];
+    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);
+    sources.push_back(Value(a + cast<int64_t>(arow) * int64_t(cfg.inter_dim)));
+  }
+  return sources;
+}
+
 StagedOperands::StagedOperands(const MoeStage2Config& cfg, int rows, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
                                Ptr<int32_t> sorted_ids, const Value& e, const Value& row0, const Value& bn,
                                const Value& z, const Value& tokens)
@@ -23,15 +36,7 @@ StagedOperands::StagedOperands(const MoeStage2Config& cfg, int rows, Ptr<bf16> a
       rows_checked_(cfg.model_dim % cfg.tile_n != 0),
       bn_(bn) {
   const int N = cfg.model_dim, K = cfg.inter_dim;
-  // Row indices are clamped to the sorting's capacity for the last, partial block (moe-stage2.md);
-  // padding rows read activation row 0 and are masked in the epilogue.
-  Value last_row = Value(tokens) * cfg.topk + (cfg.experts * rows - cfg.topk - 1);
-  for (const Value& r : tile::copy_rows_of_thread(ta_, kStage2Threads)) {
-    Value id = sorted_ids[min(row0 + r, last_row)];
-    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);
-    a_src_.push_back(Value(a + cast<int64_t>(arow) * int64_t(K)));
-  }
+  a_src_ = activation_sources(cfg, ta_, a, sorted_ids, row0, tokens);
   w_e_ = w + cast<int64_t>(e) * (int64_t(N) * K / 8);     // N*K/2 bytes per expert, as i32 words
   s_e_ = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
   k_first_ = z * cfg.slice_k();

@@ -11,6 +11,14 @@
 
 namespace tilejit::kernels::stage2_detail {
 
+/// The activation row each row of `tile` that this thread copies (tile::copy_rows_of_thread with
+/// kStage2Threads) reads: sorted row row0 + r's row of `a` (K wide). Row indices are clamped to the
+/// sorting's capacity for the last, partial block (moe-stage2.md); padding rows read row 0 and are
+/// masked in the epilogue.
+std::vector<dsl::Value> activation_sources(const MoeStage2Config& cfg, const tile::SharedTile& tile, dsl::Ptr<bf16> a,
+                                           dsl::Ptr<int32_t> sorted_ids, const dsl::Value& row0,
+                                           const dsl::Value& tokens);
+
 /// The block's operands in shared memory, per 64-K step:
 ///  - A: `rows` activation rows x 64 K in four stages (64-column swizzled tiles), gathered with
 ///    tile::copy_rows_begin (cp.async on sm_90a) three steps ahead;

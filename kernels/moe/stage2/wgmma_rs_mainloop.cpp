@@ -1,0 +1,226 @@
+// The stage-2 main loop with the weights in registers (sm_90a, config.wgmma_rs): wgmma's A operand
+// is the weights, decoded straight into each lane's A fragment (the RS form), and its B operand
+// the block's activation rows in shared memory (wgmma N = tile_m). Each weight element is decoded
+// once per block for all its rows, and nothing reaches shared memory but what cp.async copies.
+//
+// Block: two warpgroups; group g owns the weight rows g * tile_n / 2 .. (tile_n / 128 m64 tiles).
+// Row m = 16 q + l / 4 + 8 h of an m64 tile (warp q of the group, lane l, fragment half h) is its
+// weight row 16 q + 2 (l / 4) + h, so a lane's two rows are adjacent output columns (bf16x2 atomics).
+//
+// Per 64-K step a ring of kStages stages, three cp.async copies each: the activation rows (a
+// swizzled 64-column tile, wgmma's B), the raw preshuffled weight bytes (per 16 rows the 512
+// contiguous bytes of the step) and the scale bytes (per 32 rows the 128 contiguous bytes that hold
+// the step's two blocks). A lane reads the 16-byte block of each of its rows per 32-K half (the
+// four lanes of a quad read the same block) and keeps byte l % 4 of each word, i.e. K 8 w + 2 (l %
+// 4) + 0..1: exactly its A columns of the half's two k16 steps. Step kt: wait until the copies of
+// step kt + 1 landed, one barrier, the wgmmas of step kt (fragments decoded during step kt - 1),
+// then, while they run, the decode of step kt + 1 and the copies of step kt + kStages - 1;
+// wait_group 0 ends the step, so no stage is overwritten while a wgmma may read it.
+#include "kernels/moe/stage2/mainloops.h"
+
+#include <optional>
+
+#include "dsl/tile/intrinsics.h"
+#include "dsl/tile/mxfp4.h"
+#include "dsl/tile/shared_tile.h"
+#include "kernels/moe/stage2/epilogue.h"
+#include "kernels/moe/stage2/staged_operands.h"
+
+namespace tilejit::kernels::stage2_detail {
+
+using namespace dsl;
+using ir::Scalar;
+using ir::Type;
+
+namespace {
+
+constexpr int kStepK = 64;
+constexpr int kGroupRows = 64;  // wgmma's M
+constexpr int kChunkRows = 32;  // activation rows per wgmma (its N)
+constexpr int kWeightBytesPerRow = kStepK / 2;  // raw FP4 bytes of one weight row per step
+constexpr int kScaleBytesPer32Rows = 128;
+
+/// Byte t (0..3, i32) of each of the four words of `block` (<4 x i32>), as one word: byte w of the
+/// result is byte t of word w.
+Value gather_bytes(const Value& block, const Value& shift) {
+  Value out;
+  for (int w = 0; w < 4; ++w) {
+    Value b = lshr(extract(block, w), shift) & 0xFF;
+    out = w == 0 ? b : Value(out | (b << (8 * w)));
+  }
+  return out;
+}
+
+}  // namespace
+
+template <class OutT>
+void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
+  const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
+  const int N = cfg.model_dim, K = cfg.inter_dim, stages = kWgmmaRsStages;
+  const int tiles = cfg.tile_n / 2 / kGroupRows;  // m64 tiles per warpgroup
+  const int steps = cfg.slice_k() / kStepK;
+  Value tid = thread_id(), lane = lane_id();
+  Value group = udiv(tid, 128), q = urem(udiv(tid, 32), 4), g = udiv(lane, 4), t = urem(lane, 4);
+  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
+  Value row0 = bm * cfg.tile_m;
+  Value e = sorted_experts[bm];
+
+  // Shared memory: the activation tile first (its 8-row groups 1024-byte aligned for the swizzle).
+  tile::SharedTile ta = tile::make_shared_tile(cfg.tile_m, kStepK, stages);
+  const int w_stage = cfg.tile_n * kWeightBytesPerRow, s_stage = cfg.tile_n / 32 * kScaleBytesPer32Rows;
+  SharedPtr<int32_t> w_ring = shared_array<int32_t>(int64_t(stages) * w_stage / 4);
+  SharedPtr<uint8_t> s_ring = shared_array<uint8_t>(int64_t(stages) * s_stage);
+  const std::vector<Value> a_src = activation_sources(cfg, ta, a, sorted_ids, row0, tokens);
+
+  Value k_first = z * cfg.slice_k(), kb_first = udiv(k_first, 32);
+  Value w_e = w + cast<int64_t>(e) * (int64_t(N) * K / 8);      // N*K/2 bytes per expert, as i32 words
+  Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
+  Value n_block = bn * cfg.tile_n;
+
+  // Copies of one step into stage `stage`: thread p takes 16-byte weight chunks p, p + 256, .. (32
+  // per 16-row piece) and, p < tile_n / 4, scale chunk p (8 per 32-row group); pieces past N read
+  // zeros (cp.async zero fill) and their columns are masked in the epilogue.
+  auto copy_step = [&](const Value& step, const Value& stage) {
+    tile::copy_end(tile::copy_rows_begin(ta, stage, a_src, k_first + step * kStepK, kStage2Threads));
+    Value kb = kb_first + step * 2;  // the step's first 32-K block (a multiple of 2)
+    for (int c0 = 0; c0 < 2 * cfg.tile_n; c0 += kStage2Threads) {
+      Value c = tid + c0, piece = udiv(c, 32), within = urem(c, 32);
+      Value n = n_block + piece * 16;
+      Value src_byte = tile::mxfp4_weight_offset(min(n, N - 16), kb, K) + within * 16;
+      tile::cp_async_16(Value(w_ring + udiv(stage * w_stage + piece * 512 + within * 16, 4)),
+                        Value(w_e + udiv(src_byte, 4)), select(n < N, 16, 0));
+    }
+    if_(tid < cfg.tile_n / 4, [&] {
+      Value group32 = udiv(tid, 8), within = urem(tid, 8);
+      Value n = n_block + group32 * 32;
+      // The 128 bytes of blocks kb, kb + 1 of rows n .. n + 31 (moe-stage2.md: kl pairs are contiguous).
+      Value src_byte = (udiv(min(n, N - 32), 32) * (K / 256) + udiv(kb, 8)) * 256 + urem(kb, 4) * 64 + within * 16;
+      tile::cp_async_16(Value(s_ring + (stage * s_stage + group32 * kScaleBytesPer32Rows + within * 16)),
+                        Value(s_e + src_byte), select(n < N, 16, 0));
+    });
+  };
+
+  // The weight rows of this lane (m64 tile j, half h) within the block tile.
+  auto row_of = [&](int j, int h) { return group * (cfg.tile_n / 2) + (j * kGroupRows + h) + q * 16 + g * 2; };
+  Value byte_shift = t * 8;
+  // The A fragments of step `step` (stage `stage`): per m64 tile its four k16 steps, <8 x bf16> each.
+  auto decode_step = [&](const Value& step, const Value& stage) {
+    Value kp = urem(udiv(kb_first + step * 2, 4), 2);  // the scale word's K pair of this step
+    struct Raw {
+      Value codes[2][2], scale[2][2];  // [half h][32-K block]
+    };
+    std::vector<Raw> raw = std::vector<Raw>(size_t(tiles));
+    std::optional<Value> small;
+    for (int j = 0; j < tiles; ++j)
+      for (int h = 0; h < 2; ++h) {
+        Value n = row_of(j, h);
+        for (int blk = 0; blk < 2; ++blk) {
+          Value at = stage * w_stage + udiv(n, 16) * 512 + blk * 256 + urem(n, 16) * 16;
+          raw[size_t(j)].codes[h][blk] = gather_bytes(load(Value(w_ring + udiv(at, 4)), 4), byte_shift);
+          Value s_at = stage * s_stage + udiv(n, 32) * kScaleBytesPer32Rows + (blk * 16 + urem(n, 16)) * 4 + kp * 2 +
+                       urem(udiv(n, 16), 2);
+          raw[size_t(j)].scale[h][blk] = zext(Value(s_ring[s_at]), Type::scalar(Scalar::I32));
+          Value fits = raw[size_t(j)].scale[h][blk] <= tile::kFp4SmallScaleMax;
+          small = small ? Value(*small & fits) : fits;
+        }
+      }
+    std::vector<std::unique_ptr<Var<>>> frags;
+    for (int i = 0; i < tiles * 4; ++i)
+      frags.push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
+    auto decode = [&](tile::Fp4Path path) {
+      for (int j = 0; j < tiles; ++j)
+        for (int blk = 0; blk < 2; ++blk) {
+          Value d[2];
+          for (int h = 0; h < 2; ++h)
+            d[h] = bitcast(tile::decode_fp4x8(raw[size_t(j)].codes[h][blk], raw[size_t(j)].scale[h][blk], path,
+                                              tile::Fp4Order::Natural),
+                           Type::vector(Scalar::I32, 4));
+          // Word w of d[h] is row h at K 8 w + 2 t: the k16 step 2 blk + u takes words 2 u (columns
+          // 2 t) and 2 u + 1 (columns 2 t + 8).
+          for (int u = 0; u < 2; ++u)
+            *frags[size_t(j * 4 + blk * 2 + u)] =
+                bitcast(make_vector({extract(d[0], 2 * u), extract(d[1], 2 * u), extract(d[0], 2 * u + 1),
+                                     extract(d[1], 2 * u + 1)}),
+                        Type::vector(Scalar::BF16, 8));
+        }
+    };
+    if (!cfg.small_scale_decode) {
+      decode(tile::Fp4Path::Software);
+    } else {
+      // One multiply per pair where this lane's scales of the step allow it (every real weight
+      // tensor), the exact decode otherwise: the same values either way.
+      if_(*small, [&] { decode(tile::Fp4Path::SoftwareSmallScale); }, [&] { decode(tile::Fp4Path::Software); });
+    }
+    std::vector<Value> values;
+    for (auto& f : frags) values.push_back(f->get());
+    return values;
+  };
+
+  const int chunks = cfg.tile_m / kChunkRows;
+  if_(row0 < num_valid[0], [&] {
+    // The activation rows go to wgmma in chunks of 32 (N = 32); a chunk whose first row is padding
+    // (an expert's last block is padded at its end) is skipped. Chunk 0 always holds a row.
+    std::vector<Value> chunk_used;  // chunks 1 ..
+    for (int c = 1; c < chunks; ++c) chunk_used.push_back((sorted_ids[row0 + c * kChunkRows] & 0xFFFFFF) < tokens);
+    std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
+    for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, kChunkRows / 2)));
+    for (int p = 0; p < stages - 1; ++p) {
+      copy_step(Int(std::min(p, steps - 1)), Int(p));
+      tile::copy_commit();
+    }
+    tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
+    barrier();
+    std::vector<std::unique_ptr<Var<>>> next;  // the fragments of the coming step
+    for (const Value& f : decode_step(Int(0), Int(0))) next.push_back(std::make_unique<Var<>>(f));
+
+    for_range(0, steps, 1, [&](Value kt) {
+      tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
+      tile::fence_proxy_async();   // the activation copies of step kt, for wgmma
+      barrier();                   // everyone's; the wgmmas of step kt - 1 have retired
+      Value stage = urem(kt, stages);
+      std::vector<Value> frags;
+      for (auto& f : next) frags.push_back(f->get());
+      tile::wgmma_fence();
+      for (int c = 0; c < chunks; ++c) {
+        auto multiply = [&] {
+          for (int j = 0; j < tiles; ++j) {
+            Var<>& d = *acc[size_t(j * chunks + c)];
+            for (int s = 0; s < 4; ++s)
+              d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, stage, Int(c * kChunkRows), 16 * s),
+                              d, tile::wgmma_layout(ta));
+          }
+        };
+        if (c == 0) multiply();
+        else if_(chunk_used[size_t(c - 1)], multiply);
+      }
+      tile::wgmma_commit();
+      // While they run: the next step's fragments (the last step decodes itself again, unused)
+      // and the copies of step kt + stages - 1 into the stage step kt - 1 used.
+      Value following = min(kt + 1, steps - 1);
+      std::vector<Value> decoded = decode_step(following, urem(following, stages));
+      for (size_t i = 0; i < decoded.size(); ++i) *next[i] = decoded[i];
+      copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
+      tile::copy_commit();
+      for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+    });
+    tile::copy_wait(0);  // no copy outlives the kernel
+
+    // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
+    // i / 2 % 2 of the group's part), activation row 32 c + 8 (i / 4) + 2 t + i % 2. Elements i and
+    // i + 2 are the adjacent columns of one row. Rows of skipped chunks are padding: not written.
+    const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
+    for (int j = 0; j < tiles; ++j)
+      for (int c = 0; c < chunks; ++c) {
+        Value v = *acc[size_t(j * chunks + c)];
+        for (int i = 0; i < kChunkRows / 2; i += 4)
+          for (int b = 0; b < 2; ++b)
+            emit_pair(cfg, args, t * 2 + (c * kChunkRows + 2 * i + b), row_of(j, 0), extract(v, i + b),
+                      extract(v, i + b + 2));
+      }
+  });
+}
+
+template void stage2_wgmma_rs_body<float>(const MoeStage2Config&, const Stage2Params<float>&);
+template void stage2_wgmma_rs_body<bf16>(const MoeStage2Config&, const Stage2Params<bf16>&);
+
+}  // namespace tilejit::kernels::stage2_detail
