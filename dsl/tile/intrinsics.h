@@ -42,7 +42,10 @@ struct WgmmaLayout {
 /// both K-major in `layout`. Or, with `a` a <8 x bf16> value, A from registers: lane l of warp w (of
 /// the group) holds in element i the entry (16 w + l / 4 + 8 (i / 2 % 2), 2 (l % 4) + i % 2 + 8 (i /
 /// 4)), the mma.sync m16n8k16 A layout per warp; those registers must not change until the wgmma
-/// is retired (call wgmma_fence() after writing them, before the wgmma). Collective over
+/// is retired: call wgmma_fence() after writing them, before the wgmma, and pass the fragment
+/// (bitcast to <4 x f32>) through the wgmma_wait that retires it, so that the compiler keeps its
+/// registers until then (ptxas serializes the wgmmas when a register they read is redefined
+/// before the wait). Collective over
 /// the warpgroup (four consecutive warps of the block, every lane active, `a` and `b` the same in
 /// all of them); lane l of warp w (of the group) holds in element i the entry (16 w + l / 4 + 8 *
 /// (i / 2 % 2), 8 * (i / 4) + 2 * (l % 4) + i % 2), the mma.sync accumulator layout of N / 8 column
