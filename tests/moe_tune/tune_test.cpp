@@ -114,6 +114,53 @@ TEST(Tune, SharedOnlyAndNoWgmmaFilterTheCandidates) {
   EXPECT_GT(tm128, 0u) << "128-row tiles are candidates of the shared main loop";
 }
 
+// With a table to merge into, the config of the row a token count would replace is measured too
+// (flagged incumbent), even when the filters leave it out: a --shared-only run competes with the
+// register-loop row it may replace. Other keys' rows are not measured.
+TEST(Tune, TheRowAMergeReplacesIsMeasuredToo) {
+  SeededRng rng;
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2TuneOptions o;
+  o.shape = {256, 256, 4, 2};
+  const int tokens = int(uniform(*rng, 20, 40));
+  o.tokens = {tokens};
+  o.reps = 1;
+  o.warmup = 0;
+  o.check = false;
+  o.seed = rng.seed();
+  o.shared_only = true;
+  o.device_key = "Card";
+  kernels::MoeStage2ConfigTable table;
+  kernels::MoeStage2TableEntry row;
+  row.device = "card";  // keys match ignoring case, as in the merge
+  row.shape = o.shape;
+  row.max_tokens = tokens;
+  row.tile_m = 16;
+  row.tile_n = 64;
+  row.k_batch = 2;
+  row.unroll = 1;  // a register-loop config: not a --shared-only candidate, not the heuristic's
+  kernels::MoeStage2TableEntry other = row;
+  other.device = "Other";
+  other.tile_n = 128;
+  table.entries = {row, other};
+  o.incumbent = table;
+  const std::string want = row.apply_tiles({256, 256, 4, 2}).kernel_name();
+  ASSERT_NE(want, kernels::heuristic_moe_stage2(o.shape, tokens, dev->compute_units()).kernel_name());
+  MoeStage2TuneResult r = tune_moe_stage2(*dev, o);
+  size_t flagged = 0, measured = 0;
+  for (const MoeStage2TuneMeasurement& m : r.measurements) {
+    flagged += m.incumbent;
+    if (m.config.kernel_name() == want) {
+      ++measured;
+      EXPECT_TRUE(m.incumbent);
+    }
+    if (m.config.kernel_name() == other.apply_tiles({256, 256, 4, 2}).kernel_name())
+      EXPECT_TRUE(m.heuristic) << "another device's row was measured";
+  }
+  EXPECT_EQ(measured, 1u);
+  EXPECT_EQ(flagged, 1u);
+}
+
 TEST(Tune, SharedOnlyWithoutSharedCandidatesIsAnError) {
   auto dev = emulator::make_emulator_device({.target = Target::Sm90a});
   MoeStage2TuneOptions o;

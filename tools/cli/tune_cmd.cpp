@@ -66,6 +66,7 @@ void run_tune_moe_stage2(const TuneCliArgs& a) {
   o.wgmma = !a.no_wgmma;
   o.shared_only = a.shared_only;
   o.device_key = a.device_key;
+  o.incumbent = merge_base;
   o.seed = a.seed;
   o.flush_bytes = a.flush_mib < 0 ? -1 : a.flush_mib << 20;
   o.progress = [](const std::string& line) {

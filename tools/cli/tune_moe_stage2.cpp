@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,13 @@ using kernels::MoeStage2Config;
 using kernels::MoeStage2Shape;
 
 namespace {
+
+/// Device keys compare as the table's merge does: ignoring ASCII case.
+bool same_device_key(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -171,14 +179,30 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     if (inserted) ops.emplace_back(c);
     return it->second;
   };
+  const std::string key = o.device_key.empty() ? result.device_name : o.device_key;
+  // The config of the incumbent row this token count's result replaces, if any.
+  auto incumbent_of = [&](int t) -> std::optional<MoeStage2Config> {
+    if (!o.incumbent) return std::nullopt;
+    for (const kernels::MoeStage2TableEntry& e : o.incumbent->entries)
+      if (same_device_key(e.device, key) && e.shape == s && e.max_tokens == t)
+        return e.apply_tiles({s.model_dim, s.inter_dim, s.experts, s.topk});
+    return std::nullopt;
+  };
   std::vector<std::vector<size_t>> per_tokens;  // kernel indices, the heuristic's first
+  std::vector<std::optional<size_t>> incumbents;  // per token count, the incumbent's kernel index
   for (int t : token_list) {
     std::vector<size_t> ks{add_kernel(kernels::heuristic_moe_stage2(s, t, units))};
     for (const MoeStage2Config& c : base) {
       size_t k = add_kernel(c);
       if (k != ks.front()) ks.push_back(k);
     }
+    std::optional<size_t> inc;
+    if (std::optional<MoeStage2Config> c = incumbent_of(t)) {
+      inc = add_kernel(*c);
+      if (std::find(ks.begin(), ks.end(), *inc) == ks.end()) ks.push_back(*inc);
+    }
     per_tokens.push_back(std::move(ks));
+    incumbents.push_back(inc);
   }
   say(fmt::format("device: {} ({} compute units); shape N={} K={} E={} topk={}; {} kernels to compile", result.device_name,
                   units, s.model_dim, s.inter_dim, s.experts, s.topk, ops.size()));
@@ -198,7 +222,6 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   auto e0 = dev.create_event(), e1 = dev.create_event();
   auto stream = dev.create_stream();
 
-  const std::string key = o.device_key.empty() ? result.device_name : o.device_key;
   result.table.origin = "tuned";
   for (size_t ti = 0; ti < token_list.size(); ++ti) {
     const int tokens = token_list[ti];
@@ -263,6 +286,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
       m.median_us = median(us[c]);
       m.min_us = *std::min_element(us[c].begin(), us[c].end());
       m.heuristic = c == 0;
+      m.incumbent = incumbents[ti] == ks[c];
       m.rel_error = errors[c];
       m.failed = !(errors[c] <= 2e-2);  // bf16 atomics in another order differ by ~1e-3
       if (m.failed)
@@ -327,6 +351,7 @@ std::string moe_stage2_tune_results_json(const MoeStage2TuneResult& r) {
                     {"median_us", m.median_us},
                     {"min_us", m.min_us},
                     {"heuristic", m.heuristic},
+                    {"incumbent", m.incumbent},
                     {"best", best},
                     {"failed", m.failed},
                     {"rel_error_vs_heuristic", m.rel_error}});

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct MoeStage2TuneOptions {
   bool wgmma = true;        ///< include the wgmma candidates (sm_90a; the shared main loop elsewhere)
   bool shared_only = false; ///< only the shared main loop candidates (with and without wgmma)
   std::string device_key;   ///< the table rows' "device" (empty: the full device name)
+  /// The table the result will be merged into (--merge): where it has a row for this device key,
+  /// shape and token count, that row's config is measured too, so that a run over fewer candidates
+  /// (shared_only, !wgmma, quick) never replaces a row by a config slower in the same run.
+  std::optional<kernels::MoeStage2ConfigTable> incumbent;
   uint32_t seed = 1;        ///< random inputs (routing, activations, weights)
   /// Bytes written to a scratch buffer before every timed launch so the L2 is cold; -1: by device
   /// kind (256 MiB CUDA, 512 MiB HIP, none on the emulator).
@@ -36,6 +41,7 @@ struct MoeStage2TuneMeasurement {
   double median_us = 0;
   double min_us = 0;
   bool heuristic = false;  ///< the heuristic's choice for this token count
+  bool incumbent = false;  ///< the config of the row of options.incumbent this token count replaces
   bool failed = false;     ///< its output disagreed with the heuristic's (excluded from the choice)
   double rel_error = 0;    ///< relative L2 difference from the heuristic's output (when checked)
 };
