@@ -104,6 +104,18 @@ TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
   }
 }
 
+/// The sm_90a PTX of `cfg` (checked free of local memory) after checking that gfx950 compiles the
+/// same tiles as the shared main loop (MFMA, no scratch).
+std::string wgmma_loop_ptx(const MoeStage2Config& cfg) {
+  backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+  EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
+  EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
+  backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+  std::string ptx(n.code.binary.begin(), n.code.binary.end());
+  EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+  return ptx;
+}
+
 // wgmma: sm_90a multiplies with four m64nNk16 wgmmas per 64-K step (N = tile_n / 2 with 64 rows,
 // tile_n with 128) from swizzled tiles (no ldmatrix, no mma.sync), publishing its shared writes to
 // the async proxy first; gfx950 compiles the same tiles as the shared main loop.
@@ -113,8 +125,7 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
     cfg.shared_mainloop = true;
     cfg.wgmma = true;
     SCOPED_TRACE(cfg.kernel_name());
-    backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
-    std::string ptx(n.code.binary.begin(), n.code.binary.end());
+    const std::string ptx = wgmma_loop_ptx(cfg);
     const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(tm == 128 ? tn : tn / 2) + "k16\\.f32\\.bf16\\.bf16";
     // The loop is unrolled four times (48 steps): four steps of four wgmmas each.
     EXPECT_EQ(count(ptx, wgmma.c_str()), 16u);
@@ -124,10 +135,6 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
     EXPECT_EQ(count(ptx, R"(fence\.proxy\.async\.shared::cta)"), 4u);
     EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync)"), 0u);
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 1u);
-    EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
-    backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-    EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
-    EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
   }
 }
 
@@ -140,8 +147,7 @@ TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
     MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
     cfg.shared_mainloop = cfg.wgmma = cfg.wgmma_rs = true;
     SCOPED_TRACE(cfg.kernel_name());
-    backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
-    std::string ptx(n.code.binary.begin(), n.code.binary.end());
+    const std::string ptx = wgmma_loop_ptx(cfg);
     const int chunk = std::min(tm, 64), chunks = tm / chunk, tiles = tn / 128;
     const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(chunk) +
                               "k16\\.f32\\.bf16\\.bf16 \\{[^}]*\\}, \\{%r\\d+, %r\\d+, %r\\d+, %r\\d+\\}, %rd";
@@ -152,10 +158,6 @@ TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
     EXPECT_EQ(count(ptx, R"(st\.shared|ldmatrix|mma\.sync)"), 0u);
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 3u);
     EXPECT_EQ(count(ptx, R"(\.minnctapersm 2)"), 1u);
-    EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
-    backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-    EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
-    EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
   }
 }
 
