@@ -159,6 +159,7 @@ const Case kCases[] = {
     {"wgmma_rs_m32_n256", 45, 256, 512, 4, 2, 32, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_m64_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_m128_n128_partial_steps", 150, 288, 768, 3, 2, 128, 128, 1, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
+    {"wgmma_rs_two_steps_per_slice", 23, 128, 256, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
