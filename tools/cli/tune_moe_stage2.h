@@ -59,7 +59,8 @@ struct MoeStage2TuneResult {
 /// 256, 512} x k_batch dividing K/128 (up to 24) x unroll {1, 2, 4} x warps_m for the register main
 /// loop (tile_m <= 64, at most 8192 tile elements; 16-row tiles also unroll whole slices of 3, 6 or
 /// 8 chunks), the shared main loop for tile_m >= 32, tile_n >= 128, k_batch <= 4 within gfx950's
-/// LDS, and with tile_m 64 and tile_n 128 or 256, or 128 x 128, and warps_m 1 the same with wgmma. tile_n values that only add
+/// LDS, and with tile_m 64 and tile_n 128 or 256, or 128 x 128, and warps_m 1 the same with wgmma,
+/// and every warps_m 1 shared tile with wgmma_rs. tile_n values that only add
 /// empty columns (tile_n / 2 >= N) are left out, and configs that compile to the same kernel
 /// (unroll capped by the slice) appear once. `quick`: tile_n 128 (64 when N < 128), unroll 2 and
 /// the register main loop only.
