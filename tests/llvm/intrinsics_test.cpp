@@ -240,11 +240,11 @@ TEST(Intrinsics, Sm90aWgmmaWithAInRegisters) {
   const int n = 8 * rng.uniform(1, 16);
   Kernel k("wgmma_rs");
   ValueId out = k.param("out", gptr(Scalar::F32));
-  ValueId frags = k.param("a", gptr(Scalar::BF16));
   ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16384});
   ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
   ValueId acc = k.load(vec(Scalar::F32, n / 2), k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})));
-  ValueId a = k.load(vec(Scalar::BF16, 8), k.ptr_add(frags, k.op(OpCode::Mul, i32(), {tid, k.ci32(8)})));
+  // The fragment from shared memory: its load is the only ld.shared.
+  ValueId a = k.load(vec(Scalar::BF16, 8), k.ptr_add(tile, k.op(OpCode::Mul, i32(), {tid, k.ci32(8)})));
   k.effect(OpCode::WgmmaFence, {});
   acc = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {a, tile, acc}, {n, 16, 1024, 1});
   k.effect(OpCode::WgmmaCommit, {});
@@ -252,7 +252,7 @@ TEST(Intrinsics, Sm90aWgmmaWithAInRegisters) {
   k.store(k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2)})), acc);
   auto r = compile_or_fail(k.fn, Target::Sm90a);
   // Four 32-bit A registers, one descriptor, and no transpose immediate for A.
-  EXPECT_EQ(file_check(r.assembly, "CHECK: ld.global.v4.b32 {[[A0:%r[0-9]+]], [[A1:%r[0-9]+]], [[A2:%r[0-9]+]], "
+  EXPECT_EQ(file_check(r.assembly, "CHECK: ld.shared.v4.b32 {[[A0:%r[0-9]+]], [[A1:%r[0-9]+]], [[A2:%r[0-9]+]], "
                                    "[[A3:%r[0-9]+]]}\n"
                                    "CHECK: wgmma.fence.sync.aligned;\n"
                                    "CHECK: wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) +
