@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,13 +24,6 @@ using kernels::MoeStage2Config;
 using kernels::MoeStage2Shape;
 
 namespace {
-
-/// Device keys compare as the table's merge does: ignoring ASCII case.
-bool same_device_key(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -183,9 +175,12 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   // The config of the incumbent row this token count's result replaces, if any.
   auto incumbent_of = [&](int t) -> std::optional<MoeStage2Config> {
     if (!o.incumbent) return std::nullopt;
+    kernels::MoeStage2TableEntry row;  // the key of the row this token count's result becomes
+    row.device = key;
+    row.shape = s;
+    row.max_tokens = t;
     for (const kernels::MoeStage2TableEntry& e : o.incumbent->entries)
-      if (same_device_key(e.device, key) && e.shape == s && e.max_tokens == t)
-        return e.apply_tiles({s.model_dim, s.inter_dim, s.experts, s.topk});
+      if (kernels::same_table_row(e, row)) return e.apply_tiles({s.model_dim, s.inter_dim, s.experts, s.topk});
     return std::nullopt;
   };
   std::vector<std::vector<size_t>> per_tokens;  // kernel indices, the heuristic's first

@@ -156,11 +156,11 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   wgmma_rs = c.wgmma_rs;
 }
 
-namespace {
-
-bool same_key(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
+bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   return lower(a.device) == lower(b.device) && a.shape == b.shape && a.max_tokens == b.max_tokens;
 }
+
+namespace {
 
 auto sort_key(const MoeStage2TableEntry& e) {
   return std::make_tuple(lower(e.device) == "default", lower(e.device), e.shape.model_dim, e.shape.inter_dim,
@@ -234,7 +234,7 @@ MoeStage2ConfigTable parse_config_table(std::string_view text, const std::string
   for (size_t i = 0; i < entries->size(); ++i) {
     MoeStage2TableEntry e = EntryParser(origin, i, (*entries)[i]).parse();
     for (size_t k = 0; k < table.entries.size(); ++k)
-      if (same_key(table.entries[k], e))
+      if (same_table_row(table.entries[k], e))
         throw std::invalid_argument(fmt::format("{}: entry {}: duplicates entry {} (same device, shape and max_tokens)",
                                                 origin, i, k));
     table.entries.push_back(std::move(e));
@@ -291,7 +291,7 @@ MoeStage2ConfigTable merge_config_tables(const MoeStage2ConfigTable& base, const
   MoeStage2ConfigTable out;
   out.origin = base.origin;
   for (const MoeStage2TableEntry& e : base.entries)
-    if (std::none_of(update.entries.begin(), update.entries.end(), [&](const auto& u) { return same_key(u, e); }))
+    if (std::none_of(update.entries.begin(), update.entries.end(), [&](const auto& u) { return same_table_row(u, e); }))
       out.entries.push_back(e);
   for (const MoeStage2TableEntry& u : update.entries) out.entries.push_back(u);
   return out;

@@ -83,8 +83,12 @@ const MoeStage2ConfigTable& default_config_table();
 /// The table as JSON text (the format parse_config_table reads), entries sorted by device, shape, bucket.
 std::string config_table_json(const MoeStage2ConfigTable& table);
 
+/// Whether two rows are for the same device (ignoring ASCII case), shape and max_tokens: the rows
+/// a merge replaces.
+bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b);
+
 /// `base` with every row of `update` added; an update row replaces a base row with the same
-/// device, shape and max_tokens.
+/// device, shape and max_tokens (same_table_row).
 MoeStage2ConfigTable merge_config_tables(const MoeStage2ConfigTable& base, const MoeStage2ConfigTable& update);
 
 /// The heuristic used where a table has no row (what the H100 and H200 tables have in common):

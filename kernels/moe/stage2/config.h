@@ -8,6 +8,9 @@ namespace tilejit::kernels {
 
 enum class OutDtype : uint8_t { BF16, F32 };
 
+/// Stages of the wgmma_rs ring (activations, raw weights and scales of one 64-K step each).
+inline constexpr int kWgmmaRsStages = 5;
+
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
 struct MoeStage2Config {
@@ -85,8 +88,9 @@ struct MoeStage2Config {
   int shared_bytes() const {
     const int shared_loop = tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
                             (uses_shared_activations() ? activation_bytes() : 0);
-    // wgmma_rs: five stages of tile_m x 64 activations, tile_n x 32 weight bytes and their scales.
-    return wgmma_rs ? std::max(shared_loop, 5 * (tile_m * 128 + tile_n * 36)) : shared_loop;
+    // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
+    // the scale words that hold its two 32-K blocks.
+    return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop;
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.

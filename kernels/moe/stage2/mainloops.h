@@ -31,7 +31,4 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& par
 template <class OutT>
 void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params);
 
-/// Stages of the wgmma_rs ring (activations, raw weights and scales of one 64-K step each).
-inline constexpr int kWgmmaRsStages = 5;
-
 }  // namespace tilejit::kernels::stage2_detail
