@@ -254,7 +254,7 @@ TEST(ConfigTable, MergeReplacesSameKeysAndKeepsOthers) {
     MoeStage2TableEntry e = base.entries[0];
     e.device = i % 2 ? "CARD" : "Card";  // the same device, other case
     e.max_tokens = 1 << i;
-    e.tile_m = 16, e.tile_n = 256, e.warps_m = 1, e.shared_mainloop = e.wgmma = false;  // a valid row
+    e.tile_m = 16, e.tile_n = 256, e.warps_m = 1, e.shared_mainloop = e.wgmma = e.wgmma_rs = false;  // a valid row
     update.entries.push_back(e);
   }
   MoeStage2ConfigTable m = merge_config_tables(base, update);
