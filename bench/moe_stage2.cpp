@@ -16,6 +16,7 @@
 #include "backend/runtime/select.h"
 #include "dsl/ir/numeric.h"
 #include "bench/graph_timing.h"
+#include "bench/read_probe.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
 #include "kernels/moe/sorting/api.h"
@@ -106,6 +107,9 @@ int main(int argc, char** argv) {
   app.add_flag("--zero-in-sorting", zero_in_sorting,
                "with --with-sorting: the sorting launch zeroes the output, no memset node (MoeSortingZeroFill)")
       ->needs("--with-sorting");
+  bool no_read_probe = false;
+  app.add_flag("--no-read-probe", no_read_probe,
+               "skip the read probe (per point: a kernel that only streams the point's weight bytes, same timing)");
   app.add_option("--json", json_name, "name of the JSON file written under --out");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -135,8 +139,8 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> sp = mxfp4::preshuffle_scales(w.scales, s.E, s.N, s.K);
     Buffer<uint8_t> dw(dev, std::span<const uint8_t>(wp)), ds(dev, std::span<const uint8_t>(sp));
     const double expert_bytes = double(s.N) * s.K / 2 + double(s.N) * s.K / 32;
-    std::printf("\n%-12s %6s %9s %9s %8s %9s %7s  %s\n", s.name.c_str(), "tokens", "time_us", "floor_us", "of_floor",
-                "TFLOPS", "GB/s", "config");
+    std::printf("\n%-12s %6s %9s %9s %8s %8s %9s %7s  %s\n", s.name.c_str(), "tokens", "time_us", "floor_us", "of_floor",
+                "probe_us", "TFLOPS", "GB/s", "config");
     for (int tokens : token_list) {
       moe::Routing r = moe::random_routing(rng, tokens, s.topk, s.E);
       auto a = moe::random_bf16_normal(rng, size_t(tokens) * s.topk * s.K);
@@ -211,13 +215,16 @@ int main(int argc, char** argv) {
         }
       }
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
+      // The same number of bytes streamed by a kernel that does nothing else (-1: skipped).
+      const double probe_us = no_read_probe ? -1.0
+                                            : bench::read_probe_us(dev, flush, dw, size_t(distinct.size() * expert_bytes), reps);
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       const std::string c = cfg.tiles_text();
-      std::printf("%-12s %6d %9.1f %9.1f %8.2f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
-                  flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
+      std::printf("%-12s %6d %9.1f %9.1f %8.2f %8.1f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
+                  probe_us, flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
                   choice.from_table ? "table" : "heuristic");
       results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
-                         {"fraction_of_floor", floor_us / t}, {"tflops", flops / (t * 1e-6) / 1e12},
+                         {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us}, {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
                          {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
                          {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},

@@ -1,0 +1,40 @@
+// The read probe: what streaming a given number of bytes costs under the stage-2 protocol (graph
+// replay after an L2 flush, launch, ramp-up and tail included). A reachable floor for a point,
+// next to the copy-bandwidth floor (bytes / bandwidth), which no kernel of that size reaches.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "bench/graph_timing.h"
+
+namespace tilejit::bench {
+
+/// Median microseconds of a graph holding one kernel that reads the first `bytes` (rounded down to
+/// 16) of `src` with 16-byte streaming loads, 8 blocks of 256 threads per compute unit, and keeps the
+/// loads alive by a never-taken store of their XOR.
+inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<uint8_t>& src, size_t bytes, int reps) {
+  using namespace dsl;
+  static const KernelDef def = tilejit::kernel(
+      "bench_read_probe",
+      [](Ptr<int32_t> data, Ptr<int32_t> sink, Int units) {
+        Var<> acc(Int(0));
+        const Value stride = grid_dim() * block_dim();
+        for_range(block_id() * block_dim() + thread_id(), units, stride, [&](Value u) {
+          Value v = load(data, u * 4, 4, ir::CachePolicy::Stream);
+          acc = acc ^ extract(v, 0) ^ extract(v, 1) ^ extract(v, 2) ^ extract(v, 3);
+        });
+        if_(acc.get() == 0x5eed1234, [&] { store(sink, thread_id(), acc.get()); });
+      },
+      {.block = {256, 1, 1}, .param_names = {"data", "sink", "units"}});
+  Kernel k = compile(def, dev);
+  Buffer<int32_t> sink(dev, 256);
+  const int32_t units = int32_t(std::min(bytes, src.bytes()) / 16);
+  const uint32_t blocks = std::max<uint32_t>(1, dev.compute_units()) * 8;
+  auto stream = dev.create_stream();
+  auto graph = dev.capture(*stream, [&] {
+    k.launch_on(stream.get(), Dim3{blocks, 1, 1}, Dim3{256, 1, 1}, RawPtr{src.ptr()}, sink, units);
+  });
+  return median_graph_us(dev, *stream, *graph, flush, reps);
+}
+
+}  // namespace tilejit::bench
