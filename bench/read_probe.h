@@ -4,24 +4,34 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "bench/graph_timing.h"
 
 namespace tilejit::bench {
 
+inline constexpr int kLoads = 8;  // loads in flight per thread of the read probe
+
 /// Median microseconds of a graph holding one kernel that reads the first `bytes` (rounded down to
-/// 16) of `src` with 16-byte streaming loads, 8 blocks of 256 threads per compute unit, and keeps the
-/// loads alive by a never-taken store of their XOR.
+/// 16) of `src` with 16-byte streaming loads, 8 blocks of 256 threads per compute unit, 8 loads in
+/// flight per thread, and keeps the loads alive by a never-taken store of their XOR.
 inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<uint8_t>& src, size_t bytes, int reps) {
   using namespace dsl;
   static const KernelDef def = tilejit::kernel(
       "bench_read_probe",
       [](Ptr<int32_t> data, Ptr<int32_t> sink, Int units) {
+        // kLoads independent loads per thread and iteration (indices past the end clamped to the
+        // last unit and masked), so that a small read is one round trip, not one per load.
         Var<> acc(Int(0));
         const Value stride = grid_dim() * block_dim();
-        for_range(block_id() * block_dim() + thread_id(), units, stride, [&](Value u) {
-          Value v = load(data, u * 4, 4, ir::CachePolicy::Stream);
-          acc = acc ^ extract(v, 0) ^ extract(v, 1) ^ extract(v, 2) ^ extract(v, 3);
+        for_range(block_id() * block_dim() + thread_id(), units, stride * kLoads, [&](Value u) {
+          std::vector<Value> words;
+          for (int i = 0; i < kLoads; ++i) {
+            Value at = u + stride * i;
+            Value v = load(data, min(at, units - 1) * 4, 4, ir::CachePolicy::Stream);
+            words.push_back(select(at < units, extract(v, 0) ^ extract(v, 1) ^ extract(v, 2) ^ extract(v, 3), 0));
+          }
+          for (const Value& w : words) acc = acc ^ w;
         });
         if_(acc.get() == 0x5eed1234, [&] { store(sink, thread_id(), acc.get()); });
       },
