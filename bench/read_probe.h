@@ -13,8 +13,8 @@ namespace tilejit::bench {
 inline constexpr int kLoads = 8;  // loads in flight per thread of the read probe
 
 /// Median microseconds of a graph holding one kernel that reads the first `bytes` (rounded down to
-/// 16) of `src` with 16-byte streaming loads, 8 blocks of 256 threads per compute unit, 8 loads in
-/// flight per thread, and keeps the loads alive by a never-taken store of their XOR.
+/// 16) of `src` with 16-byte streaming loads, 8 loads in flight per thread, as many 256-thread blocks as one
+/// pass needs (at most 8 per compute unit), and keeps the loads alive by a never-taken store of their XOR.
 inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<uint8_t>& src, size_t bytes, int reps) {
   using namespace dsl;
   static const KernelDef def = tilejit::kernel(
@@ -39,7 +39,11 @@ inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<ui
   Kernel k = compile(def, dev);
   Buffer<int32_t> sink(dev, 256);
   const int32_t units = int32_t(std::min(bytes, src.bytes()) / 16);
-  const uint32_t blocks = std::max<uint32_t>(1, dev.compute_units()) * 8;
+  // Enough blocks for one iteration per thread, at most 8 per compute unit (so that few loads
+  // repeat the last unit: clamped loads of one address from many threads serialise in L2).
+  const uint32_t per_block = 256 * kLoads;
+  const uint32_t blocks = std::clamp<uint32_t>((uint32_t(units) + per_block - 1) / per_block, 1,
+                                               std::max<uint32_t>(1, dev.compute_units()) * 8);
   auto stream = dev.create_stream();
   auto graph = dev.capture(*stream, [&] {
     k.launch_on(stream.get(), Dim3{blocks, 1, 1}, Dim3{256, 1, 1}, RawPtr{src.ptr()}, sink, units);
