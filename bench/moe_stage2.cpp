@@ -139,6 +139,9 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> sp = mxfp4::preshuffle_scales(w.scales, s.E, s.N, s.K);
     Buffer<uint8_t> dw(dev, std::span<const uint8_t>(wp)), ds(dev, std::span<const uint8_t>(sp));
     const double expert_bytes = double(s.N) * s.K / 2 + double(s.N) * s.K / 32;
+    // The read probe's source: as many bytes as every expert's weights and scales (contents unused).
+    std::optional<Buffer<uint8_t>> probe_src;
+    if (!no_read_probe) probe_src.emplace(dev, size_t(s.E * expert_bytes));
     std::printf("\n%-12s %6s %9s %9s %8s %8s %9s %7s  %s\n", s.name.c_str(), "tokens", "time_us", "floor_us", "of_floor",
                 "probe_us", "TFLOPS", "GB/s", "config");
     for (int tokens : token_list) {
@@ -217,7 +220,7 @@ int main(int argc, char** argv) {
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
       // The same number of bytes streamed by a kernel that does nothing else (-1: skipped).
       const double probe_us = no_read_probe ? -1.0
-                                            : bench::read_probe_us(dev, flush, dw, size_t(distinct.size() * expert_bytes), reps);
+                                            : bench::read_probe_us(dev, flush, *probe_src, size_t(distinct.size() * expert_bytes), reps);
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       const std::string c = cfg.tiles_text();
       std::printf("%-12s %6d %9.1f %9.1f %8.2f %8.1f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,

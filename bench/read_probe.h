@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "bench/graph_timing.h"
@@ -13,7 +14,7 @@ namespace tilejit::bench {
 inline constexpr int kLoads = 8;  // loads in flight per thread of the read probe
 
 /// Median microseconds of a graph holding one kernel that reads the first `bytes` (rounded down to
-/// 16) of `src` with 16-byte streaming loads, 8 loads in flight per thread, as many 256-thread blocks as one
+/// 16; at most src.bytes(), else std::invalid_argument) of `src` with 16-byte streaming loads, 8 loads in flight per thread, as many 256-thread blocks as one
 /// pass needs (at most 8 per compute unit), and keeps the loads alive by a never-taken store of their XOR.
 inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<uint8_t>& src, size_t bytes, int reps) {
   using namespace dsl;
@@ -36,9 +37,10 @@ inline double read_probe_us(Device& dev, Buffer<uint8_t>& flush, const Buffer<ui
         if_(acc.get() == 0x5eed1234, [&] { store(sink, thread_id(), acc.get()); });
       },
       {.block = {256, 1, 1}, .param_names = {"data", "sink", "units"}});
+  if (bytes > src.bytes()) throw std::invalid_argument("read probe: more bytes than the source buffer holds");
   Kernel k = compile(def, dev);
   Buffer<int32_t> sink(dev, 256);
-  const int32_t units = int32_t(std::min(bytes, src.bytes()) / 16);
+  const int32_t units = int32_t(bytes / 16);
   // Enough blocks for one iteration per thread, at most 8 per compute unit (so that few loads
   // repeat the last unit: clamped loads of one address from many threads serialise in L2).
   const uint32_t per_block = 256 * kLoads;
