@@ -338,6 +338,11 @@ class Gfx950Backend final : public TargetBackend {
                                                   : llvm::Intrinsic::amdgcn_wave_reduce_umin;
         return b.CreateIntrinsic(id, {b.getInt32Ty()}, {args[0], b.getInt32(0)});  // default strategy
       }
+      case ir::OpCode::PrefetchL2:
+        // A hint without a gfx950 instruction (no L2 prefetch that leaves the registers alone).
+        if (args[0]->getType()->getPointerAddressSpace() != 1 || !args[1]->getType()->isIntegerTy(32))
+          throw InternalError("prefetch_l2 takes (global pointer, i32 bytes)");
+        return nullptr;
       default:
         throw InternalError(fmt::format("'{}' is an sm_90a intrinsic; gfx950 has no lowering for it",
                                         ir::op_info(op.code).name));

@@ -449,6 +449,23 @@ void reset_wgmma_reads(Wave& w) {
   for (auto& g : r.committed) g.clear();
 }
 
+// ---- prefetch_l2: a hint; the emulator only checks what the hardware needs of the range ----
+void exec_prefetch_l2(Wave& w, const Inst& in) {
+  const uint64_t* src = w.at<uint64_t>(in.o[0]);
+  const int32_t* bytes = w.at<int32_t>(in.o[1]);
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    if (bytes[l] <= 0 || bytes[l] % 16) fault(w, in, l, fmt::format("prefetch_l2 of {} bytes: not a positive multiple of 16", bytes[l]));
+    global_ptr(w, in, l, src[l], uint64_t(bytes[l]), 16, false);
+  }
+}
+
+Handler select_prefetch_l2(Prep& p) {
+  p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Global, "src must be ptr<global, T>");
+  p.require(p.type(1) == ir::Type::scalar(Scalar::I32), "bytes must be i32");
+  return exec_prefetch_l2;
+}
+
 Handler select_intrinsics(Prep& p) {
   switch (p.op.code) {
     case OpCode::Mma: return select_mma(p);
@@ -456,6 +473,7 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::LdMatrix: return select_ldmatrix(p);
     case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
     case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
+    case OpCode::PrefetchL2: return select_prefetch_l2(p);
     case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
     case OpCode::FenceProxyAsync:
       return select_wgmma(p);

@@ -318,6 +318,13 @@ class Sm90aBackend final : public TargetBackend {
       case ir::OpCode::CpAsyncCommit:
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {});
         return nullptr;
+      case ir::OpCode::PrefetchL2:
+        if (args[0]->getType()->getPointerAddressSpace() != 1 || !args[1]->getType()->isIntegerTy(32))
+          throw InternalError("prefetch_l2 takes (global pointer, i32 bytes)");
+        // No L2 cache hint (operand 2 unused, flag 3 false).
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_bulk_prefetch_L2, {},
+                          {args[0], args[1], b.getInt64(0), b.getFalse()});
+        return nullptr;
       case ir::OpCode::CpAsyncWait: {
         int64_t n = op.attrs.empty() ? -1 : op.attrs[0];
         if (n < 0 || n > INT32_MAX) throw InternalError(fmt::format("cp_async_wait: {} pending groups is invalid", n));

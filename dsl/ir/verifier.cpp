@@ -19,6 +19,7 @@ bool has_result(OpCode c) {
     case OpCode::Store: case OpCode::AtomicAdd: case OpCode::Barrier: case OpCode::VarSet:
     case OpCode::For: case OpCode::If: case OpCode::CpAsync: case OpCode::CpAsyncCommit:
     case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
+    case OpCode::PrefetchL2:
       return false;
     default:
       return true;
@@ -440,6 +441,10 @@ class Verifier {
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (src_bytes)");
         break;
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
+        break;
+      case OpCode::PrefetchL2:
+        want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");
+        want_operand(op, 1, ty(op, 1) == Type::scalar(Scalar::I32), "i32 (bytes)");
         break;
       case OpCode::Wgmma: {
         int64_t n = op.attrs[0], lbo = op.attrs[1], sbo = op.attrs[2], swizzle = op.attrs[3];

@@ -107,6 +107,12 @@ void fence_proxy_async(const dsl::SrcLoc& loc) {
   emit(OpCode::FenceProxyAsync, Type::void_(), {}, {}, loc);
 }
 
+void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc) {
+  if (!src.type().is_pointer() || src.type().space != ir::AddrSpace::Global)
+    type_error(fmt::format("prefetch_l2 takes a global pointer, got {}", ir::to_string(src.type())), loc);
+  emit(OpCode::PrefetchL2, Type::void_(), {src, bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
+
 dsl::Value wave_umax(const dsl::Value& v, const dsl::SrcLoc& loc) {
   need_type(v, Type::scalar(Scalar::I32), "wave_umax", loc);
   return emit(OpCode::WaveUMax, v.type(), {v}, {}, loc);

@@ -66,6 +66,12 @@ dsl::Value wgmma_wait(const dsl::Value& acc, int pending, const dsl::SrcLoc& loc
 /// async proxy) once a barrier follows.
 void fence_proxy_async(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// An L2 prefetch hint: brings the `bytes` (i32, a multiple of 16) from `src` (ptr<global, T>, 16-byte
+/// aligned) into L2 without reading them into registers, e.g. the weights a later block will load.
+/// sm_90a: cp.async.bulk.prefetch.L2; gfx950 has no such instruction and drops it. The emulator
+/// checks the range lies in one allocation (and the alignment) and otherwise does nothing.
+void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// The unsigned maximum / minimum of the i32 `v` over the lanes of this wave (sm_90a: the warp of
 /// 32, redux.sync; gfx950: the wave of 64), the same in every lane. Every lane of the wave must be
 /// active (the emulator faults otherwise). A condition on the result is wave-uniform, so it may

@@ -121,6 +121,49 @@ TEST(CpAsync, ChecksAlignmentAndSourceBoundsButNotForZeroBytes) {
   EXPECT_EQ(run(0, 0, 16), "");  // src_bytes 0: nothing is read, whatever the address
 }
 
+// prefetch_l2 changes nothing; the emulator checks what the hardware needs of the range on both
+// targets (gfx950 drops the hint, but a kernel that prefetches past its buffers has a bug).
+TEST(PrefetchL2, ChecksTheRangeAndChangesNothing) {
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (Target target : {Target::Sm90a, Target::Gfx950}) {
+    auto dev = emulator::make_emulator_device({target, 1});
+    // Each thread prefetches `bytes` at src + t * stride + offset, then copies its word of src to out.
+    auto run = [&](int offset, int bytes, int stride, size_t src_len, std::vector<uint32_t>* out) -> std::string {
+      Kernel k("prefetch_checks");
+      ValueId src = k.param("src", G(Scalar::I8));
+      ValueId o = k.param("out", G(Scalar::I32));
+      ValueId t = k.tid(0);
+      k.effect(OpCode::PrefetchL2, {k.at(src, k.add(k.mul(t, k.i32(stride)), k.i32(offset))), k.i32(bytes)});
+      ValueId src32 = k.op(OpCode::Bitcast, G(Scalar::I32), {src});
+      k.store(k.at(o, t), k.load(S(Scalar::I32), k.at(src32, t)));
+      std::vector<uint8_t> bytes_in(src_len);
+      for (auto& b : bytes_in) b = uint8_t(rng());
+      DevicePtr s = upload(*dev, bytes_in), d = poisoned<uint32_t>(*dev, 64);
+      try {
+        dev->load(k.fn, nullptr)->launch({1, 1, 1}, {64, 1, 1}, std::vector{ptr_arg(s, Scalar::I8), ptr_arg(d, Scalar::I32)}, nullptr);
+      } catch (const EmulatorFault& e) {
+        return e.what();
+      }
+      if (out) {
+        std::vector<uint32_t> want(64);
+        std::memcpy(want.data(), bytes_in.data(), 256);
+        *out = download<uint32_t>(*dev, d, 64);
+        EXPECT_EQ(*out, want);
+      }
+      return "";
+    };
+    std::vector<uint32_t> got;
+    EXPECT_EQ(run(0, 64, 64, 64 * 64, &got), "");
+    EXPECT_EQ(got.size(), 64u);
+    EXPECT_TRUE(mentions(run(8, 16, 64, 64 * 64 + 64, nullptr), {"prefetch_checks", "'prefetch_l2'", "thread (0,0,0)", "misaligned"}));
+    EXPECT_TRUE(mentions(run(0, 128, 64, 64 * 64, nullptr), {"'prefetch_l2'", "thread (63,0,0)", "out-of-bounds global read"}));
+    EXPECT_TRUE(mentions(run(0, 24, 64, 64 * 64, nullptr), {"'prefetch_l2'", "thread (0,0,0)", "multiple of 16"}));
+    EXPECT_TRUE(mentions(run(0, 0, 64, 64 * 64, nullptr), {"'prefetch_l2'", "multiple of 16"}));
+  }
+}
+
 /// Row slots of 16 bytes in shared memory; lane 8j + r of each warp addresses row r of matrix j.
 void check_ldmatrix(bool trans) {
   uint32_t seed = fresh_seed();

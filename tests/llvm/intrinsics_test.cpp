@@ -195,6 +195,24 @@ TEST(Intrinsics, Sm90aCpAsyncCommitWait) {
             "");
 }
 
+// prefetch_l2: one cp.async.bulk.prefetch.L2 on sm_90a with the size operand as given; nothing
+// on gfx950 (no such instruction), where the kernel still compiles.
+TEST(Intrinsics, PrefetchL2IsABulkPrefetchOnSm90aAndNothingOnGfx950) {
+  Kernel k("prefetch");
+  ValueId src = k.param("src", gptr(Scalar::F32));
+  ValueId n = k.param("n", i32());
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId g4 = k.op(OpCode::Mul, i32(), {k.global_id(), k.ci32(4)});
+  k.effect(OpCode::PrefetchL2, {k.ptr_add(src, g4), n});
+  k.store(k.ptr_add(out, g4), k.load(vec(Scalar::F32, 4), k.ptr_add(src, g4)));
+  auto nv = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(nv.assembly, "CHECK: cp.async.bulk.prefetch.L2.global [%rd{{[0-9]+}}], %r{{[0-9]+}};\n"
+                                    "CHECK: ld.global.v4\n"),
+            "");
+  auto amd = compile_or_fail(k.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: prefetch:\nCHECK: global_load_dwordx4\nCHECK: s_endpgm\n"), "");
+}
+
 TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   Rng rng;
   SCOPED_TRACE(rng.trace());

@@ -35,6 +35,7 @@ struct Case {
   bool wgmma = false;              // sm_90a shared main loop with wgmma (gfx950: the shared main loop)
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
   int persistent = 0;              // register main loop: blocks per compute unit of a persistent grid
+  int l2_prefetch = 0;             // sm_90a register main loop: L2 prefetch distance in blocks
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -63,6 +64,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.wgmma = c.wgmma;
   cfg.wgmma_rs = c.wgmma_rs;
   cfg.persistent = c.persistent;
+  cfg.l2_prefetch = c.l2_prefetch;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -170,6 +172,12 @@ const Case kCases[] = {
     {"persistent_whole_slice_tile_epilogue", 5, 256, 768, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 3, true, 1, false, false, true, false, false, 5},
     {"persistent_m32_warps_m2_groups3", 19, 128, 768, 4, 3, 32, 128, 1, OutDtype::F32, true, true, true, 1, 1.5, 2, true, 2, false, true, true, false, false, 7},
     {"persistent_one_token_kbatch4", 1, 128, 512, 8, 4, 16, 64, 4, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, false, true, true, false, false, 8},
+    // L2 prefetches of later blocks (the emulator checks each range lies in the weight or scale
+    // buffer): a partial column block, 384-K slices that start mid scale block, split-K; distances
+    // within and past the grid.
+    {"l2_prefetch_kbatch2_partial", 13, 192, 768, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 3, true, 1, false, true, true, false, false, 0, 3},
+    {"l2_prefetch_tn64_far", 9, 128, 512, 8, 2, 16, 64, 1, OutDtype::F32, true, true, true, 2, 1.5, 2, true, 1, false, true, true, false, false, 0, 17},
+    {"l2_prefetch_m32_kbatch3", 21, 256, 768, 4, 3, 32, 256, 3, OutDtype::F32, false, true, true, 0, 0, 1, true, 2, false, true, true, false, false, 0, 1},
     {"persistent_idle_blocks", 1, 64, 256, 8, 4, 16, 64, 1, OutDtype::F32, true, false, true, 0, 0, 2, true, 1, false, true, true, false, false, 8},
 };
 

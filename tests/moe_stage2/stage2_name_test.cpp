@@ -14,7 +14,7 @@ namespace tilejit::kernels {
 namespace {
 
 // A new field must be added to the mutations below (and to kernel_name() if it changes the body).
-static_assert(sizeof(MoeStage2Config) == 64, "MoeStage2Config changed: cover the new field in this test");
+static_assert(sizeof(MoeStage2Config) == 68, "MoeStage2Config changed: cover the new field in this test");
 
 struct Mutation {
   const char* field;
@@ -51,6 +51,7 @@ TEST(Stage2Name, EveryFieldThatChangesTheKernelChangesTheName) {
       {"shared_activations", [](MoeStage2Config& c) { c.shared_activations = false; }},
       {"wgmma", [](MoeStage2Config& c) { c.tile_m = 64, c.shared_mainloop = true, c.wgmma = true; }},
       {"persistent", [](MoeStage2Config& c) { c.persistent = 2; }},
+      {"l2_prefetch", [](MoeStage2Config& c) { c.l2_prefetch = 396; }},
   };
   for (const Mutation& m : mutations) {
     MoeStage2Config c = base;

@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "persistent", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "persistent", "l2_prefetch", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -107,6 +107,7 @@ class EntryParser {
       e.wgmma_rs = it->get<bool>();
     }
     if (j_.contains("persistent")) e.persistent = integer("persistent", 0, 8);
+    if (j_.contains("l2_prefetch")) e.l2_prefetch = integer("l2_prefetch", 0, 1 << 20);
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
@@ -144,6 +145,7 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   base.wgmma = wgmma;
   base.wgmma_rs = wgmma_rs;
   base.persistent = persistent;
+  base.l2_prefetch = l2_prefetch;
   return base;
 }
 
@@ -157,6 +159,7 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   wgmma = c.wgmma;
   wgmma_rs = c.wgmma_rs;
   persistent = c.persistent;
+  l2_prefetch = c.l2_prefetch;
 }
 
 bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
@@ -187,6 +190,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.wgmma) j["wgmma"] = true;
   if (e.wgmma_rs) j["wgmma_rs"] = true;
   if (e.persistent) j["persistent"] = e.persistent;
+  if (e.l2_prefetch) j["l2_prefetch"] = e.l2_prefetch;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;

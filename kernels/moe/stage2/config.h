@@ -73,6 +73,12 @@ struct MoeStage2Config {
   /// between two blocks is added by both. The warps load their own activations (no shared
   /// activations).
   int persistent = 0;
+  /// sm_90a, register main loop with one block per work item: each block also brings into L2
+  /// (tile::prefetch_l2) the weights and scales of the block this many places later in launch
+  /// order, so that the DRAM keeps streaming the next wave's weights while a wave decodes and
+  /// multiplies (0: off). About the blocks resident at once (SMs x blocks per SM) is the distance
+  /// to try. gfx950 has no L2 prefetch and ignores it.
+  int l2_prefetch = 0;
   /// Bytes of the block's activation slice in shared memory (tile_m x slice_k() bf16).
   int activation_bytes() const { return tile_m * slice_k() * 2; }
   /// Whether the sm_90a kernel stages the activations in shared memory (see shared_activations).
@@ -89,7 +95,8 @@ struct MoeStage2Config {
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
-  /// warps_m > 1, " sh" for the shared main loop and " pN" for a persistent grid of N blocks per SM.
+  /// warps_m > 1, " sh" for the shared main loop, " pN" for a persistent grid of N blocks per SM
+  /// and " lD" for an L2 prefetch D blocks ahead.
   std::string tiles_text() const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B

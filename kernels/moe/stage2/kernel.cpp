@@ -366,6 +366,47 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     unit_rows.push_back({a_row(row0, r), a_row(row0, r + 8)});
   }
 
+  // sm_90a, l2_prefetch: the weights and scales of the block l2_prefetch places later in launch
+  // order, brought into L2 while this block computes (its expert read here, with this block's).
+  struct L2Prefetch {
+    std::function<void()> issue;
+  };
+  std::optional<L2Prefetch> ahead;
+  if (cfg.l2_prefetch && !amd) {
+    const int n_blocks = (N + cfg.tile_n - 1) / cfg.tile_n;
+    Value m_blocks = grid_dim(1);
+    Value target = bn + n_blocks * (bm + m_blocks * z) + cfg.l2_prefetch;
+    Value per_slice = m_blocks * n_blocks;
+    Value exists = target < per_slice * cfg.k_batch;
+    Value tz = udiv(target, per_slice), rest = urem(target, per_slice);
+    Value tbm = select(exists, udiv(rest, n_blocks), 0), tbn = urem(rest, n_blocks);
+    Value te = sorted_experts[tbm];
+    ahead = L2Prefetch{[&, exists, tz, tbm, tbn, te] {
+      // Threads [0, groups): a 16-row group's slice (contiguous: chunks of 1 KiB); then
+      // [groups, groups + scale_groups): a 32-row group's scale words of the slice (256 bytes per 256 K).
+      const int groups = cfg.tile_n / 16, scale_groups = cfg.tile_n / 32;
+      Value t = thread_id();
+      if_(exists & (tbm * cfg.tile_m < num_valid[0]) & (t < groups + scale_groups), [&] {
+        if_(t < groups, [&] {
+          Value n0 = tbn * groups + t;
+          if_(n0 < N / 16, [&] {
+            Value words = (n0 * (K / kStage2ChunkK) + tz * chunks_per_slice) * 256;  // i32 words
+            tile::prefetch_l2(expert_weights(te) + words, chunks_per_slice * 1024);
+          });
+        }, [&] {
+          Value n1 = tbn * scale_groups + (t - groups);
+          if_(n1 < N / 32, [&] {
+            // The 256-K scale blocks the slice overlaps (a 384-K slice starts or ends mid-block).
+            Value k1 = udiv(tz * cfg.slice_k(), 256);
+            Value k1_end = udiv((tz + 1) * cfg.slice_k() + 255, 256);
+            Value s_e = w_scale + cast<int64_t>(te) * int64_t(N / 32 * K);
+            tile::prefetch_l2(s_e + (n1 * (K / 256) + k1) * 256, (k1_end - k1) * 256);
+          });
+        });
+      });
+    }};
+  }
+
   // Blocks past the sorted rows exit at once.
   if_(row0 < num_valid[0], [&] {
     const auto [n_lane, kl] = lane_n_k();
@@ -380,6 +421,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     std::optional<Var<>> scale_max;
     if (fast) scale_max.emplace(Int(0));
     std::vector<Raw> first_raws = load_chunks(src, kl, first, unroll);
+    if (ahead) ahead->issue();
     // The shared activations, staged while the first weights are in flight.
     auto stage_unit = [&](int j) {
       Value p = unit_index[j];
