@@ -204,22 +204,6 @@ TEST(Stage2Compiled, SharedActivationsAreStagedOncePerBlockOnSm90a) {
   EXPECT_EQ(field(a.assembly, "group_segment_fixed_size"), 16L * 256 * 4);
 }
 
-// l2_prefetch: on sm_90a two bulk L2 prefetches (a row group's weights, a 32-row group's scales)
-// under the block's checks; the gfx950 assembly is that of the same config without it.
-TEST(Stage2Compiled, L2PrefetchIsTwoBulkPrefetchesOnSm90a) {
-  MoeStage2Config cfg{3072, 3072, 128, 4, 16, 128, 4, OutDtype::BF16, true, true, true};
-  cfg.unroll = 6;
-  cfg.l2_prefetch = 396;
-  backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
-  std::string ptx(n.code.binary.begin(), n.code.binary.end());
-  EXPECT_EQ(count(ptx, R"(cp\.async\.bulk\.prefetch\.L2\.global)"), 2u);
-  EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
-  backend::CompileResult with = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-  cfg.l2_prefetch = 0;
-  backend::CompileResult without = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-  EXPECT_EQ(count(with.assembly, R"(global_load)"), count(without.assembly, R"(global_load)"));
-}
-
 // Whole-slice unrolls (every weight of a block requested at once) stay out of scratch on gfx950.
 TEST(Stage2Compiled, WholeSliceUnrollsOnGfx950) {
   for (auto [tn, kb, u] : {std::tuple{256, 4, 6}, std::tuple{128, 8, 3}, std::tuple{256, 3, 8}}) {

@@ -34,8 +34,6 @@ struct Case {
   bool shared_activations = true;  // sm_90a register main loop: A staged once per block
   bool wgmma = false;              // sm_90a shared main loop with wgmma (gfx950: the shared main loop)
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
-  int persistent = 0;              // register main loop: blocks per compute unit of a persistent grid
-  int l2_prefetch = 0;             // sm_90a register main loop: L2 prefetch distance in blocks
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -63,8 +61,6 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.shared_activations = c.shared_activations;
   cfg.wgmma = c.wgmma;
   cfg.wgmma_rs = c.wgmma_rs;
-  cfg.persistent = c.persistent;
-  cfg.l2_prefetch = c.l2_prefetch;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -164,21 +160,6 @@ const Case kCases[] = {
     {"wgmma_rs_m64_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_m128_n128_partial_steps", 150, 288, 768, 3, 2, 128, 128, 1, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_two_steps_per_slice", 23, 128, 256, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
-    // Persistent grids (the emulator has one compute unit: `persistent` blocks): items split
-    // between blocks mid-slice (two groups per slice, split-K, bias once), whole slices per step
-    // with the tile epilogue in the walk, three groups with a 2 x 4 wave grid, one chunk per
-    // slice, and more blocks than steps.
-    {"persistent_groups2_kbatch2_bias", 9, 192, 1024, 8, 2, 16, 64, 2, OutDtype::F32, true, true, true, 2, 1.5, 2, true, 1, false, true, true, false, false, 3},
-    {"persistent_whole_slice_tile_epilogue", 5, 256, 768, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 3, true, 1, false, false, true, false, false, 5},
-    {"persistent_m32_warps_m2_groups3", 19, 128, 768, 4, 3, 32, 128, 1, OutDtype::F32, true, true, true, 1, 1.5, 2, true, 2, false, true, true, false, false, 7},
-    {"persistent_one_token_kbatch4", 1, 128, 512, 8, 4, 16, 64, 4, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, false, true, true, false, false, 8},
-    // L2 prefetches of later blocks (the emulator checks each range lies in the weight or scale
-    // buffer): a partial column block, 384-K slices that start mid scale block, split-K; distances
-    // within and past the grid.
-    {"l2_prefetch_kbatch2_partial", 13, 192, 768, 4, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 3, true, 1, false, true, true, false, false, 0, 3},
-    {"l2_prefetch_tn64_far", 9, 128, 512, 8, 2, 16, 64, 1, OutDtype::F32, true, true, true, 2, 1.5, 2, true, 1, false, true, true, false, false, 0, 17},
-    {"l2_prefetch_m32_kbatch3", 21, 256, 768, 4, 3, 32, 256, 3, OutDtype::F32, false, true, true, 0, 0, 1, true, 2, false, true, true, false, false, 0, 1},
-    {"persistent_idle_blocks", 1, 64, 256, 8, 4, 16, 64, 1, OutDtype::F32, true, false, true, 0, 0, 2, true, 1, false, true, true, false, false, 8},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -248,37 +229,6 @@ TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
   }
 }
 
-// The persistent walk redoes the part of an item it ran (from the group it started at) exactly
-// when a warp met a large scale: with one emulator worker (blocks in one order, so the atomics add
-// in one order) the output is bit for bit that of the exact decode, and items split between blocks
-// (3 blocks over 4 x 2 x 2 two-group steps) add up to the reference.
-TEST(Stage2Emulator, PersistentWalkFallsBackToTheExactDecodeForLargeScales) {
-  testing_support::SeededRng rng;
-  const int tokens = 40, N = 128, K = 512, E = 4, topk = 2;
-  RandomProblem p(*rng, tokens, N, K, E, topk, true);
-  moe::plant_scales(*rng, p.w, N, 1, 3, 8, 8, tile::kFp4SmallScaleMax + 1, 150);
-  moe::plant_scales(*rng, p.w, N, 2, 3, 8, 8, 0, 0);
-  moe::Stage2Inputs in = p.inputs();
-  moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
-  auto device = emulator::make_emulator_device({.target = Target::Sm90a, .threads = 1});
-  MoeStage2Config cfg{N, K, E, topk, 16, 64, 2, OutDtype::F32, true, true, true};
-  cfg.unroll = 1;  // two one-chunk groups per slice
-  cfg.persistent = 3;
-  MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
-  cfg.small_scale_decode = false;
-  MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
-  ASSERT_EQ(fast.out.size(), ref.exact.size());
-  ASSERT_EQ(exact.out.size(), ref.exact.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < fast.out.size(); ++i) {
-    ASSERT_EQ(std::memcmp(&fast.out[i], &exact.out[i], 4), 0)
-        << "row " << i / N << " column " << i % N << ": " << fast.out[i] << " vs the exact decode's " << exact.out[i];
-    num += (fast.out[i] - ref.exact[i]) * (fast.out[i] - ref.exact[i]);
-    den += ref.exact[i] * ref.exact[i];
-  }
-  EXPECT_LT(std::sqrt(num / den), 1e-5);
-}
-
 // With the emulator's shared-memory race check on (Options::race_check) every main loop runs
 // without a fault and gives bit for bit what it gives without: no two warps touch a shared word
 // between barriers unless both only read it.
@@ -290,13 +240,12 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
   struct Loop {
     int tile_m, tile_n, k_batch, warps_m;
     bool shared, wgmma, register_epilogue, wgmma_rs = false;
-    int persistent = 0;
   };
   for (Target target : {Target::Sm90a, Target::Gfx950})
     for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
                    Loop{32, 128, 1, 2, true, false, false}, Loop{64, 256, 1, 1, true, true, true},
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
-                   Loop{32, 128, 2, 1, true, true, true, true}, Loop{16, 128, 2, 1, false, false, false, false, 3}}) {
+                   Loop{32, 128, 2, 1, true, true, true, true}}) {
       if (l.wgmma && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
@@ -304,7 +253,6 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
       cfg.wgmma = l.wgmma;
       cfg.register_epilogue = l.register_epilogue;
       cfg.wgmma_rs = l.wgmma_rs;
-      cfg.persistent = l.persistent;
       SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
       emulator::Options plain{target, 2}, checked{target, 2};
       checked.race_check = true;

@@ -37,7 +37,6 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   if (e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
   e.wgmma = e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1);
   e.wgmma_rs = e.wgmma && e.warps_m == 1 && uniform(rng, 0, 1);
-  e.persistent = e.shared_mainloop || uniform(rng, 0, 1) ? 0 : int(uniform(rng, 1, 8));
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));
@@ -55,7 +54,6 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.shared_mainloop, b.shared_mainloop);
   EXPECT_EQ(a.wgmma, b.wgmma);
   EXPECT_EQ(a.wgmma_rs, b.wgmma_rs);
-  EXPECT_EQ(a.persistent, b.persistent);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -145,7 +143,6 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"device_name", 7, "string"},            {"colour", "red", "not a field"},
       {"warps_m", 3, "one of 1, 2, 4"},        {"shared_mainloop", 1, "true or false"},
       {"wgmma", "yes", "true or false"},       {"wgmma_rs", 1, "true or false"},
-      {"persistent", 9, "["},                  {"persistent", true, "integer"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -165,8 +162,7 @@ TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   for (auto [field, value, says] : {std::tuple<const char*, json, const char*>{"warps_m", 2, "warps_m must be"},
                                     {"shared_mainloop", true, "shared_mainloop needs"},
                                     {"wgmma", true, "wgmma needs shared_mainloop"},
-                                    {"wgmma_rs", true, "wgmma_rs needs wgmma"},
-                                    {"shared_mainloop", true, "shared_mainloop needs"}}) {
+                                    {"wgmma_rs", true, "wgmma_rs needs wgmma"}}) {
     json j = valid_table();  // tile_m 16: one row group, too few rows for the shared main loop
     j["entries"][0][field] = value;
     expect_throw_with<std::invalid_argument>([&] { parse_config_table(j.dump(), "bad.json"); },
@@ -186,12 +182,6 @@ TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).wgmma);
   j["entries"][0]["wgmma_rs"] = true;
   EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).wgmma_rs);
-  j["entries"][0]["persistent"] = 2;  // a persistent grid needs the register main loop
-  expect_throw_with<std::invalid_argument>([&] { parse_config_table(j.dump(), "bad.json"); },
-                                           {"bad.json", "entry 0", "'config'", "persistent needs the register main loop"});
-  j = valid_table();
-  j["entries"][0]["persistent"] = 3;
-  EXPECT_EQ(parse_config_table(j.dump(), "ok.json").entries.at(0).persistent, 3);
 }
 
 TEST(ConfigTable, MalformedTableNamesTheField) {

@@ -18,17 +18,9 @@ const Kernel& MoeStage2A16W4::compile(Device& device) {
   return *kernel_;
 }
 
-Dim3 MoeStage2A16W4::grid(int sorted_blocks, uint32_t compute_units) const {
-  const int64_t n_blocks = (config_.model_dim + config_.tile_n - 1) / config_.tile_n;
-  if (config_.persistent) {
-    const int64_t chunks = config_.slice_k() / kStage2ChunkK;
-    const int64_t steps = int64_t(sorted_blocks) * n_blocks * config_.k_batch * (chunks / config_.unroll_for(int(chunks)));
-    if (steps >= (int64_t(1) << 31))
-      throw std::invalid_argument(fmt::format("MoeStage2A16W4: {} sorted blocks make {} steps, more than a persistent "
-                                              "walk counts (2^31)", sorted_blocks, steps));
-    return {uint32_t(std::min<int64_t>(steps, int64_t(config_.persistent) * std::max(compute_units, 1u))), 1, 1};
-  }
-  return {uint32_t(n_blocks), uint32_t(sorted_blocks), uint32_t(config_.k_batch)};
+Dim3 MoeStage2A16W4::grid(int sorted_blocks) const {
+  return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(sorted_blocks),
+          uint32_t(config_.k_batch)};
 }
 
 void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
@@ -50,7 +42,7 @@ void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
   if (args.sorted_blocks < 1)
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: sorted_blocks must be positive, got {}", args.sorted_blocks));
-  kernel_->launch_on(stream, grid(args.sorted_blocks, kernel_->device().compute_units()), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
+  kernel_->launch_on(stream, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
                      RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids}, RawPtr{args.sorted_weights},
                      RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
                      RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);

@@ -37,9 +37,7 @@ class MoeStage2A16W4 {
   /// Launches on the device it was compiled for; checks the arguments first (null or
   /// misaligned pointers, token count) and throws std::invalid_argument naming the argument.
   void launch(const MoeStage2Args& args, Stream* stream = nullptr) const;
-  /// The launch grid for `sorted_blocks` sorted blocks; a persistent config sizes it to
-  /// config.persistent blocks per compute unit (at most one per step).
-  Dim3 grid(int sorted_blocks, uint32_t compute_units = 1) const;
+  Dim3 grid(int sorted_blocks) const;
 
  private:
   MoeStage2Config config_;

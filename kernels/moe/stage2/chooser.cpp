@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "persistent", "l2_prefetch", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -106,8 +106,6 @@ class EntryParser {
       if (!it->is_boolean()) fail("wgmma_rs", fmt::format("must be true or false, got {}", it->dump()));
       e.wgmma_rs = it->get<bool>();
     }
-    if (j_.contains("persistent")) e.persistent = integer("persistent", 0, 8);
-    if (j_.contains("l2_prefetch")) e.l2_prefetch = integer("l2_prefetch", 0, 1 << 20);
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
@@ -144,8 +142,6 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   base.shared_mainloop = shared_mainloop;
   base.wgmma = wgmma;
   base.wgmma_rs = wgmma_rs;
-  base.persistent = persistent;
-  base.l2_prefetch = l2_prefetch;
   return base;
 }
 
@@ -158,8 +154,6 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   shared_mainloop = c.shared_mainloop;
   wgmma = c.wgmma;
   wgmma_rs = c.wgmma_rs;
-  persistent = c.persistent;
-  l2_prefetch = c.l2_prefetch;
 }
 
 bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
@@ -189,8 +183,6 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.shared_mainloop) j["shared_mainloop"] = true;
   if (e.wgmma) j["wgmma"] = true;
   if (e.wgmma_rs) j["wgmma_rs"] = true;
-  if (e.persistent) j["persistent"] = e.persistent;
-  if (e.l2_prefetch) j["l2_prefetch"] = e.l2_prefetch;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;
@@ -361,14 +353,14 @@ MoeStage2Choice choose_moe_stage2(const MoeStage2ConfigTable& table, const MoeSt
   }
   const MoeStage2TableEntry& e = table.entries[size_t(best)];
   MoeStage2Config c = e.apply_tiles(choice.config);
-  if (!epi.accumulate) c.k_batch = 1, c.persistent = 0;  // split-K and split items add into the output
+  if (!epi.accumulate) c.k_batch = 1;
   c.validate();
   choice.config = c;
   choice.from_table = true;
   choice.entry_index = best;
   choice.reason = fmt::format("{} entry {} (device '{}', tokens <= {}{}, {}){}", table.origin, best, e.device,
                               e.max_tokens, e.max_tokens < tokens ? ": the largest bucket" : "", e.source,
-                              !epi.accumulate && (e.k_batch > 1 || e.persistent) ? ", k_batch 1 and no persistent grid without accumulation" : "");
+                              !epi.accumulate && e.k_batch > 1 ? ", k_batch 1 without accumulation" : "");
   return choice;
 }
 

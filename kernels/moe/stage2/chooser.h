@@ -48,14 +48,12 @@ struct MoeStage2TableEntry {
   bool shared_mainloop = false;  ///< optional in the JSON (false when absent)
   bool wgmma = false;            ///< optional in the JSON (false when absent); needs shared_mainloop
   bool wgmma_rs = false;         ///< optional in the JSON (false when absent); needs wgmma
-  int persistent = 0;            ///< optional in the JSON (0 when absent): blocks per SM of a persistent grid
-  int l2_prefetch = 0;           ///< optional in the JSON (0 when absent): L2 prefetch distance in blocks
   std::optional<double> median_us;  ///< the tuner's measured median (absent for heuristic rows)
   std::string source = "tuned";     ///< "tuned" (measured by `tilejit tune moe-stage2`) or "heuristic"
   std::string device_name;          ///< the full name of the device the row was measured on (informational)
 
   /// `base` (shape and epilogue) with this row's tiles: tile_m, tile_n, k_batch, unroll, warps_m,
-  /// shared_mainloop, wgmma, wgmma_rs, persistent, l2_prefetch. Not validated.
+  /// shared_mainloop, wgmma, wgmma_rs. Not validated.
   MoeStage2Config apply_tiles(MoeStage2Config base) const;
   /// The reverse: this row's tiles from `config`.
   void take_tiles(const MoeStage2Config& config);

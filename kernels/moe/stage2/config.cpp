@@ -38,26 +38,18 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
-  if (persistent < 0 || persistent > 8) fail(fmt::format("persistent must be 0 (off) or 1..8 blocks per SM, got {}", persistent));
-  if (persistent && shared_mainloop) fail("persistent needs the register main loop (shared_mainloop = false)");
-  if (persistent && !accumulate) fail("persistent needs accumulate = true (an item split between blocks adds twice)");
-  if (l2_prefetch < 0 || l2_prefetch > (1 << 20))
-    fail(fmt::format("l2_prefetch must be 0 (off) or a block distance up to 2^20, got {}", l2_prefetch));
-  if (l2_prefetch && (shared_mainloop || persistent))
-    fail("l2_prefetch needs the register main loop with one block per work item (no shared_mainloop, no persistent)");
   if (min_blocks_per_sm < -1 || min_blocks_per_sm > 8)
     fail(fmt::format("min_blocks_per_sm must be -1 (automatic), 0 (none) or 1..8, got {}", min_blocks_per_sm));
 }
 
 bool MoeStage2Config::uses_shared_activations() const {
-  return shared_activations && !shared_mainloop && !persistent && activation_bytes() <= kStage2MaxActivationBytes;
+  return shared_activations && !shared_mainloop && activation_bytes() <= kStage2MaxActivationBytes;
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
-                     persistent ? "p" : "", l2_prefetch ? fmt::format("l{}", l2_prefetch) : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+                     warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
@@ -65,9 +57,8 @@ std::string MoeStage2Config::kernel_name() const {
 }
 
 std::string MoeStage2Config::tiles_text() const {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
-                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
-                     persistent ? fmt::format(" p{}", persistent) : "", l2_prefetch ? fmt::format(" l{}", l2_prefetch) : "");
+  return fmt::format("tm{} tn{} kb{} u{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
+                     warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "");
 }
 
 }  // namespace tilejit::kernels

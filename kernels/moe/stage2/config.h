@@ -52,8 +52,7 @@ struct MoeStage2Config {
   /// decode after the loop; shared main loops: a thread whose scales of a step exceed it decodes
   /// that step exactly. The result is the same either way; only the instruction count differs.
   bool small_scale_decode = true;
-  /// sm_90a occupancy hint (KernelOptions::min_blocks_per_sm): -1 picks `persistent` for a
-  /// persistent grid, else 2 for the register main
+  /// sm_90a occupancy hint (KernelOptions::min_blocks_per_sm): -1 picks 2 for the register main
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
   /// free to, one block per SM; capped it fits two without spills) and for wgmma_rs (64 x 256
   /// takes 132 registers when free to; capped at 128, no spills, GPT-OSS 4096 tokens ran 1113
@@ -66,19 +65,6 @@ struct MoeStage2Config {
   /// kStage2MaxActivationBytes the warps load A themselves; gfx950 always does (its decode
   /// order needs no permutation).
   bool shared_activations = true;
-  /// Register main loop with accumulate: a persistent grid of this many blocks per SM / CU (0: one
-  /// block per work item). Each block walks an equal share of all (work item, group of `unroll`
-  /// chunks) steps and loads the next step's weights while it decodes and multiplies the current
-  /// one, across work items, so that the DRAM stays busy while a block computes; an item split
-  /// between two blocks is added by both. The warps load their own activations (no shared
-  /// activations).
-  int persistent = 0;
-  /// sm_90a, register main loop with one block per work item: each block also brings into L2
-  /// (tile::prefetch_l2) the weights and scales of the block this many places later in launch
-  /// order, so that the DRAM keeps streaming the next wave's weights while a wave decodes and
-  /// multiplies (0: off). About the blocks resident at once (SMs x blocks per SM) is the distance
-  /// to try. gfx950 has no L2 prefetch and ignores it.
-  int l2_prefetch = 0;
   /// Bytes of the block's activation slice in shared memory (tile_m x slice_k() bf16).
   int activation_bytes() const { return tile_m * slice_k() * 2; }
   /// Whether the sm_90a kernel stages the activations in shared memory (see shared_activations).
@@ -86,7 +72,6 @@ struct MoeStage2Config {
   /// The hint the kernel is compiled with (min_blocks_per_sm resolved).
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
-    if (persistent) return persistent;  // the grid counts on that many blocks per SM being resident
     return wgmma_rs || (!shared_mainloop && tile_m == 16 && small_scale_decode) ? 2 : 0;
   }
 
@@ -95,8 +80,7 @@ struct MoeStage2Config {
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
-  /// warps_m > 1, " sh" for the shared main loop, " pN" for a persistent grid of N blocks per SM
-  /// and " lD" for an L2 prefetch D blocks ahead.
+  /// warps_m > 1 and " sh" for the shared main loop.
   std::string tiles_text() const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B

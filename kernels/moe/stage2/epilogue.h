@@ -30,8 +30,6 @@ struct EpilogueArgs {
   dsl::Ptr<int32_t> sorted_ids;
   dsl::Ptr<float> sorted_weights, bias;
   dsl::Value e, tokens, row0, bn, z;  // expert, token count, first sorted row, column block, K slice
-  /// Whether this part adds the bias (a persistent walk's part of an item); none: slice z == 0.
-  std::optional<dsl::Value> adds_bias = std::nullopt;
 };
 
 /// One column pair (m, n) .. (m, n + 1) of the block tile with values in0, in1: bias once (slice 0),
@@ -49,8 +47,8 @@ void emit_pair(const MoeStage2Config& cfg, const EpilogueArgs<OutT>& a, const ds
     Value v0 = in0, v1 = in1;  // declared in the body: reassigned below
     if (cfg.has_bias) {
       Value b0 = a.bias[a.e * N + gn], b1 = a.bias[a.e * N + gn + 1];
-      if (cfg.k_batch > 1 || a.adds_bias) {
-        Value first_slice = a.adds_bias ? *a.adds_bias : Value(a.z == 0);
+      if (cfg.k_batch > 1) {
+        Value first_slice = a.z == 0;
         b0 = select(first_slice, b0, 0.0f);
         b1 = select(first_slice, b1, 0.0f);
       }
