@@ -338,13 +338,6 @@ class Gfx950Backend final : public TargetBackend {
                                                   : llvm::Intrinsic::amdgcn_wave_reduce_umin;
         return b.CreateIntrinsic(id, {b.getInt32Ty()}, {args[0], b.getInt32(0)});  // default strategy
       }
-      case ir::OpCode::SleepNs: {
-        // s_sleep N waits about 64 N clocks (N <= 127 per instruction); clocks taken at 2.1 GHz.
-        int64_t units = (op.attrs.at(0) * 21 + 639) / 640;
-        for (; units > 0; units -= 127)
-          b.CreateIntrinsic(llvm::Intrinsic::amdgcn_s_sleep, {}, {b.getInt32(int32_t(std::min<int64_t>(units, 127)))});
-        return nullptr;
-      }
       case ir::OpCode::PrefetchL2:
         // A hint without a gfx950 instruction (no L2 prefetch that leaves the registers alone).
         if (args[0]->getType()->getPointerAddressSpace() != 1 || !args[1]->getType()->isIntegerTy(32))

@@ -199,6 +199,6 @@ Handler select_arith(Prep& p);       // integer / float arithmetic, compares, se
 Handler select_convert(Prep& p);     // casts, bitcast, vector element ops
 Handler select_memory(Prep& p);      // ptr_add, load, store, atomics, shared_alloc, buffer_load
 Handler select_control(Prep& p);     // for, if, barrier, var slots
-Handler select_intrinsics(Prep& p);  // mma, cvt_pk_bf16_fp4, ldmatrix, cp_async*, wgmma*, wave_umax/umin, prefetch_l2, sleep_ns
+Handler select_intrinsics(Prep& p);  // mma, cvt_pk_bf16_fp4, ldmatrix, cp_async*, wgmma*, wave_umax/umin, prefetch_l2
 
 }  // namespace tilejit::emulator::detail

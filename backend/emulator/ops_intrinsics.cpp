@@ -466,8 +466,6 @@ Handler select_prefetch_l2(Prep& p) {
   return exec_prefetch_l2;
 }
 
-void exec_sleep_ns(Wave&, const Inst&) {}  // timing only
-
 Handler select_intrinsics(Prep& p) {
   switch (p.op.code) {
     case OpCode::Mma: return select_mma(p);
@@ -476,7 +474,6 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
     case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
     case OpCode::PrefetchL2: return select_prefetch_l2(p);
-    case OpCode::SleepNs: return exec_sleep_ns;
     case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
     case OpCode::FenceProxyAsync:
       return select_wgmma(p);

@@ -318,9 +318,6 @@ class Sm90aBackend final : public TargetBackend {
       case ir::OpCode::CpAsyncCommit:
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {});
         return nullptr;
-      case ir::OpCode::SleepNs:
-        b.CreateIntrinsic(llvm::Intrinsic::nvvm_nanosleep, {}, {b.getInt32(int32_t(op.attrs.at(0)))});
-        return nullptr;
       case ir::OpCode::PrefetchL2:
         if (args[0]->getType()->getPointerAddressSpace() != 1 || !args[1]->getType()->isIntegerTy(32))
           throw InternalError("prefetch_l2 takes (global pointer, i32 bytes)");

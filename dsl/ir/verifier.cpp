@@ -19,7 +19,7 @@ bool has_result(OpCode c) {
     case OpCode::Store: case OpCode::AtomicAdd: case OpCode::Barrier: case OpCode::VarSet:
     case OpCode::For: case OpCode::If: case OpCode::CpAsync: case OpCode::CpAsyncCommit:
     case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
-    case OpCode::PrefetchL2: case OpCode::SleepNs:
+    case OpCode::PrefetchL2:
       return false;
     default:
       return true;
@@ -32,7 +32,6 @@ int expected_attrs(OpCode c) {
     case OpCode::BlockDim: case OpCode::GridDim: case OpCode::ICmp: case OpCode::FCmp:
     case OpCode::Extract: case OpCode::Insert: case OpCode::SharedAlloc: case OpCode::Mma:
     case OpCode::CvtPkBf16Fp4: case OpCode::LdMatrix: case OpCode::CpAsyncWait: case OpCode::WgmmaWait:
-    case OpCode::SleepNs:
       return 1;
     case OpCode::Wgmma:
       return 4;
@@ -442,9 +441,6 @@ class Verifier {
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (src_bytes)");
         break;
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
-        break;
-      case OpCode::SleepNs:
-        want_attr(op, op.attrs[0] >= 1 && op.attrs[0] <= 1000000, "nanoseconds in 1 .. 10^6");
         break;
       case OpCode::PrefetchL2:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");

@@ -107,11 +107,6 @@ void fence_proxy_async(const dsl::SrcLoc& loc) {
   emit(OpCode::FenceProxyAsync, Type::void_(), {}, {}, loc);
 }
 
-void sleep_ns(int ns, const dsl::SrcLoc& loc) {
-  if (ns < 1 || ns > 1000000) type_error(fmt::format("sleep_ns takes 1 .. 10^6 nanoseconds, got {}", ns), loc);
-  emit(OpCode::SleepNs, Type::void_(), {}, {ns}, loc);
-}
-
 void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc) {
   if (!src.type().is_pointer() || src.type().space != ir::AddrSpace::Global)
     type_error(fmt::format("prefetch_l2 takes a global pointer, got {}", ir::to_string(src.type())), loc);

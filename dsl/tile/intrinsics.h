@@ -72,10 +72,6 @@ void fence_proxy_async(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// checks the range lies in one allocation (and the alignment) and otherwise does nothing.
 void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
-/// Suspends this thread for about `ns` nanoseconds (1 .. 10^6; a timing hint, e.g. to stagger
-/// blocks): sm_90a nanosleep (anywhere up to 2 ns), gfx950 s_sleep; the emulator does nothing.
-void sleep_ns(int ns, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
-
 /// The unsigned maximum / minimum of the i32 `v` over the lanes of this wave (sm_90a: the warp of
 /// 32, redux.sync; gfx950: the wave of 64), the same in every lane. Every lane of the wave must be
 /// active (the emulator faults otherwise). A condition on the result is wave-uniform, so it may

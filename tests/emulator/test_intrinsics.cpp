@@ -164,29 +164,6 @@ TEST(PrefetchL2, ChecksTheRangeAndChangesNothing) {
   }
 }
 
-// sleep_ns is timing only: on both targets the kernel around it computes what it would without it.
-TEST(SleepNs, ChangesNothing) {
-  uint32_t seed = fresh_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
-  for (Target target : {Target::Sm90a, Target::Gfx950}) {
-    auto dev = emulator::make_emulator_device({target, 2});
-    Kernel k("sleep_copy");
-    ValueId src = k.param("src", G(Scalar::I32));
-    ValueId o = k.param("out", G(Scalar::I32));
-    ValueId t = k.tid(0);
-    ValueId v = k.load(S(Scalar::I32), k.at(src, t));
-    k.effect(OpCode::SleepNs, {}, {int64_t(1 + rng() % 1000)});
-    k.store(k.at(o, t), k.add(v, t));
-    std::vector<int32_t> in(128);
-    for (auto& x : in) x = int32_t(rng() >> 1);
-    DevicePtr s = upload(*dev, in), d = poisoned<int32_t>(*dev, 128);
-    dev->load(k.fn, nullptr)->launch({1, 1, 1}, {128, 1, 1}, std::vector{ptr_arg(s, Scalar::I32), ptr_arg(d, Scalar::I32)}, nullptr);
-    std::vector<int32_t> got = download<int32_t>(*dev, d, 128);
-    for (int i = 0; i < 128; ++i) ASSERT_EQ(got[size_t(i)], in[size_t(i)] + i) << "thread " << i;
-  }
-}
-
 /// Row slots of 16 bytes in shared memory; lane 8j + r of each warp addresses row r of matrix j.
 void check_ldmatrix(bool trans) {
   uint32_t seed = fresh_seed();

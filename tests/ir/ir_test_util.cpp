@@ -193,7 +193,6 @@ Function make_valid(Target target) {
   ValueId a8 = b.emit(OpCode::Load, vec(Scalar::BF16, 8), {ph});
   ValueId acc = b.emit(OpCode::Splat, vec(Scalar::F32, 4), {half});
   b.emit(OpCode::PrefetchL2, Type::void_(), {px, b.const_int(i32(), 64)});
-  b.emit(OpCode::SleepNs, Type::void_(), {}, {500});
   b.emit(OpCode::WaveUMax, i32(), {tid});
   b.emit(OpCode::WaveUMin, i32(), {tid});
   if (target == Target::Gfx950) {

@@ -213,22 +213,6 @@ TEST(Intrinsics, PrefetchL2IsABulkPrefetchOnSm90aAndNothingOnGfx950) {
   EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: prefetch:\nCHECK: global_load_dwordx4\nCHECK: s_endpgm\n"), "");
 }
 
-// sleep_ns: one nanosleep.u32 with the duration on sm_90a; on gfx950 s_sleep instructions of at
-// most 127 units (64 clocks each at 2.1 GHz): 10 us = 329 units = 127 + 127 + 75.
-TEST(Intrinsics, SleepNsIsNanosleepOnSm90aAndSSleepOnGfx950) {
-  Kernel k("sleepy");
-  ValueId out = k.param("out", gptr(Scalar::I32));
-  k.effect(OpCode::SleepNs, {}, {10000});
-  k.store(k.ptr_add(out, k.global_id()), k.global_id());
-  auto nv = compile_or_fail(k.fn, Target::Sm90a);
-  EXPECT_EQ(file_check(nv.assembly, "CHECK: nanosleep.u32 10000;\nCHECK: st.global\n"), "");
-  auto amd = compile_or_fail(k.fn, Target::Gfx950);
-  EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: sleepy:\nCHECK-NEXT: s_sleep 0x7f\n"
-                                     "CHECK-NEXT: ; previous instruction repeated 1 more times\n"
-                                     "CHECK-NEXT: s_sleep 0x4b\nCHECK-NOT: s_sleep\nCHECK: s_endpgm\n"),
-            "");
-}
-
 TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   Rng rng;
   SCOPED_TRACE(rng.trace());
