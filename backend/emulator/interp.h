@@ -77,7 +77,7 @@ struct LaunchInfo {
 
 /// One queued cp.async copy (performed at the cp_async_wait that retires its group).
 struct CpCopy {
-  uint32_t lane, group, dst;
+  uint32_t lane, group, dst, size;
   uint8_t data[16];
 };
 

@@ -138,21 +138,22 @@ Handler select_ldmatrix(Prep& p) {
   return p.in.attr ? exec_ldmatrix<true> : exec_ldmatrix<false>;
 }
 
-// ---- cp.async.cg 16 bytes, commit_group, wait_group (§5.3) ----
+// ---- cp.async (16 bytes .cg, 4 / 8 bytes .ca), commit_group, wait_group (§5.3) ----
 
 void exec_cp_async(Wave& w, const Inst& in) {
   const uint32_t* dst = w.at<uint32_t>(in.o[0]);
   const uint64_t* src = w.at<uint64_t>(in.o[1]);
   const int32_t* nbytes = w.at<int32_t>(in.o[2]);
+  const uint32_t size = in.attr ? uint32_t(in.attr) : 16;
   for (uint32_t l = 0; l < w.nlanes; ++l) {
     if (!w.mask[l]) continue;
     int32_t n = nbytes[l];
-    if (n < 0 || n > 16) fault(w, in, l, fmt::format("src_bytes {} is outside 0..16", n));
-    shared_ptr(w, in, l, dst[l], 16, 16, true, 1);  // second cache slot: the shared side
-    if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], 16);  // the copy may land at any time
-    if (w.P->opts.race_check) note_shared_access(w, in, l, dst[l], 16, true);  // ... from now until its wait
-    if (src[l] & 15) fault_misaligned(w, in, l, false, src[l], 16, 16);
-    CpCopy c{l, w.cp_committed[l], dst[l], {}};
+    if (n < 0 || uint32_t(n) > size) fault(w, in, l, fmt::format("src_bytes {} is outside 0..{}", n, size));
+    shared_ptr(w, in, l, dst[l], size, size, true, 1);  // second cache slot: the shared side
+    if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], size);  // the copy may land at any time
+    if (w.P->opts.race_check) note_shared_access(w, in, l, dst[l], size, true);  // ... from now until its wait
+    if (src[l] & (size - 1)) fault_misaligned(w, in, l, false, src[l], size, size);
+    CpCopy c{l, w.cp_committed[l], dst[l], size, {}};
     std::memset(c.data, 0, sizeof c.data);
     if (n > 0) std::memcpy(c.data, global_ptr(w, in, l, src[l], uint64_t(n), 0, false), size_t(n));
     w.cp_pending.push_back(c);
@@ -170,9 +171,9 @@ void exec_cp_async_wait(Wave& w, const Inst& in) {
   for (size_t i = 0; i < w.cp_pending.size(); ++i) {
     const CpCopy& c = w.cp_pending[i];
     if (w.mask[c.lane] && uint64_t(c.group) + keep < w.cp_committed[c.lane]) {
-      std::memcpy(w.shared + c.dst, c.data, 16);
-      if (w.P->uses_wgmma) note_generic_write(w, c.lane, c.dst, 16);
-      if (w.P->opts.race_check) note_shared_access(w, in, c.lane, c.dst, 16, true);  // lands at the wait
+      std::memcpy(w.shared + c.dst, c.data, c.size);
+      if (w.P->uses_wgmma) note_generic_write(w, c.lane, c.dst, c.size);
+      if (w.P->opts.race_check) note_shared_access(w, in, c.lane, c.dst, c.size, true);  // lands at the wait
     } else {
       w.cp_pending[out++] = c;
     }
@@ -187,6 +188,8 @@ Handler select_cp_async(Prep& p) {
       p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Shared, "dst must be ptr<shared, T>");
       p.require(p.type(1).is_pointer() && p.type(1).space == ir::AddrSpace::Global, "src must be ptr<global, T>");
       p.require(p.type(2) == ir::Type::scalar(Scalar::I32), "src_bytes must be i32");
+      p.require(p.in.attr == 0 || p.in.attr == 4 || p.in.attr == 8 || p.in.attr == 16,
+                "the copy size (attr 0) must be 4, 8 or 16 bytes");
       return exec_cp_async;
     case OpCode::CpAsyncCommit: return exec_cp_async_commit;
     default:

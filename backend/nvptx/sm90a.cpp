@@ -313,7 +313,12 @@ class Sm90aBackend final : public TargetBackend {
         if (args[0]->getType()->getPointerAddressSpace() != 3 || args[1]->getType()->getPointerAddressSpace() != 1 ||
             !args[2]->getType()->isIntegerTy(32))
           throw InternalError("cp_async takes (shared pointer, global pointer, i32 src_bytes)");
-        b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s, {}, {args[0], args[1], args[2]});
+        switch (op.attrs.empty() ? 16 : op.attrs[0]) {
+          case 16: b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s, {}, {args[0], args[1], args[2]}); break;
+          case 8: b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_ca_shared_global_8_s, {}, {args[0], args[1], args[2]}); break;
+          case 4: b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_ca_shared_global_4_s, {}, {args[0], args[1], args[2]}); break;
+          default: throw InternalError(fmt::format("cp_async: {} bytes is not a copy size", op.attrs[0]));
+        }
         return nullptr;
       case ir::OpCode::CpAsyncCommit:
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {});

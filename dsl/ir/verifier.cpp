@@ -40,9 +40,9 @@ int expected_attrs(OpCode c) {
   }
 }
 
-/// load / buffer_load may carry one attr, the cache policy.
-bool optional_cache_policy(const Op& op) {
-  return (op.code == OpCode::Load || op.code == OpCode::BufferLoad) && op.attrs.size() == 1;
+/// load / buffer_load may carry one attr, the cache policy; cp_async one, the copy size.
+bool optional_attr(const Op& op) {
+  return (op.code == OpCode::Load || op.code == OpCode::BufferLoad || op.code == OpCode::CpAsync) && op.attrs.size() == 1;
 }
 
 int value_bits(const Type& t) { return t.width * scalar_bits(t.elem); }
@@ -142,7 +142,7 @@ class Verifier {
       fail(op, fmt::format("{} takes at least one operand", info.name));
     if (op.regions.size() != size_t(info.regions))
       fail(op, fmt::format("{} has {} region(s), expected {}", info.name, op.regions.size(), info.regions));
-    if (op.attrs.size() != size_t(expected_attrs(op.code)) && !optional_cache_policy(op))
+    if (op.attrs.size() != size_t(expected_attrs(op.code)) && !optional_attr(op))
       fail(op, fmt::format("{} has {} attribute(s), expected {}", info.name, op.attrs.size(),
                            expected_attrs(op.code)));
     if (has_result(op.code) && op.result == kNoValue) fail(op, fmt::format("{} must produce a result", info.name));
@@ -439,6 +439,8 @@ class Verifier {
                                 ty(op, 1).elem == ty(op, 0).elem,
                      fmt::format("ptr<global, {}>", scalar_name(ty(op, 0).elem)));
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (src_bytes)");
+        if (!op.attrs.empty() && op.attrs[0] != 4 && op.attrs[0] != 8 && op.attrs[0] != 16)
+          fail(op, fmt::format("cp_async copies 4, 8 or 16 bytes, not {}", op.attrs[0]));
         break;
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
         break;

@@ -47,13 +47,25 @@ dsl::Value ldmatrix_x4(const dsl::Value& row_address, bool trans, const dsl::Src
   return emit(OpCode::LdMatrix, Type::vector(Scalar::BF16, 8), {row_address}, {trans ? 1 : 0}, loc);
 }
 
-void cp_async_16(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& src_bytes, const dsl::SrcLoc& loc) {
+namespace {
+void cp_async(int size, const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& src_bytes, const dsl::SrcLoc& loc) {
   need_target(Target::Sm90a, "cp.async", loc);
   if (!dst.type().is_pointer() || dst.type().space != ir::AddrSpace::Shared || !src.type().is_pointer() ||
       src.type().space != ir::AddrSpace::Global || dst.type().elem != src.type().elem)
     type_error(fmt::format("cp.async copies global to shared memory of one element type; got {} <- {}",
                            ir::to_string(dst.type()), ir::to_string(src.type())), loc);
-  emit(OpCode::CpAsync, Type::void_(), {dst, src, src_bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
+  std::vector<int64_t> attrs;
+  if (size != 16) attrs.push_back(size);
+  emit(OpCode::CpAsync, Type::void_(), {dst, src, src_bytes.as(Type::scalar(Scalar::I32))}, attrs, loc);
+}
+}  // namespace
+
+void cp_async_16(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& src_bytes, const dsl::SrcLoc& loc) {
+  cp_async(16, dst, src, src_bytes, loc);
+}
+
+void cp_async_4(const dsl::Value& dst, const dsl::Value& src, const dsl::SrcLoc& loc) {
+  cp_async(4, dst, src, dsl::Arg(4, loc), loc);
 }
 
 void cp_async_commit(const dsl::SrcLoc& loc) {

@@ -21,6 +21,10 @@ dsl::Value ldmatrix_x4(const dsl::Value& row_address, bool trans, const dsl::Src
 /// sm_90a cp.async.cg of 16 bytes from global to shared, zero-filling past `src_bytes`.
 void cp_async_16(const dsl::Value& dst_shared, const dsl::Value& src_global, const dsl::Arg& src_bytes,
                  const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// sm_90a cp.async.ca of 4 bytes from global to shared (both 4-byte aligned): for copies that
+/// rearrange words, e.g. an operand permuted along K. Grouped and waited for like cp_async_16.
+void cp_async_4(const dsl::Value& dst_shared, const dsl::Value& src_global,
+                const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 void cp_async_commit(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// Waits until at most `pending` committed groups are still in flight.
 void cp_async_wait(int pending, const dsl::SrcLoc& loc = dsl::SrcLoc::current());

@@ -48,6 +48,38 @@ TEST(CpAsync, CopiesSixteenBytesWithZeroFill) {
       ASSERT_EQ(got[size_t(l * 16 + b)], b < l % 17 ? bytes[size_t(l * 16 + b)] : 0) << "lane " << l << " byte " << b;
 }
 
+// Four-byte copies (cp.async.ca): each lane copies word t of the source to word (t * 7) % words of
+// shared memory (a permutation), half of them with zero fill.
+TEST(CpAsync, CopiesFourByteWordsToAnyAlignedPlace) {
+  uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  auto dev = emulator::make_emulator_device({Target::Sm90a, 2});
+  const int threads = 64;
+  Kernel k("cp_words");
+  ValueId src = k.param("src", G(Scalar::I32));
+  ValueId out = k.param("out", G(Scalar::I32));
+  ValueId sm = k.shared(Scalar::I32, threads);
+  ValueId t = k.tid(0);
+  poison_shared(k, sm, threads, t, threads);
+  ValueId to = k.op(OpCode::URem, S(Scalar::I32), {k.mul(t, k.i32(7)), k.i32(threads)});
+  ValueId n = k.mul(k.op(OpCode::URem, S(Scalar::I32), {t, k.i32(2)}), k.i32(4));
+  k.effect(OpCode::CpAsync, {k.at(sm, to), k.at(src, t), n}, {4});
+  k.effect(OpCode::CpAsyncCommit, {});
+  k.effect(OpCode::CpAsyncWait, {}, {0});
+  k.barrier();
+  k.store(k.at(out, t), k.load(S(Scalar::I32), k.at(sm, t)));
+  std::vector<int32_t> words(threads);
+  for (auto& v : words) v = int32_t(rng() | 1);
+  DevicePtr s = upload(*dev, words), o = poisoned<int32_t>(*dev, threads);
+  dev->load(k.fn, nullptr)->launch({1, 1, 1}, {threads, 1, 1}, std::vector{ptr_arg(s, Scalar::I32), ptr_arg(o, Scalar::I32)}, nullptr);
+  auto got = download<int32_t>(*dev, o, threads);
+  for (int l = 0; l < threads; ++l) {
+    int to_l = l * 7 % threads;
+    ASSERT_EQ(got[size_t(to_l)], l % 2 ? words[size_t(l)] : 0) << "lane " << l;
+  }
+}
+
 TEST(CpAsync, CopiesBecomeVisibleOnlyAtTheWaitThatRetiresTheirGroup) {
   uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -99,13 +131,13 @@ TEST(CpAsync, CopiesBecomeVisibleOnlyAtTheWaitThatRetiresTheirGroup) {
 
 TEST(CpAsync, ChecksAlignmentAndSourceBoundsButNotForZeroBytes) {
   auto dev = emulator::make_emulator_device({Target::Sm90a, 1});
-  auto run = [&](int src_offset, int nbytes, size_t src_len) -> std::string {
+  auto run = [&](int src_offset, int nbytes, size_t src_len, int size = 16) -> std::string {
     Kernel k("cp_checks");
     ValueId src = k.param("src", G(Scalar::I8));
     ValueId sm = k.shared(Scalar::I8, 64 * 16);
     ValueId t = k.tid(0);
-    k.effect(OpCode::CpAsync, {k.at(sm, k.mul(t, k.i32(16))), k.at(src, k.add(k.mul(t, k.i32(16)), k.i32(src_offset))),
-                               k.i32(nbytes)});
+    k.effect(OpCode::CpAsync, {k.at(sm, k.mul(t, k.i32(size))), k.at(src, k.add(k.mul(t, k.i32(size)), k.i32(src_offset))),
+                               k.i32(nbytes)}, size == 16 ? std::vector<int64_t>{} : std::vector<int64_t>{size});
     k.effect(OpCode::CpAsyncCommit, {});
     k.effect(OpCode::CpAsyncWait, {}, {0});
     DevicePtr s = dev->alloc(src_len);
@@ -119,6 +151,10 @@ TEST(CpAsync, ChecksAlignmentAndSourceBoundsButNotForZeroBytes) {
   EXPECT_TRUE(mentions(run(4, 16, 64 * 16 + 16), {"cp_checks", "'cp_async'", "thread (0,0,0)", "misaligned"}));
   EXPECT_TRUE(mentions(run(0, 16, 62 * 16 + 8), {"'cp_async'", "thread (62,0,0)", "out-of-bounds global read"}));
   EXPECT_EQ(run(0, 0, 16), "");  // src_bytes 0: nothing is read, whatever the address
+  // Four-byte copies: four-byte alignment, at most four source bytes.
+  EXPECT_EQ(run(4, 4, 64 * 4 + 4, 4), "");
+  EXPECT_TRUE(mentions(run(2, 4, 64 * 4 + 4, 4), {"'cp_async'", "thread (0,0,0)", "misaligned"}));
+  EXPECT_TRUE(mentions(run(0, 8, 64 * 4, 4), {"'cp_async'", "src_bytes 8 is outside 0..4"}));
 }
 
 // prefetch_l2 changes nothing; the emulator checks what the hardware needs of the range on both

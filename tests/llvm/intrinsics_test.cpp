@@ -195,6 +195,24 @@ TEST(Intrinsics, Sm90aCpAsyncCommitWait) {
             "");
 }
 
+// Four- and eight-byte copies lower to cp.async.ca with their size.
+TEST(Intrinsics, Sm90aCpAsyncSmallCopiesUseCa) {
+  for (int size : {4, 8}) {
+    Kernel k("cpasync_small");
+    ValueId src = k.param("src", gptr(Scalar::F32));
+    ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {1024});
+    ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
+    ValueId at = k.op(OpCode::Mul, i32(), {tid, k.ci32(size / 4)});
+    k.effect(OpCode::CpAsync, {k.ptr_add(tile, at), k.ptr_add(src, at), k.ci32(size)}, {size});
+    k.effect(OpCode::CpAsyncCommit, {});
+    k.effect(OpCode::CpAsyncWait, {}, {0});
+    auto r = compile_or_fail(k.fn, Target::Sm90a);
+    EXPECT_EQ(file_check(r.assembly, "CHECK: cp.async.ca.shared.global [%r{{d?}}{{[0-9]+}}], [%rd{{[0-9]+}}], " +
+                                         std::to_string(size) + ", " + std::to_string(size) + ";\n"),
+              "") << size;
+  }
+}
+
 // prefetch_l2: one cp.async.bulk.prefetch.L2 on sm_90a with the size operand as given; nothing
 // on gfx950 (no such instruction), where the kernel still compiles.
 TEST(Intrinsics, PrefetchL2IsABulkPrefetchOnSm90aAndNothingOnGfx950) {
