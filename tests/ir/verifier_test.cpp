@@ -154,18 +154,21 @@ TEST(IrVerifier, TargetOnlyOpsOnTheWrongTarget) {
   expect_reject(ldmatrix(), Target::Gfx950, {"ldmatrix is only available on sm_90a, not on gfx950", "tests/k.cpp:31"});
   EXPECT_NO_THROW(verify(ldmatrix(), Target::Sm90a));
 
-  auto cp_async = [] {
+  auto cp_async = [](std::vector<int64_t> size) {
     Function fn;
     fn.params = {{"g", gptr(Scalar::F32)}};
     Builder b(fn);
     ValueId g = b.emit(OpCode::Param, gptr(Scalar::F32), {}, {0});
     ValueId s = b.emit(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {64});
-    ValueId n = b.const_int(i32(), 16);
-    b.emit(OpCode::CpAsync, Type::void_(), {s, g, n}, {}, at(32));
+    ValueId n = b.const_int(i32(), 4);
+    b.emit(OpCode::CpAsync, Type::void_(), {s, g, n}, size, at(32));
     return fn;
   };
-  expect_reject(cp_async(), Target::Gfx950, {"cp_async is only available on sm_90a", "tests/k.cpp:32"});
-  EXPECT_NO_THROW(verify(cp_async(), Target::Sm90a));
+  expect_reject(cp_async({}), Target::Gfx950, {"cp_async is only available on sm_90a", "tests/k.cpp:32"});
+  for (int64_t size : {4, 8, 16}) EXPECT_NO_THROW(verify(cp_async({size}), Target::Sm90a));
+  EXPECT_NO_THROW(verify(cp_async({}), Target::Sm90a));
+  expect_reject(cp_async({12}), Target::Sm90a, {"cp_async copies 4, 8 or 16 bytes, not 12", "tests/k.cpp:32"});
+  expect_reject(cp_async({4, 4}), Target::Sm90a, {"cp_async has 2 attribute(s), expected 0"});
 
   auto cvt = [] {
     Function fn;
