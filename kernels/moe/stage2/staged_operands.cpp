@@ -11,16 +11,20 @@ namespace {
 constexpr int kSlots = 4;  // raw weight words in registers for steps kt + 1 .. kt + kSlots
 }  // namespace
 
+Value activation_row(const MoeStage2Config& cfg, Ptr<int32_t> sorted_ids, const Value& row, const Value& tokens,
+                     int block_rows) {
+  Value last_row = Value(tokens) * cfg.topk + (cfg.experts * block_rows - cfg.topk - 1);
+  Value id = sorted_ids[min(row, last_row)];
+  Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+  return select(tok < tokens, tok * cfg.topk + slot, 0);
+}
+
 std::vector<Value> activation_sources(const MoeStage2Config& cfg, const tile::SharedTile& tile, Ptr<bf16> a,
                                       Ptr<int32_t> sorted_ids, const Value& row0, const Value& tokens) {
-  Value last_row = Value(tokens) * cfg.topk + (cfg.experts * tile.rows() - cfg.topk - 1);
   std::vector<Value> sources;
-  for (const Value& r : tile::copy_rows_of_thread(tile, kStage2Threads)) {
-    Value id = sorted_ids[min(row0 + r, last_row)];
-    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);
-    sources.push_back(Value(a + cast<int64_t>(arow) * int64_t(cfg.inter_dim)));
-  }
+  for (const Value& r : tile::copy_rows_of_thread(tile, kStage2Threads))
+    sources.push_back(
+        Value(a + cast<int64_t>(activation_row(cfg, sorted_ids, row0 + r, tokens, tile.rows())) * int64_t(cfg.inter_dim)));
   return sources;
 }
 

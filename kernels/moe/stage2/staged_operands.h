@@ -11,10 +11,13 @@
 
 namespace tilejit::kernels::stage2_detail {
 
+/// The row of the activations (i32, token * topk + slot; K wide) that sorted row `row` reads. Row
+/// indices are clamped to the sorting's capacity (`block_rows` per block) for the last, partial
+/// block (moe-stage2.md); padding rows read row 0 and are masked in the epilogue.
+dsl::Value activation_row(const MoeStage2Config& cfg, dsl::Ptr<int32_t> sorted_ids, const dsl::Value& row,
+                          const dsl::Value& tokens, int block_rows);
 /// The activation row each row of `tile` that this thread copies (tile::copy_rows_of_thread with
-/// kStage2Threads) reads: sorted row row0 + r's row of `a` (K wide). Row indices are clamped to the
-/// sorting's capacity for the last, partial block (moe-stage2.md); padding rows read row 0 and are
-/// masked in the epilogue.
+/// kStage2Threads) reads: activation_row of sorted row row0 + r.
 std::vector<dsl::Value> activation_sources(const MoeStage2Config& cfg, const tile::SharedTile& tile, dsl::Ptr<bf16> a,
                                            dsl::Ptr<int32_t> sorted_ids, const dsl::Value& row0,
                                            const dsl::Value& tokens);

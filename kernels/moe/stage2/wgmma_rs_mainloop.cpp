@@ -7,12 +7,18 @@
 // Row m = 16 q + l / 4 + 8 h of an m64 tile (warp q of the group, lane l, fragment half h) is its
 // weight row 16 q + 2 (l / 4) + h, so a lane's two rows are adjacent output columns (bf16x2 atomics).
 //
-// Per 64-K step a ring of kWgmmaRsStages stages, three cp.async copies each: the activation rows
-// (a swizzled 64-column tile, wgmma's B), the raw preshuffled weight bytes (per 16 rows the 512
-// contiguous bytes of the step) and the scale bytes (per 32 rows the 128 contiguous bytes that hold
-// the step's two blocks). A lane reads the 16-byte block of each of its rows per 32-K half (the
-// four lanes of a quad read the same block) and keeps byte l % 4 of each word, i.e. K 8 w + 2 (l %
-// 4) + 0..1: exactly its A columns of the half's two k16 steps. The activation rows go to wgmma in
+// Per 64-K step a ring of kWgmmaRsStages stages, three kinds of cp.async copies each: the raw
+// preshuffled weight bytes (per 16 rows the 512 contiguous bytes of the step), the scale bytes (per
+// 32 rows the 128 contiguous bytes that hold the step's two blocks) and the activation rows (a
+// swizzled 64-column tile, wgmma's B) permuted along K. A lane reads word t = l % 4 of the 16-byte
+// block of each of its rows per 32-K half: the natural K 8 t .. 8 t + 7, i.e. its pairs p = 0..3 at
+// K 8 t + 2 p. wgmma wants in its A fragment of k16 step u the column pairs t (K 16 u + 2 t) and t + 4
+// (K 16 u + 8 + 2 t); lane t gives them its pairs 2 u and 2 u + 1. So wgmma column pair 8 u + 4 p + t
+// of the half holds natural pair 4 t + 2 u + p, and B's rows must hold the activations in that order:
+// within each 64-byte half-row the 4 x 4 four-byte words are transposed (natural 16-byte chunk c,
+// word j -> chunk j, word c), which 4-byte cp.async copies do on the way in. (Reading the 16-byte
+// block and keeping byte t of each word instead costs seven integer operations per word and four
+// times the shared-memory reads: 2-4% slower on the H100.) The activation rows go to wgmma in
 // chunks of up to 64 (its N); a chunk that starts with a padding row is skipped. Step kt: wait
 // until the copies of step kt + 1 landed, one barrier, the wgmmas of step kt (fragments decoded at
 // the end of step kt - 1), the copies of step kt + stages - 1 while they run, wait_group 0 (no stage
@@ -42,16 +48,6 @@ constexpr int kMaxChunkRows = 64;  // activation rows per wgmma at most (its N)
 constexpr int kWeightBytesPerRow = kStepK / 2;  // raw FP4 bytes of one weight row per step
 constexpr int kScaleBytesPer32Rows = 128;
 
-/// Byte t of each of the four words of `block` (<4 x i32>), as one word (byte w of the result is
-/// byte t of word w), `shift` being 8 t: each word shifted down by it, then the low bytes packed
-/// (byte permutes, PRMT on sm_90a): seven operations per word.
-Value gather_bytes(const Value& block, const Value& shift) {
-  const Type bytes = Type::vector(Scalar::I8, 4);
-  std::vector<Value> low;
-  for (int w = 0; w < 4; ++w) low.push_back(extract(bitcast(lshr(extract(block, w), shift), bytes), 0));
-  return bitcast(make_vector(low), Type::scalar(Scalar::I32));
-}
-
 }  // namespace
 
 template <class OutT>
@@ -71,18 +67,39 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   const int w_stage = cfg.tile_n * kWeightBytesPerRow, s_stage = cfg.tile_n / 32 * kScaleBytesPer32Rows;
   SharedPtr<int32_t> w_ring = shared_array<int32_t>(int64_t(stages) * w_stage / 4);
   SharedPtr<uint8_t> s_ring = shared_array<uint8_t>(int64_t(stages) * s_stage);
-  const std::vector<Value> a_src = activation_sources(cfg, ta, a, sorted_ids, row0, tokens);
 
   Value k_first = z * cfg.slice_k(), kb_first = udiv(k_first, 32);
   Value w_e = w + cast<int64_t>(e) * (int64_t(N) * K / 8);      // N*K/2 bytes per expert, as i32 words
   Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
   Value n_block = bn * cfg.tile_n;
 
-  // Copies of one step into stage `stage`: thread p takes 16-byte weight chunks p, p + 256, .. (32
+  // The activation copies (see the top): thread (warp wq, lane 8 G + x) copies of its rows r = 32 i
+  // + 4 wq + G the words 8 s + x (s = 0..3) of the step's 128 row bytes. Natural word m = 16 b + 4 c
+  // + j (64-byte half b, chunk c, word j) goes to logical chunk 4 b + j, word c; with the row's
+  // swizzle (r % 8 = 4 (wq % 2) + G) that is physical chunk 4 (b ^ wq % 2) + (j ^ G): per thread a
+  // base for each half b plus constants. (The four lane groups of a copy write the same eight banks;
+  // spreading them over four bank sets costs more address arithmetic than it saves: measured.)
+  std::vector<Value> a_rows;  // this thread's activation rows, at its word x
+  Value a_dst[2];             // element offsets within a stage, halves b = 0, 1
+  {
+    Value wq = udiv(tid, 32), G = udiv(lane, 8), x = urem(lane, 8);
+    for (int i = 0; i < cfg.tile_m / 32; ++i) {
+      Value arow = activation_row(cfg, sorted_ids, row0 + (wq * 4 + G + 32 * i), tokens, cfg.tile_m);
+      a_rows.push_back(Value(a + (cast<int64_t>(arow) * int64_t(K) + cast<int64_t>(x * 2))));
+    }
+    a_dst[0] = (wq * 4 + G) * kStepK + (urem(x, 4) ^ G) * 8 + udiv(x, 4) * 2 + urem(wq, 2) * 32;
+    a_dst[1] = a_dst[0] ^ 32;
+  }
+  const SharedPtr<bf16> a_tile = SharedPtr<bf16>(ta.base());
+  // Copies of one step into stage `stage`: the activations; thread p takes 16-byte weight chunks p, p + 256, .. (32
   // per 16-row piece) and, p < tile_n / 4, scale chunk p (8 per 32-row group); pieces past N read
   // zeros (cp.async zero fill) and their columns are masked in the epilogue.
   auto copy_step = [&](const Value& step, const Value& stage) {
-    tile::copy_end(tile::copy_rows_begin(ta, stage, a_src, k_first + step * kStepK, kStage2Threads));
+    Value k = k_first + step * kStepK, stage_elems = stage * (cfg.tile_m * kStepK);
+    for (int i = 0; i < cfg.tile_m / 32; ++i)
+      for (int seg = 0; seg < 4; ++seg)
+        tile::cp_async_4(Value(a_tile + (stage_elems + a_dst[seg / 2] + (32 * kStepK * i + 4 * (seg % 2)))),
+                         Value(Ptr<bf16>(a_rows[size_t(i)]) + (k + 16 * seg)));
     Value kb = kb_first + step * 2;  // the step's first 32-K block (a multiple of 2)
     for (int c0 = 0; c0 < 2 * cfg.tile_n; c0 += kStage2Threads) {
       Value c = tid + c0, piece = udiv(c, 32), within = urem(c, 32);
@@ -107,9 +124,8 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   // scale at (n / 32) * 128 + (blk * 16 + n % 16) * 4 + kp * 2 + (n / 16) % 2 of a scale stage: a
   // per-lane base plus a constant for each (j, h, blk).
   auto row_of = [&](int j, int h) { return group * (cfg.tile_n / 2) + (j * kGroupRows + h) + q * 16 + g * 2; };
-  Value w_lane = Value(w_ring + ((group * (cfg.tile_n / 32) + q) * 128 + g * 8));  // i32 words
+  Value w_lane = Value(w_ring + ((group * (cfg.tile_n / 32) + q) * 128 + g * 8 + t));  // i32 words, word t
   Value s_lane = Value(s_ring + ((group * (cfg.tile_n / 64) + udiv(q, 2)) * kScaleBytesPer32Rows + g * 8 + urem(q, 2)));
-  Value byte_shift = t * 8;
   // The A fragments of step `step` (stage `stage`): per m64 tile its four k16 steps, <8 x bf16> each.
   auto decode_step = [&](const Value& step, const Value& stage) {
     Value kp = urem(udiv(kb_first + step * 2, 4), 2);  // the scale word's K pair of this step
@@ -122,8 +138,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     for (int j = 0; j < tiles; ++j)
       for (int h = 0; h < 2; ++h)
         for (int blk = 0; blk < 2; ++blk) {
-          raw[size_t(j)].codes[h][blk] =
-              gather_bytes(load(Value(w_at + (j * 2048 + blk * 256 + h * 16) / 4), 4), byte_shift);
+          raw[size_t(j)].codes[h][blk] = load(Value(w_at + (j * 2048 + blk * 256 + h * 16) / 4));
           raw[size_t(j)].scale[h][blk] =
               zext(load(Value(s_at + (j * 256 + blk * 64 + h * 4))), Type::scalar(Scalar::I32));
           Value fits = raw[size_t(j)].scale[h][blk] <= tile::kFp4SmallScaleMax;
