@@ -42,6 +42,13 @@ struct MoeStage2Config {
   /// half. The shared main loop's tiles: tile_m 32, 64 or 128, tile_n 128 or 256, not 128 x 256
   /// (gfx950 runs the shared main loop of the same tiles).
   bool wgmma_rs = false;
+  /// sm_90a, with wgmma_rs and tile_n 256 (two m64 weight tiles per warpgroup): the wgmmas of one
+  /// tile run while the other tile's fragments are decoded, at most two wgmma groups in flight
+  /// (T0 of step kt, decode T1, T1, decode T0 of kt + 1, ...), instead of decoding the whole next
+  /// step after the step's wgmmas retired. The same registers (one tile's fragments in flight, the
+  /// other's being decoded). Not yet measured on a GPU: off by default (bench --interleave-tiles).
+  /// gfx950 runs the shared main loop, where it changes nothing.
+  bool interleave_tiles = false;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
   /// the tile at every measured point (both shapes, 1 to 4096 tokens, same lease), so the default.

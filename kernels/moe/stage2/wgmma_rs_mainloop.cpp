@@ -127,7 +127,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   Value w_lane = Value(w_ring + ((group * (cfg.tile_n / 32) + q) * 128 + g * 8 + t));  // i32 words, word t
   Value s_lane = Value(s_ring + ((group * (cfg.tile_n / 64) + udiv(q, 2)) * kScaleBytesPer32Rows + g * 8 + urem(q, 2)));
   // The A fragments of step `step` (stage `stage`): per m64 tile its four k16 steps, <8 x bf16> each.
-  auto decode_step = [&](const Value& step, const Value& stage) {
+  auto decode_tiles = [&](const Value& step, const Value& stage, int first, int count) {
     Value kp = urem(udiv(kb_first + step * 2, 4), 2);  // the scale word's K pair of this step
     Value w_at = Value(w_lane + stage * (w_stage / 4)), s_at = Value(s_lane + (stage * s_stage + kp * 2));
     struct Raw {
@@ -135,7 +135,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     };
     std::vector<Raw> raw = std::vector<Raw>(size_t(tiles));
     std::optional<Value> small;
-    for (int j = 0; j < tiles; ++j)
+    for (int j = first; j < first + count; ++j)
       for (int h = 0; h < 2; ++h)
         for (int blk = 0; blk < 2; ++blk) {
           raw[size_t(j)].codes[h][blk] = load(Value(w_at + (j * 2048 + blk * 256 + h * 16) / 4));
@@ -145,10 +145,10 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
           small = small ? Value(*small & fits) : fits;
         }
     std::vector<std::unique_ptr<Var<>>> frags;
-    for (int i = 0; i < tiles * 4; ++i)
+    for (int i = 0; i < count * 4; ++i)
       frags.push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
     auto decode = [&](tile::Fp4Path path) {
-      for (int j = 0; j < tiles; ++j)
+      for (int j = first; j < first + count; ++j)
         for (int blk = 0; blk < 2; ++blk) {
           Value d[2];
           for (int h = 0; h < 2; ++h)
@@ -158,7 +158,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
           // Word w of d[h] is row h at K 8 w + 2 t: the k16 step 2 blk + u takes words 2 u (columns
           // 2 t) and 2 u + 1 (columns 2 t + 8).
           for (int u = 0; u < 2; ++u)
-            *frags[size_t(j * 4 + blk * 2 + u)] =
+            *frags[size_t((j - first) * 4 + blk * 2 + u)] =
                 bitcast(make_vector({extract(d[0], 2 * u), extract(d[1], 2 * u), extract(d[0], 2 * u + 1),
                                      extract(d[1], 2 * u + 1)}),
                         Type::vector(Scalar::BF16, 8));
@@ -175,6 +175,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     for (auto& f : frags) values.push_back(f->get());
     return values;
   };
+  auto decode_step = [&](const Value& step, const Value& stage) { return decode_tiles(step, stage, 0, tiles); };
 
   const int chunk_rows = std::min(cfg.tile_m, kMaxChunkRows), chunks = cfg.tile_m / chunk_rows;
   if_(row0 < num_valid[0], [&] {
@@ -189,6 +190,58 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
       tile::copy_commit();
     }
     tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
+    if (cfg.interleave_tiles) {  // tiles == 2 (validate)
+      tile::fence_proxy_async();  // step 0's activations, for wgmma
+      barrier();
+      // interleave_tiles: the wgmmas of one m64 tile (T0, T1) run while the other tile's fragments
+      // are decoded; at most two groups in flight. Per step kt: T0(kt) issued; T1(kt - 1) retired;
+      // T1's fragments of kt decoded; T1(kt) issued; T0(kt) retired; step kt + 1's copies landed
+      // and one barrier (no wgmma of step kt - 1 in flight anywhere: its stage may be refilled);
+      // the copies of step kt + stages - 1; T0's fragments of kt + 1 decoded.
+      std::vector<std::unique_ptr<Var<>>> F[2];
+      for (const Value& f : decode_tiles(Int(0), Int(0), 0, 1)) {
+        F[0].push_back(std::make_unique<Var<>>(f));
+        F[1].push_back(std::make_unique<Var<>>(f));  // decoded before its first use
+      }
+      auto issue = [&](int j, const Value& stage) {
+        tile::wgmma_fence();
+        for (int c = 0; c < chunks; ++c) {
+          auto multiply = [&] {
+            Var<>& d = *acc[size_t(j * chunks + c)];
+            for (int s = 0; s < 4; ++s)
+              d = tile::wgmma(F[j][size_t(s)]->get(), tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s), d,
+                              tile::wgmma_layout(ta));
+          };
+          if (c == 0) multiply();
+          else if_(chunk_used[size_t(c - 1)], multiply);
+        }
+        tile::wgmma_commit();
+      };
+      // Retires all but the newest `pending` groups and passes tile j's accumulators and fragments
+      // through the wait (their registers stay untouched until then).
+      auto retire = [&](int j, int pending) {
+        for (int c = 0; c < chunks; ++c) *acc[size_t(j * chunks + c)] = tile::wgmma_wait(*acc[size_t(j * chunks + c)], pending);
+        for (auto& f : F[j]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), pending);
+      };
+      for_range(0, steps, 1, [&](Value kt) {
+        Value stage = urem(kt, stages);
+        issue(0, stage);
+        retire(1, 1);  // T1(kt - 1)
+        std::vector<Value> f1 = decode_tiles(kt, stage, 1, 1);
+        for (size_t i = 0; i < f1.size(); ++i) *F[1][i] = f1[i];
+        issue(1, stage);
+        retire(0, 1);  // T0(kt)
+        tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
+        tile::fence_proxy_async();
+        barrier();  // everyone's; every wgmma of step kt - 1 has retired, and T0(kt)
+        copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
+        tile::copy_commit();
+        Value following = min(kt + 1, steps - 1);
+        std::vector<Value> f0 = decode_tiles(following, urem(following, stages), 0, 1);
+        for (size_t i = 0; i < f0.size(); ++i) *F[0][i] = f0[i];
+      });
+      retire(1, 0);
+    } else {
     barrier();
     // The fragments of even and odd steps: the loop runs two steps per iteration, so that each
     // step's fragments are decoded into the other set and no register moves between the sets.
@@ -239,6 +292,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
       run_step(kt, 0);
       run_step(kt + 1, 1);
     });
+    }
     tile::copy_wait(0);  // no copy outlives the kernel
 
     // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
