@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
@@ -23,7 +25,12 @@ constexpr const char* kSharedSymbol = "tilejit_smem";
 
 class Sm90aBackend final : public TargetBackend {
  public:
-  explicit Sm90aBackend(int opt_level) { tm_ = create_target_machine(kTriple, kCpu, kFeatures, opt_level); }
+  // Code generation at most at level 2: at level 3 NVPTX runs GVN instead of EarlyCSE after its
+  // straight-line scalar passes, which left the PTX of every built-in stage-2 config byte-identical
+  // and cost 6-10 ms of a 150 ms compile (DeepSeek-R1 tm16 tn256 u8, this repository's build machine).
+  explicit Sm90aBackend(int opt_level) {
+    tm_ = create_target_machine(kTriple, kCpu, kFeatures, std::min(opt_level, 2));
+  }
 
   Target target() const override { return Target::Sm90a; }
 
