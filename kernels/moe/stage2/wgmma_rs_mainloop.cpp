@@ -91,9 +91,9 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     a_dst[1] = a_dst[0] ^ 32;
   }
   const SharedPtr<bf16> a_tile = SharedPtr<bf16>(ta.base());
-  // Copies of one step into stage `stage`: the activations; thread p takes 16-byte weight chunks p, p + 256, .. (32
-  // per 16-row piece) and, p < tile_n / 4, scale chunk p (8 per 32-row group); pieces past N read
-  // zeros (cp.async zero fill) and their columns are masked in the epilogue.
+  // Copies of one step into stage `stage`: the activations as above; thread p takes 16-byte weight
+  // chunks p, p + 256, .. (32 per 16-row piece) and, p < tile_n / 4, scale chunk p (8 per 32-row
+  // group); pieces past N read zeros (cp.async zero fill) and their columns are masked in the epilogue.
   auto copy_step = [&](const Value& step, const Value& stage) {
     Value k = k_first + step * kStepK, stage_elems = stage * (cfg.tile_m * kStepK);
     for (int i = 0; i < cfg.tile_m / 32; ++i)
@@ -190,109 +190,111 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
       tile::copy_commit();
     }
     tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
-    if (cfg.interleave_tiles) {  // tiles == 2 (validate)
+    // The wgmmas of m64 tiles first .. first + count - 1 on stage `stage`, with their fragments
+    // (four per tile), as one group.
+    auto multiply = [&](const std::vector<Value>& frags, const Value& stage, int first, int count) {
+      tile::wgmma_fence();
+      for (int c = 0; c < chunks; ++c) {
+        auto chunk = [&] {
+          for (int j = first; j < first + count; ++j) {
+            Var<>& d = *acc[size_t(j * chunks + c)];
+            for (int s = 0; s < 4; ++s)
+              d = tile::wgmma(frags[size_t((j - first) * 4 + s)],
+                              tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s), d, tile::wgmma_layout(ta));
+          }
+        };
+        if (c == 0) chunk();
+        else if_(chunk_used[size_t(c - 1)], chunk);
+      }
+      tile::wgmma_commit();
+    };
+    auto values = [](const std::vector<std::unique_ptr<Var<>>>& vars) {
+      std::vector<Value> v;
+      for (auto& x : vars) v.push_back(x->get());
+      return v;
+    };
+    // The fragments pass through the wait that retires their wgmmas: the wgmmas read them until
+    // there, so later fragments must not reuse their registers (ptxas serializes every wgmma otherwise).
+    auto retire_frags = [](const std::vector<Value>& frags, int pending) {
+      for (const Value& f : frags) tile::wgmma_wait(bitcast(f, Type::vector(Scalar::F32, 4)), pending);
+    };
+
+    // The default loop. The fragments of even and odd steps: the loop runs two steps per iteration,
+    // so that each step's fragments are decoded into the other set and no register moves between
+    // the sets.
+    auto step_loop = [&] {
+      barrier();
+      std::vector<std::unique_ptr<Var<>>> sets[2];
+      for (const Value& f : decode_step(Int(0), Int(0))) {
+        sets[0].push_back(std::make_unique<Var<>>(f));
+        sets[1].push_back(std::make_unique<Var<>>(f));
+      }
+      auto run_step = [&](const Value& kt, int parity) {
+        tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
+        tile::fence_proxy_async();   // the activation copies of step kt, for wgmma
+        barrier();                   // everyone's; the wgmmas of step kt - 1 have retired
+        Value stage = urem(kt, stages);
+        std::vector<Value> frags = values(sets[parity]);
+        multiply(frags, stage, 0, tiles);
+        // While they run: the copies of step kt + stages - 1 into the stage step kt - 1 used.
+        copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
+        tile::copy_commit();
+        for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+        retire_frags(frags, 0);
+        // Then the next step's fragments (the last step decodes itself again, unused). Decoding
+        // them while the wgmmas run instead measured 1-3% slower on the H100 (186 registers
+        // instead of 158 with tile_n 256).
+        Value following = min(kt + 1, steps - 1);
+        std::vector<Value> decoded = decode_step(following, urem(following, stages));
+        for (size_t i = 0; i < decoded.size(); ++i) *sets[1 - parity][i] = decoded[i];
+      };
+      for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
+        run_step(kt, 0);
+        run_step(kt + 1, 1);
+      });
+    };
+
+    // interleave_tiles (tiles == 2, validate): the wgmmas of one m64 tile (T0, T1) run while the
+    // other tile's fragments are decoded; at most two groups in flight. Per step kt: T0(kt) issued;
+    // T1(kt - 1) retired; T1's fragments of kt decoded; T1(kt) issued; T0(kt) retired; step kt + 1's
+    // copies landed and one barrier (no wgmma of step kt - 1 in flight anywhere: its stage may be
+    // refilled); the copies of step kt + stages - 1; T0's fragments of kt + 1 decoded.
+    auto interleaved_loop = [&] {
       tile::fence_proxy_async();  // step 0's activations, for wgmma
       barrier();
-      // interleave_tiles: the wgmmas of one m64 tile (T0, T1) run while the other tile's fragments
-      // are decoded; at most two groups in flight. Per step kt: T0(kt) issued; T1(kt - 1) retired;
-      // T1's fragments of kt decoded; T1(kt) issued; T0(kt) retired; step kt + 1's copies landed
-      // and one barrier (no wgmma of step kt - 1 in flight anywhere: its stage may be refilled);
-      // the copies of step kt + stages - 1; T0's fragments of kt + 1 decoded.
       std::vector<std::unique_ptr<Var<>>> F[2];
       for (const Value& f : decode_tiles(Int(0), Int(0), 0, 1)) {
         F[0].push_back(std::make_unique<Var<>>(f));
         F[1].push_back(std::make_unique<Var<>>(f));  // decoded before its first use
       }
-      auto issue = [&](int j, const Value& stage) {
-        tile::wgmma_fence();
-        for (int c = 0; c < chunks; ++c) {
-          auto multiply = [&] {
-            Var<>& d = *acc[size_t(j * chunks + c)];
-            for (int s = 0; s < 4; ++s)
-              d = tile::wgmma(F[j][size_t(s)]->get(), tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s), d,
-                              tile::wgmma_layout(ta));
-          };
-          if (c == 0) multiply();
-          else if_(chunk_used[size_t(c - 1)], multiply);
-        }
-        tile::wgmma_commit();
-      };
-      // Retires all but the newest `pending` groups and passes tile j's accumulators and fragments
-      // through the wait (their registers stay untouched until then).
+      // Retires all but the newest `pending` groups, passing tile j's accumulators and fragments.
       auto retire = [&](int j, int pending) {
         for (int c = 0; c < chunks; ++c) *acc[size_t(j * chunks + c)] = tile::wgmma_wait(*acc[size_t(j * chunks + c)], pending);
-        for (auto& f : F[j]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), pending);
+        retire_frags(values(F[j]), pending);
+      };
+      auto decode_into = [&](int j, const Value& step) {
+        std::vector<Value> f = decode_tiles(step, urem(step, stages), j, 1);
+        for (size_t i = 0; i < f.size(); ++i) *F[j][i] = f[i];
       };
       for_range(0, steps, 1, [&](Value kt) {
         Value stage = urem(kt, stages);
-        issue(0, stage);
+        multiply(values(F[0]), stage, 0, 1);
         retire(1, 1);  // T1(kt - 1)
-        std::vector<Value> f1 = decode_tiles(kt, stage, 1, 1);
-        for (size_t i = 0; i < f1.size(); ++i) *F[1][i] = f1[i];
-        issue(1, stage);
+        decode_into(1, kt);
+        multiply(values(F[1]), stage, 1, 1);
         retire(0, 1);  // T0(kt)
         tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
         tile::fence_proxy_async();
         barrier();  // everyone's; every wgmma of step kt - 1 has retired, and T0(kt)
         copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
         tile::copy_commit();
-        Value following = min(kt + 1, steps - 1);
-        std::vector<Value> f0 = decode_tiles(following, urem(following, stages), 0, 1);
-        for (size_t i = 0; i < f0.size(); ++i) *F[0][i] = f0[i];
+        decode_into(0, min(kt + 1, steps - 1));
       });
       retire(1, 0);
-    } else {
-    barrier();
-    // The fragments of even and odd steps: the loop runs two steps per iteration, so that each
-    // step's fragments are decoded into the other set and no register moves between the sets.
-    std::vector<std::unique_ptr<Var<>>> sets[2];
-    for (const Value& f : decode_step(Int(0), Int(0))) {
-      sets[0].push_back(std::make_unique<Var<>>(f));
-      sets[1].push_back(std::make_unique<Var<>>(f));
-    }
-
-    auto run_step = [&](const Value& kt, int parity) {
-      auto& current = sets[parity];
-      auto& next = sets[1 - parity];
-      tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
-      tile::fence_proxy_async();   // the activation copies of step kt, for wgmma
-      barrier();                   // everyone's; the wgmmas of step kt - 1 have retired
-      Value stage = urem(kt, stages);
-      std::vector<Value> frags;
-      for (auto& f : current) frags.push_back(f->get());
-      tile::wgmma_fence();
-      for (int c = 0; c < chunks; ++c) {
-        auto multiply = [&] {
-          for (int j = 0; j < tiles; ++j) {
-            Var<>& d = *acc[size_t(j * chunks + c)];
-            for (int s = 0; s < 4; ++s)
-              d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s),
-                              d, tile::wgmma_layout(ta));
-          }
-        };
-        if (c == 0) multiply();
-        else if_(chunk_used[size_t(c - 1)], multiply);
-      }
-      tile::wgmma_commit();
-      // While they run: the copies of step kt + stages - 1 into the stage step kt - 1 used.
-      copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
-      tile::copy_commit();
-      for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
-      // The fragments pass through the wait too: the wgmmas read them until here, so the next
-      // step's must not reuse their registers (ptxas serializes every wgmma otherwise).
-      for (const Value& f : frags) tile::wgmma_wait(bitcast(f, Type::vector(Scalar::F32, 4)), 0);
-      // Then the next step's fragments (the last step decodes itself again, unused). Decoding
-      // them while the wgmmas run instead measured 1-3% slower on the H100 (186 registers
-      // instead of 158 with tile_n 256).
-      Value following = min(kt + 1, steps - 1);
-      std::vector<Value> decoded = decode_step(following, urem(following, stages));
-      for (size_t i = 0; i < decoded.size(); ++i) *next[i] = decoded[i];
     };
-    for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
-      run_step(kt, 0);
-      run_step(kt + 1, 1);
-    });
-    }
+
+    if (cfg.interleave_tiles) interleaved_loop();
+    else step_loop();
     tile::copy_wait(0);  // no copy outlives the kernel
 
     // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
