@@ -95,9 +95,9 @@ int main(int argc, char** argv) {
   app.add_flag("--tile-epilogue", tile_epilogue, "sm_90a: the epilogue through the shared f32 tile (an A/B of register_epilogue, the default)");
   bool exact_decode = false;
   app.add_flag("--exact-decode", exact_decode, "sm_90a: the two-multiply FP4 decode throughout (an A/B of small_scale_decode, the default)");
-  bool interleave_tiles = false;
-  app.add_flag("--interleave-tiles", interleave_tiles,
-               "sm_90a: wgmma_rs configs with tile_n 256 interleave their two m64 tiles' wgmmas and decodes (interleave_tiles)");
+  bool no_stagger = false;
+  app.add_flag("--no-stagger", no_stagger,
+               "sm_90a: wgmma_rs configs run their two warpgroups in step (an A/B of stagger_warpgroups, the default)");
   bool global_activations = false;
   app.add_flag("--global-activations", global_activations,
                "sm_90a: every warp loads its activations from global memory (an A/B of shared_activations, the default)");
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
       if (tile_epilogue) cfg.register_epilogue = false;
       if (exact_decode) cfg.small_scale_decode = false;
       if (global_activations) cfg.shared_activations = false;
-      if (interleave_tiles && cfg.wgmma_rs && cfg.tile_n == 256) cfg.interleave_tiles = true;
+      if (no_stagger) cfg.stagger_warpgroups = false;
       if (min_blocks >= -1) cfg.min_blocks_per_sm = min_blocks;
       moe::SortedRouting sorted = moe::moe_sorting(r.topk_ids, r.topk_weights, tokens, s.topk, s.E, cfg.tile_m);
       std::set<int> distinct(r.topk_ids.begin(), r.topk_ids.end());

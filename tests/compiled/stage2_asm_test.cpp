@@ -141,20 +141,25 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
 // wgmma_rs: sm_90a feeds wgmma the weights from registers ({4 registers} as A) and the activation
 // rows from the swizzled tile, in chunks of up to 64 rows (N), everything staged by cp.async (no
 // st.shared, no ldmatrix / mma.sync), two steps per loop iteration, and asks for two blocks per SM
-// (.minnctapersm 2); gfx950 compiles the same tiles as the shared main loop.
+// (.minnctapersm 2); gfx950 compiles the same tiles as the shared main loop. With
+// stagger_warpgroups each step's wgmmas appear twice: before the step's barrier (warpgroup 1) and
+// after it (warpgroup 0); one barrier per step either way.
 TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
+  for (bool stagger : {true, false})
   for (auto [tm, tn] : {std::pair{32, 256}, std::pair{64, 256}, std::pair{128, 128}}) {
     MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
     cfg.shared_mainloop = cfg.wgmma = cfg.wgmma_rs = true;
+    cfg.stagger_warpgroups = stagger;
     SCOPED_TRACE(cfg.kernel_name());
     const std::string ptx = wgmma_loop_ptx(cfg);
-    const int chunk = std::min(tm, 64), chunks = tm / chunk, tiles = tn / 128;
+    const int chunk = std::min(tm, 64), chunks = tm / chunk, tiles = tn / 128, copies = stagger ? 2 : 1;
     const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(chunk) +
                               "k16\\.f32\\.bf16\\.bf16 \\{[^}]*\\}, \\{%r\\d+, %r\\d+, %r\\d+, %r\\d+\\}, %rd";
     // Two steps per iteration, four k16 steps of every m64 tile and chunk each.
-    EXPECT_EQ(count(ptx, wgmma.c_str()), size_t(2 * 4 * tiles * chunks));
-    EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), 2u);
-    EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), 2u);
+    EXPECT_EQ(count(ptx, wgmma.c_str()), size_t(copies * 2 * 4 * tiles * chunks));
+    EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), size_t(copies * 2));
+    EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), size_t(copies * 2));
+    EXPECT_EQ(count(ptx, R"(bar\.sync|barrier\.sync)"), 3u);  // the main loop's two and the prologue's
     EXPECT_EQ(count(ptx, R"(st\.shared|ldmatrix|mma\.sync)"), 0u);
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 3u);
     EXPECT_EQ(count(ptx, R"(\.minnctapersm 2)"), 1u);

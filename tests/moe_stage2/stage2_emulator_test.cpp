@@ -34,7 +34,7 @@ struct Case {
   bool shared_activations = true;  // sm_90a register main loop: A staged once per block
   bool wgmma = false;              // sm_90a shared main loop with wgmma (gfx950: the shared main loop)
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
-  bool interleave_tiles = false;   // sm_90a wgmma_rs, tile_n 256: the two m64 tiles' wgmmas and decodes interleaved
+  bool stagger_warpgroups = true;   // sm_90a wgmma_rs: the two warpgroups half a step apart
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -62,7 +62,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.shared_activations = c.shared_activations;
   cfg.wgmma = c.wgmma;
   cfg.wgmma_rs = c.wgmma_rs;
-  cfg.interleave_tiles = c.interleave_tiles;
+  cfg.stagger_warpgroups = c.stagger_warpgroups;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -162,11 +162,11 @@ const Case kCases[] = {
     {"wgmma_rs_m64_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_m128_n128_partial_steps", 150, 288, 768, 3, 2, 128, 128, 1, OutDtype::BF16, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_two_steps_per_slice", 23, 128, 256, 4, 2, 32, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true},
-    // The two m64 tiles' wgmmas and decodes interleaved: split-K, a partial column block, and a
-    // slice of two steps (fewer than the stages).
-    {"wgmma_rs_interleaved_m32_n256", 45, 256, 512, 4, 2, 32, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, true},
-    {"wgmma_rs_interleaved_m64_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 256, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, true},
-    {"wgmma_rs_interleaved_two_steps", 23, 256, 256, 4, 2, 64, 256, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, true},
+    // The two warpgroups in step (stagger_warpgroups off): one and two m64 tiles per warpgroup,
+    // split-K, a partial column block, two row chunks, and a slice of two steps (fewer than the stages).
+    {"wgmma_rs_in_step_m32_n256", 45, 256, 512, 4, 2, 32, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false},
+    {"wgmma_rs_in_step_m64_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false},
+    {"wgmma_rs_in_step_m128_two_steps", 150, 256, 256, 4, 2, 128, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -210,18 +210,18 @@ TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
   struct Loop {
     const char* name;
     int tile_m, tile_n;
-    bool shared, wgmma, wgmma_rs = false, interleave_tiles = false;
+    bool shared, wgmma, wgmma_rs = false, stagger_warpgroups = true;
   };
   for (Loop l : {Loop{"register", 16, 64, false, false}, Loop{"shared", 32, 128, true, false},
                  Loop{"wgmma", 64, 128, true, true}, Loop{"wgmma_rs", 32, 128, true, true, true},
-                 Loop{"wgmma_rs interleaved", 32, 256, true, true, true, true}}) {
+                 Loop{"wgmma_rs in step", 32, 256, true, true, true, false}}) {
     SCOPED_TRACE(l.name);
     MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, 1, OutDtype::F32, false, true, false};
     cfg.unroll = l.shared ? 1 : 2;  // register loop: two iterations of two chunks
     cfg.shared_mainloop = l.shared;
     cfg.wgmma = l.wgmma;
     cfg.wgmma_rs = l.wgmma_rs;
-    cfg.interleave_tiles = l.interleave_tiles;
+    cfg.stagger_warpgroups = l.stagger_warpgroups;
     MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
     cfg.small_scale_decode = false;
     MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
@@ -248,13 +248,14 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
   moe::Stage2Inputs in = p.inputs();
   struct Loop {
     int tile_m, tile_n, k_batch, warps_m;
-    bool shared, wgmma, register_epilogue, wgmma_rs = false, interleave_tiles = false;
+    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true;
   };
   for (Target target : {Target::Sm90a, Target::Gfx950})
     for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
                    Loop{32, 128, 1, 2, true, false, false}, Loop{64, 256, 1, 1, true, true, true},
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
-                   Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, true}}) {
+                   Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, false},
+                   Loop{128, 128, 2, 1, true, true, true, true, false}}) {
       if (l.wgmma && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
@@ -262,7 +263,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
       cfg.wgmma = l.wgmma;
       cfg.register_epilogue = l.register_epilogue;
       cfg.wgmma_rs = l.wgmma_rs;
-      cfg.interleave_tiles = l.interleave_tiles;
+      cfg.stagger_warpgroups = l.stagger_warpgroups;
       SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
       emulator::Options plain{target, 2}, checked{target, 2};
       checked.race_check = true;
@@ -294,9 +295,6 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.tile_m = 128; c.tile_n = 64; }, "shared_mainloop");
   bad([](auto& c) { c.tile_m = 32; c.shared_mainloop = c.wgmma = true; }, "wgmma");
   bad([](auto& c) { c.tile_m = 32; c.shared_mainloop = c.wgmma_rs = true; }, "wgmma_rs needs wgmma");
-  bad([](auto& c) { c.tile_m = 32; c.tile_n = 128; c.shared_mainloop = c.wgmma = c.wgmma_rs = c.interleave_tiles = true; },
-      "interleave_tiles needs wgmma_rs with tile_n 256");
-  bad([](auto& c) { c.tile_m = 32; c.tile_n = 256; c.interleave_tiles = true; }, "without wgmma_rs");
   EXPECT_NO_THROW(([&] {
     MoeStage2Config c = ok;
     c.tile_m = 32;

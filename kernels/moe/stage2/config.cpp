@@ -37,9 +37,6 @@ void MoeStage2Config::validate() const {
   if (wgmma && !wgmma_rs && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
-  if (interleave_tiles && (!wgmma_rs || tile_n != 256))
-    fail(fmt::format("interleave_tiles needs wgmma_rs with tile_n 256 (two m64 tiles per warpgroup), got tile_n {}{}", tile_n,
-                     wgmma_rs ? "" : " without wgmma_rs"));
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
   if (min_blocks_per_sm < -1 || min_blocks_per_sm > 8)
     fail(fmt::format("min_blocks_per_sm must be -1 (automatic), 0 (none) or 1..8, got {}", min_blocks_per_sm));
@@ -53,7 +50,7 @@ std::string MoeStage2Config::kernel_name() const {
   return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
-                     interleave_tiles ? "i" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
+                     wgmma_rs && stagger_warpgroups ? "g" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
@@ -63,7 +60,7 @@ std::string MoeStage2Config::kernel_name() const {
 std::string MoeStage2Config::tiles_text() const {
   return fmt::format("tm{} tn{} kb{} u{}{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
-                     interleave_tiles ? " il" : "");
+                     wgmma_rs && !stagger_warpgroups ? " ns" : "");
 }
 
 }  // namespace tilejit::kernels

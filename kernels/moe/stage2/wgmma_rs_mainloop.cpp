@@ -22,7 +22,8 @@
 // chunks of up to 64 (its N); a chunk that starts with a padding row is skipped. Step kt: wait
 // until the copies of step kt + 1 landed, one barrier, the wgmmas of step kt (fragments decoded at
 // the end of step kt - 1), the copies of step kt + stages - 1 while they run, wait_group 0 (no stage
-// is overwritten while a wgmma may read it), then the decode of step kt + 1.
+// is overwritten while a wgmma may read it), then the decode of step kt + 1. With
+// stagger_warpgroups, warpgroup 1 does its part of step kt up to the wait before that barrier.
 #include "kernels/moe/stage2/mainloops.h"
 
 #include <algorithm>
@@ -127,7 +128,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   Value w_lane = Value(w_ring + ((group * (cfg.tile_n / 32) + q) * 128 + g * 8 + t));  // i32 words, word t
   Value s_lane = Value(s_ring + ((group * (cfg.tile_n / 64) + udiv(q, 2)) * kScaleBytesPer32Rows + g * 8 + urem(q, 2)));
   // The A fragments of step `step` (stage `stage`): per m64 tile its four k16 steps, <8 x bf16> each.
-  auto decode_tiles = [&](const Value& step, const Value& stage, int first, int count) {
+  auto decode_step = [&](const Value& step, const Value& stage) {
     Value kp = urem(udiv(kb_first + step * 2, 4), 2);  // the scale word's K pair of this step
     Value w_at = Value(w_lane + stage * (w_stage / 4)), s_at = Value(s_lane + (stage * s_stage + kp * 2));
     struct Raw {
@@ -135,7 +136,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     };
     std::vector<Raw> raw = std::vector<Raw>(size_t(tiles));
     std::optional<Value> small;
-    for (int j = first; j < first + count; ++j)
+    for (int j = 0; j < tiles; ++j)
       for (int h = 0; h < 2; ++h)
         for (int blk = 0; blk < 2; ++blk) {
           raw[size_t(j)].codes[h][blk] = load(Value(w_at + (j * 2048 + blk * 256 + h * 16) / 4));
@@ -145,10 +146,10 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
           small = small ? Value(*small & fits) : fits;
         }
     std::vector<std::unique_ptr<Var<>>> frags;
-    for (int i = 0; i < count * 4; ++i)
+    for (int i = 0; i < tiles * 4; ++i)
       frags.push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
     auto decode = [&](tile::Fp4Path path) {
-      for (int j = first; j < first + count; ++j)
+      for (int j = 0; j < tiles; ++j)
         for (int blk = 0; blk < 2; ++blk) {
           Value d[2];
           for (int h = 0; h < 2; ++h)
@@ -158,7 +159,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
           // Word w of d[h] is row h at K 8 w + 2 t: the k16 step 2 blk + u takes words 2 u (columns
           // 2 t) and 2 u + 1 (columns 2 t + 8).
           for (int u = 0; u < 2; ++u)
-            *frags[size_t((j - first) * 4 + blk * 2 + u)] =
+            *frags[size_t(j * 4 + blk * 2 + u)] =
                 bitcast(make_vector({extract(d[0], 2 * u), extract(d[1], 2 * u), extract(d[0], 2 * u + 1),
                                      extract(d[1], 2 * u + 1)}),
                         Type::vector(Scalar::BF16, 8));
@@ -175,7 +176,6 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     for (auto& f : frags) values.push_back(f->get());
     return values;
   };
-  auto decode_step = [&](const Value& step, const Value& stage) { return decode_tiles(step, stage, 0, tiles); };
 
   const int chunk_rows = std::min(cfg.tile_m, kMaxChunkRows), chunks = cfg.tile_m / chunk_rows;
   if_(row0 < num_valid[0], [&] {
@@ -185,21 +185,24 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     for (int c = 1; c < chunks; ++c) chunk_used.push_back((sorted_ids[row0 + c * chunk_rows] & 0xFFFFFF) < tokens);
     std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
     for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows / 2)));
+    // Staggered, warpgroup 1 copies step stages - 2 in its first step (see the step loop).
+    const Value group0 = group == 0, group1 = group == 1;
     for (int p = 0; p < stages - 1; ++p) {
-      copy_step(Int(std::min(p, steps - 1)), Int(p));
+      auto copy = [&] { copy_step(Int(std::min(p, steps - 1)), Int(p)); };
+      if (cfg.stagger_warpgroups && p == stages - 2) if_(group0, copy);
+      else copy();
       tile::copy_commit();
     }
     tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
-    // The wgmmas of m64 tiles first .. first + count - 1 on stage `stage`, with their fragments
-    // (four per tile), as one group.
-    auto multiply = [&](const std::vector<Value>& frags, const Value& stage, int first, int count) {
+    // The wgmmas of every m64 tile on stage `stage`, with their fragments (four per tile), as one group.
+    auto multiply = [&](const std::vector<Value>& frags, const Value& stage) {
       tile::wgmma_fence();
       for (int c = 0; c < chunks; ++c) {
         auto chunk = [&] {
-          for (int j = first; j < first + count; ++j) {
+          for (int j = 0; j < tiles; ++j) {
             Var<>& d = *acc[size_t(j * chunks + c)];
             for (int s = 0; s < 4; ++s)
-              d = tile::wgmma(frags[size_t((j - first) * 4 + s)],
+              d = tile::wgmma(frags[size_t(j * 4 + s)],
                               tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s), d, tile::wgmma_layout(ta));
           }
         };
@@ -219,82 +222,48 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
       for (const Value& f : frags) tile::wgmma_wait(bitcast(f, Type::vector(Scalar::F32, 4)), pending);
     };
 
-    // The default loop. The fragments of even and odd steps: the loop runs two steps per iteration,
-    // so that each step's fragments are decoded into the other set and no register moves between
-    // the sets.
-    auto step_loop = [&] {
-      barrier();
-      std::vector<std::unique_ptr<Var<>>> sets[2];
-      for (const Value& f : decode_step(Int(0), Int(0))) {
-        sets[0].push_back(std::make_unique<Var<>>(f));
-        sets[1].push_back(std::make_unique<Var<>>(f));
-      }
-      auto run_step = [&](const Value& kt, int parity) {
-        tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
-        tile::fence_proxy_async();   // the activation copies of step kt, for wgmma
-        barrier();                   // everyone's; the wgmmas of step kt - 1 have retired
-        Value stage = urem(kt, stages);
-        std::vector<Value> frags = values(sets[parity]);
-        multiply(frags, stage, 0, tiles);
-        // While they run: the copies of step kt + stages - 1 into the stage step kt - 1 used.
-        copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
-        tile::copy_commit();
-        for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
-        retire_frags(frags, 0);
-        // Then the next step's fragments (the last step decodes itself again, unused). Decoding
-        // them while the wgmmas run instead measured 1-3% slower on the H100 (186 registers
-        // instead of 158 with tile_n 256).
-        Value following = min(kt + 1, steps - 1);
-        std::vector<Value> decoded = decode_step(following, urem(following, stages));
-        for (size_t i = 0; i < decoded.size(); ++i) *sets[1 - parity][i] = decoded[i];
-      };
-      for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
-        run_step(kt, 0);
-        run_step(kt + 1, 1);
-      });
+    // The fragments of even and odd steps: the loop runs two steps per iteration, so that each
+    // step's fragments are decoded into the other set and no register moves between the sets.
+    // Step kt: wait until the copies of step kt + 1 landed, one barrier, the wgmmas of step kt, the
+    // copies of step kt + stages - 1 while they run, their retirement, the decode of step kt + 1.
+    // Staggered, warpgroup 1 runs its wgmmas (and copies step kt + stages - 2) before the barrier,
+    // right after decoding them, while warpgroup 0 decodes; between two barriers both copy the
+    // same step into the stage neither reads (its wgmmas retired before the first of them).
+    if (cfg.stagger_warpgroups) tile::fence_proxy_async();  // warpgroup 1 multiplies step 0 first
+    barrier();
+    std::vector<std::unique_ptr<Var<>>> sets[2];
+    for (const Value& f : decode_step(Int(0), Int(0))) {
+      sets[0].push_back(std::make_unique<Var<>>(f));
+      sets[1].push_back(std::make_unique<Var<>>(f));
+    }
+    // The wgmmas of step kt with the fragments of set `parity`, the copies of step kt + ahead while
+    // they run, their retirement.
+    auto tensor_step = [&](const Value& kt, int parity, int ahead) {
+      std::vector<Value> frags = values(sets[parity]);
+      multiply(frags, urem(kt, stages));
+      copy_step(min(kt + ahead, steps - 1), urem(kt + ahead, stages));
+      tile::copy_commit();
+      for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+      retire_frags(frags, 0);
     };
-
-    // interleave_tiles (tiles == 2, validate): the wgmmas of one m64 tile (T0, T1) run while the
-    // other tile's fragments are decoded; at most two groups in flight. Per step kt: T0(kt) issued;
-    // T1(kt - 1) retired; T1's fragments of kt decoded; T1(kt) issued; T0(kt) retired; step kt + 1's
-    // copies landed and one barrier (no wgmma of step kt - 1 in flight anywhere: its stage may be
-    // refilled); the copies of step kt + stages - 1; T0's fragments of kt + 1 decoded.
-    auto interleaved_loop = [&] {
-      tile::fence_proxy_async();  // step 0's activations, for wgmma
-      barrier();
-      std::vector<std::unique_ptr<Var<>>> F[2];
-      for (const Value& f : decode_tiles(Int(0), Int(0), 0, 1)) {
-        F[0].push_back(std::make_unique<Var<>>(f));
-        F[1].push_back(std::make_unique<Var<>>(f));  // decoded before its first use
-      }
-      // Retires all but the newest `pending` groups, passing tile j's accumulators and fragments.
-      auto retire = [&](int j, int pending) {
-        for (int c = 0; c < chunks; ++c) *acc[size_t(j * chunks + c)] = tile::wgmma_wait(*acc[size_t(j * chunks + c)], pending);
-        retire_frags(values(F[j]), pending);
-      };
-      auto decode_into = [&](int j, const Value& step) {
-        std::vector<Value> f = decode_tiles(step, urem(step, stages), j, 1);
-        for (size_t i = 0; i < f.size(); ++i) *F[j][i] = f[i];
-      };
-      for_range(0, steps, 1, [&](Value kt) {
-        Value stage = urem(kt, stages);
-        multiply(values(F[0]), stage, 0, 1);
-        retire(1, 1);  // T1(kt - 1)
-        decode_into(1, kt);
-        multiply(values(F[1]), stage, 1, 1);
-        retire(0, 1);  // T0(kt)
-        tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
-        tile::fence_proxy_async();
-        barrier();  // everyone's; every wgmma of step kt - 1 has retired, and T0(kt)
-        copy_step(min(kt + (stages - 1), steps - 1), urem(kt + (stages - 1), stages));
-        tile::copy_commit();
-        decode_into(0, min(kt + 1, steps - 1));
-      });
-      retire(1, 0);
+    auto run_step = [&](const Value& kt, int parity) {
+      if (cfg.stagger_warpgroups) if_(group1, [&] { tensor_step(kt, parity, stages - 2); });
+      tile::copy_wait(stages - 3);  // step kt + 1 landed (this thread's copies)
+      tile::fence_proxy_async();   // the activation copies of step kt + 1, for wgmma
+      barrier();                   // everyone's; the wgmmas of step kt - 1 have retired
+      if (cfg.stagger_warpgroups) if_(group0, [&] { tensor_step(kt, parity, stages - 1); });
+      else tensor_step(kt, parity, stages - 1);
+      // Then the next step's fragments (the last step decodes itself again, unused). Decoding
+      // them while the wgmmas run instead measured 1-3% slower on the H100 (186 registers
+      // instead of 158 with tile_n 256).
+      Value following = min(kt + 1, steps - 1);
+      std::vector<Value> decoded = decode_step(following, urem(following, stages));
+      for (size_t i = 0; i < decoded.size(); ++i) *sets[1 - parity][i] = decoded[i];
     };
-
-    if (cfg.interleave_tiles) interleaved_loop();
-    else step_loop();
+    for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
+      run_step(kt, 0);
+      run_step(kt + 1, 1);
+    });
     tile::copy_wait(0);  // no copy outlives the kernel
 
     // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
