@@ -8,6 +8,7 @@
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Support/raw_ostream.h>
@@ -278,6 +279,27 @@ class Sm90aBackend final : public TargetBackend {
     return out;
   }
 
+  // Whether the block's last instruction with an effect is a wgmma.wait_group for `n` groups. A
+  // second wait right after one (one per accumulator or fragment a loop retires) has nothing left
+  // to wait for, yet ptxas keeps every one: ten WARPGROUP.DEPBAR per step in the wgmma_rs loop.
+  // Only register pins and pure value operations may lie between.
+  static bool follows_wgmma_wait(IRB& b, int64_t n) {
+    llvm::BasicBlock* bb = b.GetInsertBlock();
+    for (auto it = b.GetInsertPoint(); it != bb->begin();) {
+      llvm::Instruction& in = *--it;
+      if (auto* ii = llvm::dyn_cast<llvm::IntrinsicInst>(&in))
+        if (ii->getIntrinsicID() == llvm::Intrinsic::nvvm_wgmma_wait_group_sync_aligned)
+          return llvm::cast<llvm::ConstantInt>(ii->getArgOperand(0))->getSExtValue() == n;
+      if (auto* call = llvm::dyn_cast<llvm::CallInst>(&in)) {
+        auto* pin = llvm::dyn_cast<llvm::InlineAsm>(call->getCalledOperand());
+        if (pin && pin->getAsmString().empty()) continue;
+        return false;
+      }
+      if (in.mayHaveSideEffects() || in.mayReadOrWriteMemory()) return false;
+    }
+    return false;
+  }
+
   llvm::Value* intrinsic(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) override {
     llvm::LLVMContext& ctx = b.getContext();
     auto* i32 = b.getInt32Ty();
@@ -353,7 +375,7 @@ class Sm90aBackend final : public TargetBackend {
       case ir::OpCode::WgmmaWait: {
         int64_t n = op.attrs.empty() ? -1 : op.attrs[0];
         if (n < 0 || n > 7) throw InternalError(fmt::format("wgmma_wait: {} pending groups is invalid", n));
-        b.CreateIntrinsic(llvm::Intrinsic::nvvm_wgmma_wait_group_sync_aligned, {b.getInt64(n)});
+        if (!follows_wgmma_wait(b, n)) b.CreateIntrinsic(llvm::Intrinsic::nvvm_wgmma_wait_group_sync_aligned, {b.getInt64(n)});
         // The accumulators pass through an empty asm after the wait, so that nothing that reads
         // them can be scheduled above it (the wait itself names no registers).
         return pin_registers(b, args[0]);

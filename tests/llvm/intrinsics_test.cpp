@@ -298,6 +298,47 @@ TEST(Intrinsics, Sm90aWgmmaWithAInRegisters) {
             "");
 }
 
+// Retiring several accumulators of one group takes one wgmma.wait_group: a wait right after a wait
+// for the same count is dropped (ptxas would keep each as an issued WARPGROUP.DEPBAR). A wait for
+// another count, or one after a new commit, stays.
+TEST(Intrinsics, Sm90aBackToBackWgmmaWaitsAreOne) {
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  const int n = 8 * rng.uniform(1, 8), accs = rng.uniform(2, 5), pending = rng.uniform(1, 7);
+  Kernel k("wgmma_waits");
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::BF16), {}, {16384});
+  ValueId tid = k.op(OpCode::ThreadId, i32(), {}, {0});
+  auto slot = [&](int i) { return k.ptr_add(out, k.op(OpCode::Mul, i32(), {tid, k.ci32(n / 2 * (i + 1))})); };
+  std::vector<ValueId> acc;
+  for (int i = 0; i < accs; ++i) acc.push_back(k.load(vec(Scalar::F32, n / 2), slot(i)));
+  auto multiply_all = [&] {
+    k.effect(OpCode::WgmmaFence, {});
+    for (auto& a : acc) a = k.op(OpCode::Wgmma, vec(Scalar::F32, n / 2), {tile, k.ptr_add(tile, k.ci32(4096)), a}, {n, 16, 1024, 1});
+    k.effect(OpCode::WgmmaCommit, {});
+  };
+  multiply_all();
+  for (auto& a : acc) a = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {a}, {pending});  // one wait
+  for (auto& a : acc) a = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {a}, {0});        // and one more
+  multiply_all();
+  for (auto& a : acc) a = k.op(OpCode::WgmmaWait, vec(Scalar::F32, n / 2), {a}, {0});  // a new group: one more
+  for (int i = 0; i < accs; ++i) k.store(slot(i), acc[size_t(i)]);
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  const std::string p = std::to_string(pending);
+  EXPECT_EQ(file_check(r.assembly, "CHECK: wgmma.commit_group.sync.aligned;\n"
+                                   "CHECK-NOT: wgmma.mma_async\n"
+                                   "CHECK: wgmma.wait_group.sync.aligned " + p + ";\n"
+                                   "CHECK-NOT: wgmma.wait_group.sync.aligned " + p + ";\n"
+                                   "CHECK: wgmma.wait_group.sync.aligned 0;\n"
+                                   "CHECK-NOT: wgmma.wait_group\n"
+                                   "CHECK: wgmma.mma_async\n"
+                                   "CHECK: wgmma.commit_group.sync.aligned;\n"
+                                   "CHECK: wgmma.wait_group.sync.aligned 0;\n"
+                                   "CHECK-NOT: wgmma.wait_group\n"
+                                   "CHECK: st.global\n"),
+            "");
+}
+
 /// out[g] = buffer_load(base, n, 4 * elems * g) of <elems x f32>.
 void build_buffer_load(Kernel& k, int elems) {
   ValueId base = k.param("base", gptr(Scalar::F32));
