@@ -156,23 +156,31 @@ Value mxfp4_scale_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, 
                m.add(m.mulc(m.rem(n, 16), 4), m.add(m.mulc(m.rem(m.div(kb, 4), 2), 2), m.rem(m.div(n, 16), 2))));
 }
 
-Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
-                           const Arg& K_arg, int words, int first_word, bool rows_checked, ir::CachePolicy policy,
-                           ir::CachePolicy scale_policy, const dsl::SrcLoc& loc) {
+Value load_mxfp4_codes(const Value& w, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg, const Arg& K_arg, int words,
+                       int first_word, bool rows_checked, ir::CachePolicy policy, const dsl::SrcLoc& loc) {
   if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
   if (first_word < 0 || first_word + words > 4)
     dsl::detail::type_error(fmt::format("load_b_mxfp4: words {}..{} are outside the 16-byte block", first_word,
                                         first_word + words - 1), loc);
-  if (w.type() != Type::pointer(Scalar::I32, ir::AddrSpace::Global) || scales.type() != Type::pointer(Scalar::I8, ir::AddrSpace::Global))
-    dsl::detail::type_error("load_b_mxfp4 takes the weights as ptr<global, i32> and the scales as ptr<global, i8>, got " +
-                                ir::to_string(w.type()) + " and " + ir::to_string(scales.type()), loc);
+  if (w.type() != Type::pointer(Scalar::I32, ir::AddrSpace::Global))
+    dsl::detail::type_error("load_b_mxfp4 takes the weights as ptr<global, i32>, got " + ir::to_string(w.type()), loc);
   OffsetMath m{loc};
   Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), N = Value(N_arg.as(kI32)), K = Value(K_arg.as(kI32));
   Value w_off = m.add(mxfp4_weight_offset(m.a(n), m.a(kb), m.a(K), loc), Value(m.i(first_word * 4).as(kI32)));
   Type t = words == 4 ? Type::vector(Scalar::I32, 4) : kI32;
   Value bytes = m.mul(m.div(N, 16), m.mulc(K, 8));  // N * K / 2 without overflowing early
-  Value codes = rows_checked ? dsl::buffer_load(w, m.a(bytes), m.a(w_off), t, policy, loc)
-                             : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, policy, loc);
+  return rows_checked ? dsl::buffer_load(w, m.a(bytes), m.a(w_off), t, policy, loc)
+                      : dsl::load(w, m.a(dsl::lshr(m.a(w_off), m.i(2), loc)), words, policy, loc);
+}
+
+Mxfp4Fragment load_b_mxfp4(const Value& w, const Value& scales, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg,
+                           const Arg& K_arg, int words, int first_word, bool rows_checked, ir::CachePolicy policy,
+                           ir::CachePolicy scale_policy, const dsl::SrcLoc& loc) {
+  if (scales.type() != Type::pointer(Scalar::I8, ir::AddrSpace::Global))
+    dsl::detail::type_error("load_b_mxfp4 takes the scales as ptr<global, i8>, got " + ir::to_string(scales.type()), loc);
+  Value codes = load_mxfp4_codes(w, n_arg, kb_arg, N_arg, K_arg, words, first_word, rows_checked, policy, loc);
+  OffsetMath m{loc};
+  Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), N = Value(N_arg.as(kI32)), K = Value(K_arg.as(kI32));
   Value sn = rows_checked ? dsl::min(m.a(n), m.a(Value(m.a(N) - m.i(1))), loc) : n;
   Value s_off = mxfp4_scale_offset(m.a(sn), m.a(kb), m.a(K), loc);
   Value scale = dsl::zext(m.a(dsl::load(scales, m.a(s_off), 1, scale_policy, loc)), kI32, loc);

@@ -73,6 +73,13 @@ Mxfp4Fragment load_b_mxfp4(const dsl::Value& w, const dsl::Value& scales, const 
                            ir::CachePolicy scale_policy = ir::CachePolicy::Normal,
                            const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// load_b_mxfp4() without the scale: only the codes (i32, or <4 x i32>), for callers that read the
+/// scales another way (load_mxfp4_scale_word()).
+dsl::Value load_mxfp4_codes(const dsl::Value& w, const dsl::Arg& n, const dsl::Arg& kb, const dsl::Arg& N,
+                            const dsl::Arg& K, int words = 4, int first_word = 0, bool rows_checked = true,
+                            ir::CachePolicy policy = ir::CachePolicy::Normal,
+                            const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// The 4-byte word of the preshuffled scales that holds rows {n, n ^ 16} x blocks {kb, kb ^ 4}
 /// (moe-stage2.md: the scale layout's innermost pair of pairs), i.e. the scales of two rows 16
 /// apart for two consecutive 128-K chunks: one read instead of four byte reads. With

@@ -1,5 +1,6 @@
-// load_b_mxfp4 on the emulator for both targets: every row (and rows past N), every 32-K block,
-// 16-byte and 4-byte reads, against the host preshuffle's inverse (the plain row-major codes).
+// load_b_mxfp4 and load_mxfp4_codes on the emulator for both targets: every row (and rows past
+// N), every 32-K block, 16-byte and 4-byte reads, against the host preshuffle's inverse (the plain
+// row-major codes).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -18,7 +19,7 @@ using namespace tilejit::dsl;
 namespace {
 
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
-// 4-byte reads when `narrow`), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
+// 4-byte reads when `narrow`, three of them codes only), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
 // The 16-byte reads use the stream cache policy, the 4-byte reads the normal one: both must
 // read the same bytes. out[8i+5] and out[8i+6]: the scale picked out of the scale word read for
 // (n, kb) and for its partner (n ^ 16, kb ^ 4).
@@ -35,11 +36,11 @@ KernelDef load_kernel(bool narrow, bool checked) {
                     out[base + 5] = tile::mxfp4_scale_in_word(own, n, kb);
                     out[base + 6] = tile::mxfp4_scale_in_word(partner, n, kb);
                     if (narrow) {
-                      for (int q = 0; q < 4; ++q) {
-                        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 1, q, checked);
-                        out[base + q] = f.words;
-                        if (q == 0) out[base + 4] = f.scale;
-                      }
+                      // Word 0 with its scale, words 1..3 without (load_mxfp4_codes).
+                      tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 1, 0, checked);
+                      out[base] = f.words;
+                      out[base + 4] = f.scale;
+                      for (int q = 1; q < 4; ++q) out[base + q] = tile::load_mxfp4_codes(w, n, kb, N, K, 1, q, checked);
                     } else {
                       tile::Mxfp4Fragment f = tile::load_b_mxfp4(w, s, n, kb, N, K, 4, 0, checked, ir::CachePolicy::Stream);
                       store(out + base, f.words);

@@ -131,24 +131,30 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     // range-checked load, same lease, both measured twice.
     const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
     const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
-    auto load_weights = [&](Value c) {
+    auto load_weights = [&](Value c, bool with_scales) {
       Raw raw;
       for (int j = 0; j < n_tiles; ++j) {
+        if (!with_scales) {
+          raw.words.push_back(tile::load_mxfp4_codes(w_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy));
+          continue;
+        }
         tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
         raw.words.push_back(f.words);
         raw.scales.push_back(f.scale);
       }
+      raw.scales.resize(size_t(n_tiles));
       return raw;
     };
     // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
     // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
-    // columns start on a 32-row boundary; the byte loads load_b_mxfp4 also emits are unused then.
+    // columns start on a 32-row boundary; the codes are loaded without their scale bytes then.
     const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
     const bool share_words = cols_per_wave % 32 == 0;
     auto load_chunks = [&](Value c0, int count) {
+      const bool paired = cfg.pair_scales && count % 2 == 0;
       std::vector<Raw> raws;
-      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u));
-      if (!cfg.pair_scales || count % 2) return raws;
+      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u, !paired));
+      if (!paired) return raws;
       for (int u = 0; u < count; u += 2) {
         Value kb = (c0 + u) * 4 + kl;
         std::vector<Value> words;
@@ -269,7 +275,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     if (fast)
       if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
         for (auto& v : acc) *v = splat(0.0f, 4);
-        for_range(first, end, 1, [&](Value c) { compute(c, load_weights(c), tile::Fp4Path::Software); });
+        for_range(first, end, 1, [&](Value c) { compute(c, load_weights(c, true), tile::Fp4Path::Software); });
       });
 
     stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
