@@ -90,7 +90,9 @@ ColdSample cold_compile(const KernelDef& def, Target target, backend::CompileRes
   ir::verify(fn, target);
   s.verify_ms = ms_since(t1);
   auto t2 = Clock::now();
-  backend::CompileResult r = backend::compile(fn, target);
+  backend::CompileOptions options;
+  options.keep_llvm_ir = false;  // as compile() does unless TILEJIT_DUMP asks for the LLVM IR
+  backend::CompileResult r = backend::compile(fn, target, options);
   s.backend_ms = ms_since(t2);
   s.total_ms = ms_since(t0);
   s.lower_ms = r.lower_ms;

@@ -30,6 +30,11 @@ void write(const std::filesystem::path& p, const std::string& text) {
 }
 }  // namespace
 
+bool dump_wants(const std::string& item) {
+  const char* env = std::getenv("TILEJIT_DUMP");
+  return env && wants(env, item);
+}
+
 bool dump_requested() {
   const char* env = std::getenv("TILEJIT_DUMP");
   return env && *env;

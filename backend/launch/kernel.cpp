@@ -59,6 +59,7 @@ std::map<MemoKey, std::shared_ptr<const Kernel::Impl>>& memo() {
 CompiledEntry compile_entry(const ir::Function& fn, Target target, const CompileOptions& options) {
   backend::CompileOptions o;
   o.opt_level = options.opt_level;
+  o.keep_llvm_ir = dump_wants("llvm");
   backend::CompileResult r = backend::compile(fn, target, o);
   CompiledEntry e;
   e.code = std::move(r.code);
@@ -72,7 +73,8 @@ CacheKeyMaterial key_material(std::string ir_text, Target target, const CompileO
   CacheKeyMaterial material;
   material.ir_text = std::move(ir_text);
   material.target = std::string(target_info(target).name);
-  material.options = fmt::format("O{}", options.opt_level);
+  // Entries with the LLVM IR (compiled for TILEJIT_DUMP=llvm) have their own key.
+  material.options = fmt::format("O{}{}", options.opt_level, dump_wants("llvm") ? " llvm-ir" : "");
   material.llvm_version = backend::llvm_version();
   return material;
 }

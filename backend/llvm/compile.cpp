@@ -223,7 +223,7 @@ void run_stages(const ir::Function& fn, llvm::Module& mod, TargetBackend& backen
   optimise(*m, backend, options.opt_level);
   check_llvm_diagnostics(ctx, fmt::format("{}: optimisation", fn.name));
   out.opt_ms = ms_since(t0);
-  {
+  if (options.keep_llvm_ir) {
     llvm::raw_string_ostream os(out.llvm_ir);
     m->print(os, nullptr);
   }

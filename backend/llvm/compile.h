@@ -11,12 +11,14 @@ namespace tilejit::backend {
 /// How to compile.
 struct CompileOptions {
   int opt_level = 3;  ///< 0..3: the LLVM pass pipeline (O0..O3) and code generation level
+  /// Print the optimised LLVM IR into CompileResult::llvm_ir (3-6 ms for a big kernel).
+  bool keep_llvm_ir = true;
 };
 
 /// What a compile produced, stage by stage (each stage's text is kept for dumps).
 struct CompileResult {
   CompiledCode code;        // HSACO bytes (gfx950) or PTX text (sm_90a)
-  std::string llvm_ir;      // optimised LLVM IR
+  std::string llvm_ir;      // optimised LLVM IR (empty without CompileOptions::keep_llvm_ir)
   std::string assembly;     // gfx950: disassembly + resource report; sm_90a: the PTX
   std::string resources_json;  // gfx950: VGPR/AGPR/SGPR/LDS/scratch/occupancy
   /// Stage times: lowering (with the target machine set-up), the O3 pipeline, code

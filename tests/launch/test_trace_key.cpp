@@ -155,6 +155,32 @@ TEST(TraceKey, DumpsStillTrace) {
       "");
 }
 
+// Plain compiles do not keep the LLVM IR; TILEJIT_DUMP=llvm compiles again under its own cache key
+// (no disk hit on the plain entry), so the dumped .ll holds the IR.
+TEST(TraceKey, LlvmDumpAfterAPlainRunHasTheLlvmIr) {
+  SharedDir dir;
+  ScopedEnv cache_dir("TILEJIT_CACHE_DIR", (dir.path() / "cache").string());
+  ScopedEnv cache_on("TILEJIT_CACHE", std::nullopt);
+  ScopedEnv no_dump("TILEJIT_DUMP", std::nullopt);
+  TJ_IN_FRESH_PROCESS(compile_in_fresh_process(false), "");
+  ScopedEnv dump("TILEJIT_DUMP", "llvm");
+  ScopedEnv dump_dir("TILEJIT_DUMP_DIR", (dir.path() / "dump").string());
+  TJ_IN_FRESH_PROCESS(
+      {
+        RecordingDevice dev;
+        Kernel k = compile(keyed_kernel(), dev);
+        EXPECT_FALSE(k.info().disk_hit);
+        size_t ll_files = 0;
+        for (const auto& f : std::filesystem::directory_iterator(dir.path() / "dump"))
+          if (f.path().extension() == ".ll") {
+            ++ll_files;
+            EXPECT_GT(std::filesystem::file_size(f.path()), 0u) << f.path();
+          }
+        EXPECT_EQ(ll_files, 1u);
+      },
+      "");
+}
+
 TEST(Compile, ASecondCompileIsAMemoryHitOfTheSameKernel) {
   ScopedEnv no_disk("TILEJIT_CACHE", "0");
   TJ_IN_FRESH_PROCESS(

@@ -25,6 +25,21 @@ TEST(VectorAdd, Sm90aUsesV4Accesses) {
   EXPECT_EQ(std::string(r.code.binary.begin(), r.code.binary.end()), r.assembly);
 }
 
+// Without keep_llvm_ir the compile skips printing the LLVM IR and changes nothing else.
+TEST(VectorAdd, LlvmIrIsKeptOnlyWhenAsked) {
+  for (Target t : {Target::Gfx950, Target::Sm90a}) {
+    Kernel k("vadd4");
+    build_vector_add(k);
+    backend::CompileOptions lean;
+    lean.keep_llvm_ir = false;
+    auto kept = compile_or_fail(k.fn, t), not_kept = backend::compile(k.fn, t, lean);
+    EXPECT_NE(kept.llvm_ir.find("define"), std::string::npos);
+    EXPECT_TRUE(not_kept.llvm_ir.empty());
+    EXPECT_EQ(not_kept.assembly, kept.assembly);
+    EXPECT_EQ(not_kept.code.binary, kept.code.binary);
+  }
+}
+
 TEST(VectorAdd, Gfx950HasNoScratch) {
   Kernel k("vadd4");
   build_vector_add(k);
