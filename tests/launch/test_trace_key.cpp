@@ -134,51 +134,49 @@ TEST(TraceKey, SecondProcessLoadsFromDiskWithoutTracing) {
   TJ_IN_FRESH_PROCESS(compile_in_fresh_process(true), "");
 }
 
-TEST(TraceKey, DumpsStillTrace) {
+// A first process compiles keyed_kernel() into a fresh disk cache without dumps; a second one
+// compiles it with TILEJIT_DUMP=`what` and hands the kernel and the dump folder to `check`.
+template <class Check>
+void dump_after_a_plain_run(const char* what, Check check) {
   SharedDir dir;
   ScopedEnv cache_dir("TILEJIT_CACHE_DIR", (dir.path() / "cache").string());
   ScopedEnv cache_on("TILEJIT_CACHE", std::nullopt);
   ScopedEnv no_dump("TILEJIT_DUMP", std::nullopt);
   TJ_IN_FRESH_PROCESS(compile_in_fresh_process(false), "");
-  // With TILEJIT_DUMP the dump needs the traced IR: traced again, the code a plain disk hit.
-  ScopedEnv dump("TILEJIT_DUMP", "ir");
+  ScopedEnv dump("TILEJIT_DUMP", what);
   ScopedEnv dump_dir("TILEJIT_DUMP_DIR", (dir.path() / "dump").string());
   TJ_IN_FRESH_PROCESS(
       {
         RecordingDevice dev;
         Kernel k = compile(keyed_kernel(), dev);
-        EXPECT_FALSE(k.info().trace_skipped);
-        EXPECT_TRUE(k.info().disk_hit);
-        EXPECT_EQ(traces.load(), 1);
-        EXPECT_FALSE(std::filesystem::is_empty(dir.path() / "dump"));
+        check(k, dir.path() / "dump");
       },
       "");
+}
+
+// With TILEJIT_DUMP the dump needs the traced IR: traced again, the code a plain disk hit.
+TEST(TraceKey, DumpsStillTrace) {
+  dump_after_a_plain_run("ir", [](const Kernel& k, const std::filesystem::path& dump) {
+    EXPECT_FALSE(k.info().trace_skipped);
+    EXPECT_TRUE(k.info().disk_hit);
+    EXPECT_EQ(traces.load(), 1);
+    EXPECT_FALSE(std::filesystem::is_empty(dump));
+  });
 }
 
 // Plain compiles do not keep the LLVM IR; TILEJIT_DUMP=llvm compiles again under its own cache key
 // (no disk hit on the plain entry), so the dumped .ll holds the IR.
 TEST(TraceKey, LlvmDumpAfterAPlainRunHasTheLlvmIr) {
-  SharedDir dir;
-  ScopedEnv cache_dir("TILEJIT_CACHE_DIR", (dir.path() / "cache").string());
-  ScopedEnv cache_on("TILEJIT_CACHE", std::nullopt);
-  ScopedEnv no_dump("TILEJIT_DUMP", std::nullopt);
-  TJ_IN_FRESH_PROCESS(compile_in_fresh_process(false), "");
-  ScopedEnv dump("TILEJIT_DUMP", "llvm");
-  ScopedEnv dump_dir("TILEJIT_DUMP_DIR", (dir.path() / "dump").string());
-  TJ_IN_FRESH_PROCESS(
-      {
-        RecordingDevice dev;
-        Kernel k = compile(keyed_kernel(), dev);
-        EXPECT_FALSE(k.info().disk_hit);
-        size_t ll_files = 0;
-        for (const auto& f : std::filesystem::directory_iterator(dir.path() / "dump"))
-          if (f.path().extension() == ".ll") {
-            ++ll_files;
-            EXPECT_GT(std::filesystem::file_size(f.path()), 0u) << f.path();
-          }
-        EXPECT_EQ(ll_files, 1u);
-      },
-      "");
+  dump_after_a_plain_run("llvm", [](const Kernel& k, const std::filesystem::path& dump) {
+    EXPECT_FALSE(k.info().disk_hit);
+    size_t ll_files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dump))
+      if (f.path().extension() == ".ll") {
+        ++ll_files;
+        EXPECT_GT(std::filesystem::file_size(f.path()), 0u) << f.path();
+      }
+    EXPECT_EQ(ll_files, 1u);
+  });
 }
 
 TEST(Compile, ASecondCompileIsAMemoryHitOfTheSameKernel) {
