@@ -42,16 +42,14 @@ bool dump_requested() {
 
 void dump_kernel(const ir::Function& fn, const std::string& ir_text, const CompiledEntry* entry) {
   if (!dump_requested()) return;
-  const char* env = std::getenv("TILEJIT_DUMP");
-  std::string list = env;
   const char* dir_env = std::getenv("TILEJIT_DUMP_DIR");
   std::filesystem::path dir = dir_env && *dir_env ? dir_env : "tilejit-dump";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   std::string stem = fn.name + "." + ir::hash_text(ir_text).substr(0, 8);
-  if (wants(list, "ir")) write(dir / (stem + ".ir"), ir::print(fn, {.locations = true}));
-  if (entry && wants(list, "llvm")) write(dir / (stem + ".ll"), entry->llvm_ir);
-  if (entry && wants(list, "asm")) write(dir / (stem + ".s"), entry->assembly);
+  if (dump_wants("ir")) write(dir / (stem + ".ir"), ir::print(fn, {.locations = true}));
+  if (entry && dump_wants("llvm")) write(dir / (stem + ".ll"), entry->llvm_ir);
+  if (entry && dump_wants("asm")) write(dir / (stem + ".s"), entry->assembly);
 }
 
 }  // namespace tilejit

@@ -158,12 +158,15 @@ Value mxfp4_scale_offset(const Arg& n_arg, const Arg& kb_arg, const Arg& K_arg, 
 
 Value load_mxfp4_codes(const Value& w, const Arg& n_arg, const Arg& kb_arg, const Arg& N_arg, const Arg& K_arg, int words,
                        int first_word, bool rows_checked, ir::CachePolicy policy, const dsl::SrcLoc& loc) {
-  if (words != 1 && words != 4) dsl::detail::type_error("load_b_mxfp4 reads 1 or 4 words, got " + std::to_string(words), loc);
+  // Also load_b_mxfp4's checks: the messages name both.
+  if (words != 1 && words != 4)
+    dsl::detail::type_error("load_b_mxfp4 / load_mxfp4_codes read 1 or 4 words, got " + std::to_string(words), loc);
   if (first_word < 0 || first_word + words > 4)
-    dsl::detail::type_error(fmt::format("load_b_mxfp4: words {}..{} are outside the 16-byte block", first_word,
-                                        first_word + words - 1), loc);
+    dsl::detail::type_error(fmt::format("load_b_mxfp4 / load_mxfp4_codes: words {}..{} are outside the 16-byte block",
+                                        first_word, first_word + words - 1), loc);
   if (w.type() != Type::pointer(Scalar::I32, ir::AddrSpace::Global))
-    dsl::detail::type_error("load_b_mxfp4 takes the weights as ptr<global, i32>, got " + ir::to_string(w.type()), loc);
+    dsl::detail::type_error("load_b_mxfp4 / load_mxfp4_codes take the weights as ptr<global, i32>, got " +
+                                ir::to_string(w.type()), loc);
   OffsetMath m{loc};
   Value n = Value(n_arg.as(kI32)), kb = Value(kb_arg.as(kI32)), N = Value(N_arg.as(kI32)), K = Value(K_arg.as(kI32));
   Value w_off = m.add(mxfp4_weight_offset(m.a(n), m.a(kb), m.a(K), loc), Value(m.i(first_word * 4).as(kI32)));

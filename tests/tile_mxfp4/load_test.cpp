@@ -19,7 +19,8 @@ using namespace tilejit::dsl;
 namespace {
 
 // Thread i reads row i / blocks, block i % blocks: out[8i..8i+3] the 16-byte read (or the four
-// 4-byte reads when `narrow`, three of them codes only), out[8i+4] the scale (8 words per thread keep 16-byte alignment).
+// 4-byte reads when `narrow`, three of them codes only), out[8i+4] the scale (8 words per thread
+// keep 16-byte alignment).
 // The 16-byte reads use the stream cache policy, the 4-byte reads the normal one: both must
 // read the same bytes. out[8i+5] and out[8i+6]: the scale picked out of the scale word read for
 // (n, kb) and for its partner (n ^ 16, kb ^ 4).

@@ -133,16 +133,16 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
     auto load_weights = [&](Value c, bool with_scales) {
       Raw raw;
+      raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
       for (int j = 0; j < n_tiles; ++j) {
-        if (!with_scales) {
+        if (with_scales) {
+          tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
+          raw.words.push_back(f.words);
+          raw.scales[size_t(j)] = f.scale;
+        } else {
           raw.words.push_back(tile::load_mxfp4_codes(w_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy));
-          continue;
         }
-        tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
-        raw.words.push_back(f.words);
-        raw.scales.push_back(f.scale);
       }
-      raw.scales.resize(size_t(n_tiles));
       return raw;
     };
     // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
