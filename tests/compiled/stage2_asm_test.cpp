@@ -139,8 +139,9 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
 }
 
 // wgmma_rs: sm_90a feeds wgmma the weights from registers ({4 registers} as A) and the activation
-// rows from the swizzled tile, in chunks of up to 64 rows (N), everything staged by cp.async (no
-// st.shared, no ldmatrix / mma.sync), two steps per loop iteration, and asks for two blocks per SM
+// rows from the swizzled tile, in chunks of up to 64 rows (N), weights and scales staged by
+// cp.async.cg, the activations by register stores (no ldmatrix / mma.sync), two steps per loop
+// iteration, and asks for two blocks per SM
 // (.minnctapersm 2); gfx950 compiles the same tiles as the shared main loop. With
 // stagger_warpgroups each step's wgmmas appear twice: before the step's barrier (warpgroup 1) and
 // after it (warpgroup 0); one barrier per step either way.
@@ -160,7 +161,12 @@ TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
     EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), size_t(copies * 2));
     EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), size_t(copies * 2));
     EXPECT_EQ(count(ptx, R"(bar\.sync|barrier\.sync)"), 3u);  // the main loop's two and the prologue's
-    EXPECT_EQ(count(ptx, R"(st\.shared|ldmatrix|mma\.sync)"), 0u);
+    EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync|cp\.async\.ca)"), 0u);
+    // The activations pass through registers in Split order: per copied step four stores of
+    // tile_m / 32 pairs each (the prologue's three steps, then one per step and warpgroup role).
+    const std::string store = tm == 128 ? R"(st\.shared\.v4\.b32)" : tm == 64 ? R"(st\.shared\.v4\.b16)" : R"(st\.shared\.v2\.b16)";
+    EXPECT_EQ(count(ptx, store.c_str()), size_t(4 * (3 + 2 * copies)));
+    EXPECT_EQ(count(ptx, R"(st\.shared)"), size_t(4 * (3 + 2 * copies)));
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 3u);
     EXPECT_EQ(count(ptx, R"(\.minnctapersm 2)"), 1u);
   }
