@@ -97,13 +97,15 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   };
   auto store_activations = [&](const std::vector<Value>& chunks, const Value& stage) {
     Value base = stage * (cfg.tile_m * kStepK) + a_dst;
+    std::vector<Value> split;  // each chunk in the decode's order: pair i = elements i, i + 4
+    for (const Value& chunk : chunks) split.push_back(tile::split_pairs(chunk));
     for (int i = 0; i < 4; ++i) {
-      std::vector<Value> e;
-      for (const Value& chunk : chunks) {
-        e.push_back(extract(chunk, i));
-        e.push_back(extract(chunk, i + 4));
+      std::vector<Value> pairs;
+      for (const Value& s : split) {
+        pairs.push_back(extract(s, 2 * i));
+        pairs.push_back(extract(s, 2 * i + 1));
       }
-      store(Value(a_tile + (base + ((a_half * 4 + i) ^ a_swizzle) * 8)), make_vector(e));
+      store(Value(a_tile + (base + ((a_half * 4 + i) ^ a_swizzle) * 8)), make_vector(pairs));
     }
   };
   // The weight and scale copies of one step into stage `stage`: thread p takes 16-byte weight
