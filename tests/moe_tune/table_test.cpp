@@ -37,6 +37,7 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   if (e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
   e.wgmma = e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1);
   e.wgmma_rs = e.wgmma && e.warps_m == 1 && uniform(rng, 0, 1);
+  e.stagger_warpgroups = !e.wgmma_rs || uniform(rng, 0, 1);
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));
@@ -54,6 +55,7 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.shared_mainloop, b.shared_mainloop);
   EXPECT_EQ(a.wgmma, b.wgmma);
   EXPECT_EQ(a.wgmma_rs, b.wgmma_rs);
+  EXPECT_EQ(a.stagger_warpgroups, b.stagger_warpgroups);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -143,6 +145,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"device_name", 7, "string"},            {"colour", "red", "not a field"},
       {"warps_m", 3, "one of 1, 2, 4"},        {"shared_mainloop", 1, "true or false"},
       {"wgmma", "yes", "true or false"},       {"wgmma_rs", 1, "true or false"},
+      {"stagger_warpgroups", 0, "true or false"}, {"stagger_warpgroups", false, "needs wgmma_rs"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -182,6 +185,11 @@ TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).wgmma);
   j["entries"][0]["wgmma_rs"] = true;
   EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).wgmma_rs);
+  EXPECT_TRUE(parse_config_table(j.dump(), "ok.json").entries.at(0).stagger_warpgroups);
+  j["entries"][0]["stagger_warpgroups"] = false;
+  const MoeStage2TableEntry in_step = parse_config_table(j.dump(), "ok.json").entries.at(0);
+  EXPECT_FALSE(in_step.stagger_warpgroups);
+  EXPECT_FALSE(in_step.apply_tiles({64 * 4, 512, 8, 2}).stagger_warpgroups);
 }
 
 TEST(ConfigTable, MalformedTableNamesTheField) {

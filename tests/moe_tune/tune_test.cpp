@@ -19,8 +19,8 @@ using kernels::MoeStage2Shape;
 using testing_support::expect_throw_with;
 using testing_support::SeededRng;
 using testing_support::uniform;
-// tile_m, tile_n, k_batch, unroll used, warps_m, shared, wgmma, wgmma_rs
-using Tiles = std::tuple<int, int, int, int, int, bool, bool, bool>;
+// tile_m, tile_n, k_batch, unroll used, warps_m, shared, wgmma, wgmma_rs, stagger_warpgroups
+using Tiles = std::tuple<int, int, int, int, int, bool, bool, bool, bool>;
 
 
 /// The candidate grid recomputed independently.
@@ -40,16 +40,17 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
-              if (tm <= 64 && tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false, false});
+              if (tm <= 64 && tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false, false, true});
               if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8))
-                out.insert({tm, tn, kb, slice, wm, false, false, false});
+                out.insert({tm, tn, kb, slice, wm, false, false, false, true});
               // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
               const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
               if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) {
-                out.insert({tm, tn, kb, 1, wm, true, false, false});
+                out.insert({tm, tn, kb, 1, wm, true, false, false, true});
                 if (((tm == 64 && tn <= 256) || (tm == 128 && tn == 128)) && wm == 1)
-                  out.insert({tm, tn, kb, 1, wm, true, true, false});  // wgmma
-                if (wm == 1) out.insert({tm, tn, kb, 1, wm, true, true, true});  // wgmma_rs
+                  out.insert({tm, tn, kb, 1, wm, true, true, false, true});  // wgmma
+                if (wm == 1)
+                  for (bool stagger : {true, false}) out.insert({tm, tn, kb, 1, wm, true, true, true, stagger});  // wgmma_rs
               }
             }
         }
@@ -75,7 +76,7 @@ TEST(TuneCandidates, CoverTheGridOnce) {
         EXPECT_EQ(c.experts, s.experts);
         EXPECT_EQ(c.topk, s.topk);
         got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.unroll_for(c.slice_k() / 128), c.warps_m, c.shared_mainloop, c.wgmma,
-                     c.wgmma_rs});
+                     c.wgmma_rs, c.stagger_warpgroups});
         EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
       }
       EXPECT_EQ(got_set, expected_candidates(s, quick));

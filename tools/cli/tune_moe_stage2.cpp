@@ -122,11 +122,15 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
                 c.validate();
                 if (names.insert(c.kernel_name()).second) out.push_back(c);
               }
-              // With the weights in wgmma's A registers (any shared-main-loop tile).
+              // With the weights in wgmma's A registers (any shared-main-loop tile), the two
+              // warpgroups staggered or in step (which is faster differs by card).
               if (wm == 1) {
                 c.wgmma = c.wgmma_rs = true;
-                c.validate();
-                if (names.insert(c.kernel_name()).second) out.push_back(c);
+                for (bool stagger : {true, false}) {
+                  c.stagger_warpgroups = stagger;
+                  c.validate();
+                  if (names.insert(c.kernel_name()).second) out.push_back(c);
+                }
               }
             }
           }

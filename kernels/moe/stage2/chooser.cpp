@@ -71,7 +71,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "stagger_warpgroups", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -105,6 +105,11 @@ class EntryParser {
     if (auto it = j_.find("wgmma_rs"); it != j_.end()) {
       if (!it->is_boolean()) fail("wgmma_rs", fmt::format("must be true or false, got {}", it->dump()));
       e.wgmma_rs = it->get<bool>();
+    }
+    if (auto it = j_.find("stagger_warpgroups"); it != j_.end()) {
+      if (!it->is_boolean()) fail("stagger_warpgroups", fmt::format("must be true or false, got {}", it->dump()));
+      e.stagger_warpgroups = it->get<bool>();
+      if (!e.stagger_warpgroups && !e.wgmma_rs) fail("stagger_warpgroups", "false needs wgmma_rs (other main loops have no warpgroups to stagger)");
     }
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
@@ -142,6 +147,7 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   base.shared_mainloop = shared_mainloop;
   base.wgmma = wgmma;
   base.wgmma_rs = wgmma_rs;
+  base.stagger_warpgroups = stagger_warpgroups;
   return base;
 }
 
@@ -154,6 +160,7 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   shared_mainloop = c.shared_mainloop;
   wgmma = c.wgmma;
   wgmma_rs = c.wgmma_rs;
+  stagger_warpgroups = !c.wgmma_rs || c.stagger_warpgroups;
 }
 
 bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
@@ -183,6 +190,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.shared_mainloop) j["shared_mainloop"] = true;
   if (e.wgmma) j["wgmma"] = true;
   if (e.wgmma_rs) j["wgmma_rs"] = true;
+  if (!e.stagger_warpgroups) j["stagger_warpgroups"] = false;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;

@@ -48,8 +48,10 @@ struct MoeStage2Config {
   /// and retires the wgmmas of step kt before the step's barrier (and copies step kt + stages - 2
   /// there), warpgroup 0 after it (copying kt + stages - 1): the same stages are in use and the
   /// same barriers reached as without it, at the same register count. On the H100 2-4% faster at
-  /// 1024 and 4096 tokens (both shapes, two runs each), so the default (bench --no-stagger is the
-  /// A/B). Without wgmma_rs, and on gfx950 (the shared main loop), it changes nothing.
+  /// 1024 and 4096 tokens (both shapes, two runs each, natural-order decode), so the default; with
+  /// the Split-order decode the H200 ran 4-6% faster without it (config tables can turn it off per
+  /// row; bench --no-stagger is the A/B). Without wgmma_rs, and on gfx950 (the shared main loop),
+  /// it changes nothing.
   bool stagger_warpgroups = true;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
