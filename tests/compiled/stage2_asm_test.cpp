@@ -3,6 +3,7 @@
 // LDS within 160 KiB. The resource report is printed.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
 
 #include "backend/llvm/compile.h"
@@ -139,7 +140,7 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
 }
 
 // wgmma_rs: sm_90a feeds wgmma the weights from registers ({4 registers} as A) and the activation
-// rows from the swizzled tile, in chunks of up to 64 rows (N), weights and scales staged by
+// rows from the swizzled tile, in chunks of 64 rows (N; 96-row tiles: 64 and 32), weights and scales staged by
 // cp.async.cg, the activations by register stores (no ldmatrix / mma.sync), two steps per loop
 // iteration, and asks for two blocks per SM
 // (.minnctapersm 2); gfx950 compiles the same tiles as the shared main loop. With
@@ -147,26 +148,32 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
 // after it (warpgroup 0); one barrier per step either way.
 TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
   for (bool stagger : {true, false})
-  for (auto [tm, tn] : {std::pair{32, 256}, std::pair{64, 256}, std::pair{128, 128}}) {
+  for (auto [tm, tn] : {std::pair{32, 256}, std::pair{64, 256}, std::pair{96, 128}, std::pair{128, 128}}) {
     MoeStage2Config cfg{3072, 3072, 128, 4, tm, tn, 1, OutDtype::BF16, true, true, true};
     cfg.shared_mainloop = cfg.wgmma = cfg.wgmma_rs = true;
     cfg.stagger_warpgroups = stagger;
     SCOPED_TRACE(cfg.kernel_name());
     const std::string ptx = wgmma_loop_ptx(cfg);
-    const int chunk = std::min(tm, 64), chunks = tm / chunk, tiles = tn / 128, copies = stagger ? 2 : 1;
-    const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(chunk) +
-                              "k16\\.f32\\.bf16\\.bf16 \\{[^}]*\\}, \\{%r\\d+, %r\\d+, %r\\d+, %r\\d+\\}, %rd";
-    // Two steps per iteration, four k16 steps of every m64 tile and chunk each.
-    EXPECT_EQ(count(ptx, wgmma.c_str()), size_t(copies * 2 * 4 * tiles * chunks));
+    const int tiles = tn / 128, copies = stagger ? 2 : 1;
+    std::map<int, int> chunks;  // rows (wgmma N) -> chunks of that many rows
+    for (int r = 0; r < tm; r += 64) ++chunks[std::min(64, tm - r)];
+    for (auto [n, count_n] : chunks) {
+      const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(n) +
+                                "k16\\.f32\\.bf16\\.bf16 \\{[^}]*\\}, \\{%r\\d+, %r\\d+, %r\\d+, %r\\d+\\}, %rd";
+      // Two steps per iteration, four k16 steps of every m64 tile and chunk each.
+      EXPECT_EQ(count(ptx, wgmma.c_str()), size_t(copies * 2 * 4 * tiles * count_n)) << "N " << n;
+    }
     EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), size_t(copies * 2));
     EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), size_t(copies * 2));
     EXPECT_EQ(count(ptx, R"(bar\.sync|barrier\.sync)"), 3u);  // the main loop's two and the prologue's
     EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync|cp\.async\.ca)"), 0u);
-    // The activations pass through registers in Split order: per copied step four stores of
-    // tile_m / 32 pairs each (the prologue's three steps, then one per step and warpgroup role).
-    const std::string store = tm == 128 ? R"(st\.shared\.v4\.b32)" : tm == 64 ? R"(st\.shared\.v4\.b16)" : R"(st\.shared\.v2\.b16)";
-    EXPECT_EQ(count(ptx, store.c_str()), size_t(4 * (3 + 2 * copies)));
-    EXPECT_EQ(count(ptx, R"(st\.shared)"), size_t(4 * (3 + 2 * copies)));
+    // The activations pass through registers in Split order: per copied step and pass four stores
+    // of `run` pairs each (the prologue's three steps, then one per step and warpgroup role; tile_m
+    // / 32 chunks per thread in runs of the largest power of two dividing it: 96 rows, 3 passes of 1).
+    const int cpt = tm / 32, run = cpt & -cpt, passes = cpt / run;
+    const std::string store = run == 4 ? R"(st\.shared\.v4\.b32)" : run == 2 ? R"(st\.shared\.v4\.b16)" : R"(st\.shared\.v2\.b16)";
+    EXPECT_EQ(count(ptx, store.c_str()), size_t(4 * passes * (3 + 2 * copies)));
+    EXPECT_EQ(count(ptx, R"(st\.shared)"), size_t(4 * passes * (3 + 2 * copies)));
     EXPECT_GE(count(ptx, R"(cp\.async\.cg\.shared\.global)"), 3u);
     EXPECT_EQ(count(ptx, R"(\.minnctapersm 2)"), 1u);
   }

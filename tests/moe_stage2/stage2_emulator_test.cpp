@@ -167,6 +167,11 @@ const Case kCases[] = {
     {"wgmma_rs_in_step_m32_n256", 45, 256, 512, 4, 2, 32, 256, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false},
     {"wgmma_rs_in_step_m64_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false},
     {"wgmma_rs_in_step_m128_two_steps", 150, 256, 256, 4, 2, 128, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false},
+    // 96-row tiles: chunks of 64 and 32 rows (the second skipped where it starts with padding),
+    // three activation rows per thread; gfx950 and the plain shared main loop with a 6 x 1 / 3 x 2 grid.
+    {"wgmma_rs_m96_n128_kbatch2", 150, 256, 512, 3, 2, 96, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
+    {"wgmma_rs_in_step_m96_n128_partial", 110, 320, 768, 4, 2, 96, 128, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false},
+    {"shared_mainloop_m96_warps2", 130, 128, 512, 3, 2, 96, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 2, true, false},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

@@ -79,13 +79,17 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
   struct Tiles {
     int tile_m, tile_n, k_batch, warps_m;
     bool wgmma = false, wgmma_rs = false, stagger_warpgroups = true;
+    bool many_rows = false;  // 75 rows per expert: full first chunks of 96-row tiles
   };
   for (Tiles t : {Tiles{32, 128, 1, 1}, Tiles{64, 128, 2, 2}, Tiles{32, 256, 1, 2}, Tiles{64, 128, 1, 4},
                   Tiles{64, 256, 1, 2}, Tiles{64, 256, 1, 1, true}, Tiles{64, 128, 2, 1, true},
                   Tiles{128, 128, 1, 2}, Tiles{128, 128, 1, 1, true}, Tiles{32, 256, 1, 1, true, true},
                   Tiles{64, 128, 2, 1, true, true}, Tiles{128, 128, 1, 1, true, true}, Tiles{32, 256, 1, 1, true, true, false},
-                  Tiles{64, 256, 1, 1, true, true, false}, Tiles{128, 128, 1, 1, true, true, false}}) {
-    Problem p = make_problem(rng, 45, 320, 1024, 8, 2, true);  // N 320: a partial column block
+                  Tiles{64, 256, 1, 1, true, true, false}, Tiles{128, 128, 1, 1, true, true, false},
+                  Tiles{96, 128, 1, 2}, Tiles{96, 128, 1, 1, true, true}, Tiles{96, 128, 1, 1, true, true, false, true},
+                  Tiles{96, 128, 2, 1, true, true, true, true}}) {
+    // N 320: a partial column block.
+    Problem p = t.many_rows ? make_problem(rng, 150, 320, 1024, 2, 1, true) : make_problem(rng, 45, 320, 1024, 8, 2, true);
     MoeStage2Config cfg{p.N, p.K, p.E, p.topk, t.tile_m, t.tile_n, t.k_batch, OutDtype::F32, true, true, t.k_batch > 1};
     cfg.warps_m = t.warps_m;
     cfg.shared_mainloop = true;

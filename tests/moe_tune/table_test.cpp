@@ -26,17 +26,17 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.shape = {kN[uniform(rng, 0, 4)], kK[uniform(rng, 0, 3)], int(uniform(rng, 4, 400)), 0};
   e.shape.topk = int(uniform(rng, 1, std::min(e.shape.experts, 8)));
   e.max_tokens = int(uniform(rng, 1, 100000));
-  e.tile_m = 16 << uniform(rng, 0, 3);
-  e.tile_n = e.tile_m == 128 ? 128 : 64 << uniform(rng, 0, 2);  // 128 rows: the shared main loop
+  e.tile_m = uniform(rng, 0, 4) == 0 ? 96 : 16 << uniform(rng, 0, 3);
+  e.tile_n = e.tile_m > 64 ? 128 : 64 << uniform(rng, 0, 2);  // 96 or 128 rows: the shared main loop
   const int chunks = e.shape.inter_dim / 128;
   do e.k_batch = 1 << uniform(rng, 0, 4);
   while (chunks % e.k_batch);
   e.unroll = 1 << uniform(rng, 0, 2);
   e.warps_m = e.tile_m == 32 && uniform(rng, 0, 1) ? 2 : 1;
   e.shared_mainloop = e.tile_m >= 32 && e.tile_n >= 128 && uniform(rng, 0, 1);
-  if (e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
-  e.wgmma = e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1);
-  e.wgmma_rs = e.wgmma && e.warps_m == 1 && uniform(rng, 0, 1);
+  if (e.tile_m > 64 || e.tile_m * e.tile_n > 8192) e.shared_mainloop = true;  // too large for the register main loop
+  e.wgmma_rs = e.shared_mainloop && e.warps_m == 1 && uniform(rng, 0, 1);  // any shared tile
+  e.wgmma = e.wgmma_rs || (e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1));
   e.stagger_warpgroups = !e.wgmma_rs || uniform(rng, 0, 1);
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";

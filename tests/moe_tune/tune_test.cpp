@@ -27,7 +27,7 @@ using Tiles = std::tuple<int, int, int, int, int, bool, bool, bool, bool>;
 std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
   std::set<Tiles> out;
   const int chunks = s.inter_dim / 128;
-  for (int tm : {16, 32, 64, 128})
+  for (int tm : {16, 32, 64, 96, 128})
     for (int tn : {64, 128, 256, 512}) {
       if (quick && tn != (s.model_dim >= 128 ? 128 : 64)) continue;
       if (tn != 64 && tn / 2 >= s.model_dim) continue;

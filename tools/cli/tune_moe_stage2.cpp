@@ -84,7 +84,7 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
   const std::vector<int> tile_ns = quick ? std::vector<int>{s.model_dim >= 128 ? 128 : 64} : std::vector<int>{64, 128, 256, 512};
   const std::vector<int> unrolls = quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4};
   const int chunks = s.inter_dim / kernels::kStage2ChunkK;
-  for (int tm : {16, 32, 64, 128})
+  for (int tm : {16, 32, 64, 96, 128})
     for (int tn : tile_ns) {
       if (tn > 64 && tn / 2 >= s.model_dim) continue;  // a smaller tile covers N as well
       const bool registers_fit = tm <= 64 && tm * tn <= 8192;  // the register main loop's tile limit

@@ -41,7 +41,7 @@ typedef struct tilejit_moe_stage2_config {
   int32_t inter_dim;  /**< K: contraction, a positive multiple of 256 */
   int32_t experts;    /**< E */
   int32_t topk;       /**< routed experts per token, 1..min(E, 127) */
-  int32_t tile_m;     /**< 16, 32, 64 or (shared main loop) 128 rows per block (= the MoE sorting block size) */
+  int32_t tile_m;     /**< 16, 32, 64 or (shared main loop) 96 or 128 rows per block (= the MoE sorting block size) */
   int32_t tile_n;     /**< 64, 128, 256 or 512 columns per block (tile_m * tile_n <= 8192) */
   int32_t k_batch;    /**< split-K slices; inter_dim / k_batch a multiple of 128 */
   int32_t out_dtype;  /**< TILEJIT_DTYPE_BF16 or TILEJIT_DTYPE_F32 */

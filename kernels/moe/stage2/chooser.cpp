@@ -86,7 +86,7 @@ class EntryParser {
     e.shape.experts = integer("experts", 1, 1 << 20);
     e.shape.topk = integer("topk", 1, std::min(e.shape.experts, 255));
     e.max_tokens = integer("max_tokens", 1, (1 << 24) - 1);
-    e.tile_m = one_of("tile_m", {16, 32, 64, 128});
+    e.tile_m = one_of("tile_m", {16, 32, 64, 96, 128});
     e.tile_n = one_of("tile_n", {64, 128, 256, 512});
     e.k_batch = integer("k_batch", 1, e.shape.inter_dim / kStage2ChunkK);
     if (e.shape.inter_dim % e.k_batch || (e.shape.inter_dim / e.k_batch) % kStage2ChunkK)

@@ -19,7 +19,7 @@ struct MoeStage2Config {
   int inter_dim = 0;   ///< K: contraction; a multiple of 256
   int experts = 0;     ///< E
   int topk = 0;
-  int tile_m = 16;     ///< 16, 32, 64 or (shared_mainloop) 128 rows per block (= the MoE sorting block size)
+  int tile_m = 16;     ///< 16, 32, 64 or (shared_mainloop) 96 or 128 rows per block (= the MoE sorting block size)
   int tile_n = 128;    ///< 64, 128, 256 or 512 columns per block; tile_m * tile_n <= 8192 (register main loop)
   int k_batch = 1;     ///< split-K slices; K / k_batch must be a multiple of 128
   OutDtype out_dtype = OutDtype::BF16;
@@ -40,7 +40,7 @@ struct MoeStage2Config {
   /// sm_90a, with wgmma: the weights are wgmma's A operand, decoded straight into registers (the
   /// RS form), and the tile_m activation rows its B operand (N = tile_m): each weight element is
   /// decoded once per block for all its rows, with no shared stores and no decode per warpgroup
-  /// half. The shared main loop's tiles: tile_m 32, 64 or 128, tile_n 128 or 256, not 128 x 256
+  /// half. The shared main loop's tiles: tile_m 32, 64, 96 or 128, tile_n 128 or 256, not 128 x 256
   /// (gfx950 runs the shared main loop of the same tiles).
   bool wgmma_rs = false;
   /// sm_90a, with wgmma_rs: the two warpgroups run half a step apart, so that one decodes while

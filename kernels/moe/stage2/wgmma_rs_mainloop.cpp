@@ -21,8 +21,8 @@
 // so the activations pass through registers (16-byte loads of natural 8-K chunks one step ahead,
 // then per i the chunk's elements i and i + 4 stored at column pair 4 i + t). On the H100 this is
 // 3-5% faster than natural-order decoding with the activations transposed by 4-byte cp.async
-// copies. The activation rows go to wgmma in chunks of up to 64 (its N); a chunk that starts with a
-// padding row is skipped. Step kt: wait until the copies of step kt + 1 landed, one barrier, the
+// copies. The activation rows go to wgmma in chunks of 64 (its N; 96-row tiles: 64 and 32); a chunk
+// that starts with a padding row is skipped. Step kt: wait until the copies of step kt + 1 landed, one barrier, the
 // wgmmas of step kt (fragments decoded at the end of step kt - 1), the copies of step
 // kt + stages - 1 while they run, wait_group 0 (no stage is overwritten while a wgmma may read
 // it), then the decode of step kt + 1. With
@@ -78,34 +78,43 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   Value n_block = bn * cfg.tile_n;
 
   const SharedPtr<bf16> a_tile = SharedPtr<bf16>(ta.base());
-  // The activation copies (see the top): thread p copies `cpt` = tile_m / 32 natural 16-byte
-  // chunks t0 .. t0 + cpt - 1 of half b of row p / (8 / cpt) (a warp reads whole 128-byte row
-  // steps). Per i it stores the chunks' elements i and i + 4 at column pairs 4 i + t0 .., i.e. 4 cpt
-  // contiguous bytes of logical 16-byte chunk 4 b + i, at physical chunk (4 b + i) ^ (row % 8): the
-  // lanes of a store cover every bank once per row group, so no store waits on a bank conflict.
-  const int cpt = cfg.tile_m / 32, groups_per_row = 8 / cpt;
+  // The activation copies (see the top): each thread copies tile_m / 32 natural 16-byte chunks,
+  // in `passes` rows 32 `run` apart, `run` chunks t0 .. t0 + run - 1 of half b in each (run: the
+  // largest power of two dividing tile_m / 32, so a pass covers whole rows; thread p's first row is
+  // p / (8 / run)). Per i it stores each run's elements i and i + 4 at column pairs 4 i + t0 .., i.e.
+  // 4 run contiguous bytes of logical 16-byte chunk 4 b + i, at physical chunk (4 b + i) ^ (row % 8)
+  // (the same in every pass): the lanes of a store cover every bank once per row group, so no store
+  // waits on a bank conflict.
+  const int cpt = cfg.tile_m / 32, run = cpt & -cpt, passes = cpt / run, groups_per_row = 8 / run;
+  const int pass_rows = kStage2Threads / groups_per_row;
   const Value a_row = udiv(tid, groups_per_row), a_gi = urem(tid, groups_per_row);
-  const Value a_half = udiv(a_gi * cpt, 4), a_t0 = urem(a_gi * cpt, 4);
-  const Value a_src = a + (cast<int64_t>(activation_row(cfg, sorted_ids, row0 + a_row, tokens, cfg.tile_m)) * int64_t(K) +
-                           cast<int64_t>(a_half * 32 + a_t0 * 8));
+  const Value a_half = udiv(a_gi * run, 4), a_t0 = urem(a_gi * run, 4);
+  std::vector<Value> a_src;  // per pass
+  for (int r = 0; r < passes; ++r)
+    a_src.push_back(a + (cast<int64_t>(activation_row(cfg, sorted_ids, row0 + (a_row + r * pass_rows), tokens, cfg.tile_m)) *
+                             int64_t(K) +
+                         cast<int64_t>(a_half * 32 + a_t0 * 8)));
   const Value a_dst = a_row * kStepK + a_t0 * 2, a_swizzle = urem(a_row, 8);
   auto load_activations = [&](const Value& step) {
-    std::vector<Value> chunks;
+    std::vector<Value> chunks;  // pass-major
     Value k = k_first + step * kStepK;
-    for (int c = 0; c < cpt; ++c) chunks.push_back(load(Value(Ptr<bf16>(a_src) + (k + 8 * c)), 8));
+    for (int r = 0; r < passes; ++r)
+      for (int c = 0; c < run; ++c) chunks.push_back(load(Value(Ptr<bf16>(a_src[size_t(r)]) + (k + 8 * c)), 8));
     return chunks;
   };
   auto store_activations = [&](const std::vector<Value>& chunks, const Value& stage) {
-    Value base = stage * (cfg.tile_m * kStepK) + a_dst;
     std::vector<Value> split;  // each chunk in the decode's order: pair i = elements i, i + 4
     for (const Value& chunk : chunks) split.push_back(tile::split_pairs(chunk));
-    for (int i = 0; i < 4; ++i) {
-      std::vector<Value> pairs;
-      for (const Value& s : split) {
-        pairs.push_back(extract(s, 2 * i));
-        pairs.push_back(extract(s, 2 * i + 1));
+    for (int r = 0; r < passes; ++r) {
+      Value base = stage * (cfg.tile_m * kStepK) + (a_dst + r * pass_rows * kStepK);
+      for (int i = 0; i < 4; ++i) {
+        std::vector<Value> pairs;
+        for (int c = 0; c < run; ++c) {
+          pairs.push_back(extract(split[size_t(r * run + c)], 2 * i));
+          pairs.push_back(extract(split[size_t(r * run + c)], 2 * i + 1));
+        }
+        store(Value(a_tile + (base + ((a_half * 4 + i) ^ a_swizzle) * 8)), make_vector(pairs));
       }
-      store(Value(a_tile + (base + ((a_half * 4 + i) ^ a_swizzle) * 8)), make_vector(pairs));
     }
   };
   // The weight and scale copies of one step into stage `stage`: thread p takes 16-byte weight
@@ -188,14 +197,16 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     return values;
   };
 
-  const int chunk_rows = std::min(cfg.tile_m, kMaxChunkRows), chunks = cfg.tile_m / chunk_rows;
+  // Chunks of kMaxChunkRows rows, the last one shorter (tile_m 96: 64 + 32).
+  const int chunks = (cfg.tile_m + kMaxChunkRows - 1) / kMaxChunkRows;
+  auto chunk_rows = [&](int c) { return std::min(kMaxChunkRows, cfg.tile_m - c * kMaxChunkRows); };
   if_(row0 < num_valid[0], [&] {
     // A chunk whose first row is padding (an expert's last block is padded at its end) is skipped.
     // Chunk 0 always holds a row.
     std::vector<Value> chunk_used;  // chunks 1 ..
-    for (int c = 1; c < chunks; ++c) chunk_used.push_back((sorted_ids[row0 + c * chunk_rows] & 0xFFFFFF) < tokens);
+    for (int c = 1; c < chunks; ++c) chunk_used.push_back((sorted_ids[row0 + c * kMaxChunkRows] & 0xFFFFFF) < tokens);
     std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
-    for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows / 2)));
+    for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks) / 2)));
     // Staggered, warpgroup 1 copies step stages - 2 in its first step (see the step loop).
     const Value group0 = group == 0, group1 = group == 1;
     for (int p = 0; p < stages - 1; ++p) {
@@ -223,7 +234,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
             Var<>& d = *acc[size_t(j * chunks + c)];
             for (int s = 0; s < 4; ++s)
               d = tile::wgmma(frags[size_t(j * 4 + s)],
-                              tile::wgmma_operand(ta, stage, Int(c * chunk_rows), 16 * s), d, tile::wgmma_layout(ta));
+                              tile::wgmma_operand(ta, stage, Int(c * kMaxChunkRows), 16 * s), d, tile::wgmma_layout(ta));
           }
         };
         if (c == 0) chunk();
@@ -291,15 +302,15 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     tile::copy_wait(0);  // no copy outlives the kernel
 
     // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
-    // i / 2 % 2 of the group's part), activation row c * chunk_rows + 8 (i / 4) + 2 t + i % 2. Elements i and
+    // i / 2 % 2 of the group's part), activation row 64 c + 8 (i / 4) + 2 t + i % 2. Elements i and
     // i + 2 are the adjacent columns of one row. Rows of skipped chunks are padding: not written.
     const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
     for (int j = 0; j < tiles; ++j)
       for (int c = 0; c < chunks; ++c) {
         Value v = *acc[size_t(j * chunks + c)];
-        for (int i = 0; i < chunk_rows / 2; i += 4)
+        for (int i = 0; i < chunk_rows(c) / 2; i += 4)
           for (int b = 0; b < 2; ++b)
-            emit_pair(cfg, args, t * 2 + (c * chunk_rows + 2 * i + b), row_of(j, 0), extract(v, i + b),
+            emit_pair(cfg, args, t * 2 + (c * kMaxChunkRows + 2 * i + b), row_of(j, 0), extract(v, i + b),
                       extract(v, i + b + 2));
       }
   });
