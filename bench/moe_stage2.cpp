@@ -110,6 +110,9 @@ int main(int argc, char** argv) {
   app.add_flag("--zero-in-sorting", zero_in_sorting,
                "with --with-sorting: the sorting launch zeroes the output, no memset node (MoeSortingZeroFill)")
       ->needs("--with-sorting");
+  std::string table_device;
+  app.add_option("--table-device", table_device,
+                 "pick the config table's rows for a device of this name (e.g. \"NVIDIA H100 80GB HBM3\") instead of this one's");
   bool no_read_probe = false;
   app.add_flag("--no-read-probe", no_read_probe,
                "skip the read probe (per point: a kernel that only streams the point's weight bytes, same timing)");
@@ -157,7 +160,8 @@ int main(int argc, char** argv) {
         choice.config = heuristic_moe_stage2(shape, tokens, dev.compute_units(), {}, tile_n, unroll);
         choice.reason = "heuristic (--tile-n/--unroll given)";
       } else {
-        choice = choose_moe_stage2(default_config_table(), shape, tokens, dev.name(), dev.compute_units());
+        choice = choose_moe_stage2(default_config_table(), shape, tokens, table_device.empty() ? dev.name() : table_device,
+                                   dev.compute_units());
       }
       MoeStage2Config cfg = choice.config;
       if (l1_weights) cfg.stream_weights = false;
