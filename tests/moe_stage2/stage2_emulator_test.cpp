@@ -260,7 +260,8 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{32, 128, 1, 2, true, false, false}, Loop{64, 256, 1, 1, true, true, true},
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
                    Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, false},
-                   Loop{128, 128, 2, 1, true, true, true, true, false}}) {
+                   Loop{128, 128, 2, 1, true, true, true, true, false}, Loop{96, 128, 1, 2, true, false, false},
+                   Loop{96, 128, 1, 1, true, true, true, true}}) {
       if (l.wgmma && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
@@ -298,6 +299,9 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.inter_dim = 384; }, "inter_dim");
   bad([](auto& c) { c.tile_m = 8; }, "tile_m");
   bad([](auto& c) { c.tile_m = 128; c.tile_n = 64; }, "shared_mainloop");
+  bad([](auto& c) { c.tile_m = 96; c.tile_n = 128; }, "tile_m 96 needs shared_mainloop");
+  bad([](auto& c) { c.tile_m = 80; c.tile_n = 128; c.shared_mainloop = true; }, "tile_m must be 16, 32, 64, 96 or 128");
+  bad([](auto& c) { c.tile_m = 96; c.tile_n = 256; c.shared_mainloop = c.wgmma = c.wgmma_rs = true; }, "shared memory");
   bad([](auto& c) { c.tile_m = 32; c.shared_mainloop = c.wgmma = true; }, "wgmma");
   bad([](auto& c) { c.tile_m = 32; c.shared_mainloop = c.wgmma_rs = true; }, "wgmma_rs needs wgmma");
   EXPECT_NO_THROW(([&] {
