@@ -32,7 +32,7 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))
     fail(fmt::format("shared_mainloop needs tile_m a multiple of 32 and tile_n >= 128, got {} x {}", tile_m, tile_n));
-  // Its tiles are those of the shared main loop (checked above): 32, 64, 96 or 128 x 128 or 256, not 128 x 256.
+  // Its tiles are those of the shared main loop (checked above): 32, 64, 96 or 128 x 128 or 256, not 96 or 128 x 256.
   if (wgmma_rs && (!wgmma || !shared_mainloop)) fail("wgmma_rs needs wgmma and shared_mainloop");
   if (wgmma && !wgmma_rs && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,

@@ -38,10 +38,10 @@ struct MoeStage2Config {
   /// has no wgmma and runs the shared main loop of the same tiles.
   bool wgmma = false;
   /// sm_90a, with wgmma: the weights are wgmma's A operand, decoded straight into registers (the
-  /// RS form), and the tile_m activation rows its B operand (N = tile_m): each weight element is
-  /// decoded once per block for all its rows, with no shared stores and no decode per warpgroup
-  /// half. The shared main loop's tiles: tile_m 32, 64, 96 or 128, tile_n 128 or 256, not 128 x 256
-  /// (gfx950 runs the shared main loop of the same tiles).
+  /// RS form), and the tile_m activation rows its B operand (N: chunks of up to 64 rows): each
+  /// weight element is decoded once per block for all its rows, with no shared stores and no
+  /// decode per warpgroup half. The shared main loop's tiles: tile_m 32, 64, 96 or 128, tile_n 128
+  /// or 256, not 96 or 128 x 256 (gfx950 runs the shared main loop of the same tiles).
   bool wgmma_rs = false;
   /// sm_90a, with wgmma_rs: the two warpgroups run half a step apart, so that one decodes while
   /// the other's wgmmas run, instead of both multiplying, then both decoding. Warpgroup 1 issues

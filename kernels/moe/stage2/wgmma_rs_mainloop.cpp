@@ -22,8 +22,8 @@
 // then per i the chunk's elements i and i + 4 stored at column pair 4 i + t). On the H100 this is
 // 3-5% faster than natural-order decoding with the activations transposed by 4-byte cp.async
 // copies. The activation rows go to wgmma in chunks of 64 (its N; 96-row tiles: 64 and 32); a chunk
-// that starts with a padding row is skipped. Step kt: wait until the copies of step kt + 1 landed, one barrier, the
-// wgmmas of step kt (fragments decoded at the end of step kt - 1), the copies of step
+// that starts with a padding row is skipped. Step kt: wait until the copies of step kt + 1 landed,
+// one barrier, the wgmmas of step kt (fragments decoded at the end of step kt - 1), the copies of step
 // kt + stages - 1 while they run, wait_group 0 (no stage is overwritten while a wgmma may read
 // it), then the decode of step kt + 1. With
 // stagger_warpgroups, warpgroup 1 does its part of step kt up to the wait before that barrier.
