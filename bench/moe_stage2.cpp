@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", token_list, "token counts (comma-separated)")->delimiter(',');
   app.add_option("--tile-n", tile_n, "columns per block (64, 128, 256); given: the heuristic with this tile_n instead of the config table");
   app.add_option("--unroll", unroll, "128-K chunks per k-loop iteration (1, 2, 3, 4, 6, 8); given: the heuristic with this unroll");
-  app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1");
+  app.add_option("--shapes", shapes, "gpt_oss, deepseek_r1")->check(CLI::IsMember({"gpt_oss", "deepseek_r1"}));
   bool l1_weights = false;
   std::string json_name = "moe_stage2.json";
   app.add_flag("--l1-weights", l1_weights, "weight codes read with the normal cache policy (an A/B of stream_weights)");
@@ -110,6 +110,12 @@ int main(int argc, char** argv) {
   app.add_flag("--zero-in-sorting", zero_in_sorting,
                "with --with-sorting: the sorting launch zeroes the output, no memset node (MoeSortingZeroFill)")
       ->needs("--with-sorting");
+  std::string config_text;
+  app.add_option("--config", config_text,
+                 "run every point with these tiles, e.g. \"tm96 tn128 wr ns\" (MoeStage2Config::with_tiles_text) "
+                 "instead of the config table's")
+      ->excludes("--tile-n")
+      ->excludes("--unroll");
   std::string table_device;
   app.add_option("--table-device", table_device,
                  "pick the config table's rows for a device of this name (e.g. \"NVIDIA H100 80GB HBM3\") instead of this one's");
@@ -120,6 +126,16 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
   CLI11_PARSE(app, argc, argv);
+  if (!config_text.empty())  // a bad --config fails here, before any device work
+    for (const std::string& shape_name : shapes) {
+      const MoeStage2Shape shape = *moe_stage2_model_shape(shape_name);
+      try {
+        (void)MoeStage2Config{shape.model_dim, shape.inter_dim, shape.experts, shape.topk}.with_tiles_text(config_text);
+      } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "bench_moe_stage2: --config for %s: %s\n", shape_name.c_str(), e.what());
+        return 2;
+      }
+    }
 
   Device& dev = default_device();
   std::printf("device: %s\n", dev.name().c_str());
@@ -162,6 +178,11 @@ int main(int argc, char** argv) {
       } else {
         choice = choose_moe_stage2(default_config_table(), shape, tokens, table_device.empty() ? dev.name() : table_device,
                                    dev.compute_units());
+      }
+      if (!config_text.empty()) {
+        choice.config = choice.config.with_tiles_text(config_text);
+        choice.from_table = false;
+        choice.reason = "--config " + config_text;
       }
       MoeStage2Config cfg = choice.config;
       if (l1_weights) cfg.stream_weights = false;
@@ -233,7 +254,7 @@ int main(int argc, char** argv) {
       const std::string c = cfg.tiles_text();
       std::printf("%-12s %6d %9.1f %9.1f %8.2f %8.1f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
                   probe_us, flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
-                  choice.from_table ? "table" : "heuristic");
+                  choice.from_table ? "table" : config_text.empty() ? "heuristic" : "--config");
       results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
                          {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us}, {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},

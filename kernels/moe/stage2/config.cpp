@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 namespace tilejit::kernels {
@@ -61,6 +63,51 @@ std::string MoeStage2Config::tiles_text() const {
   return fmt::format("tm{} tn{} kb{} u{}{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
                      wgmma_rs && !stagger_warpgroups ? " ns" : "");
+}
+
+MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
+  auto fail = [&](const std::string& m) {
+    throw std::invalid_argument(fmt::format("tiles \"{}\": {}", text, m));
+  };
+  MoeStage2Config c = *this;
+  c.tile_m = c.tile_n = 0;
+  c.k_batch = 1;
+  c.unroll = 2;
+  c.warps_m = 1;
+  c.shared_mainloop = c.wgmma = c.wgmma_rs = false;
+  c.stagger_warpgroups = true;
+  std::set<std::string> seen;
+  std::istringstream words{std::string(text)};
+  for (std::string w; words >> w;) {
+    const size_t digits = w.find_first_of("0123456789");
+    const std::string key = w.substr(0, digits);
+    const bool loop_word = key == "sh" || key == "wg" || key == "wr";
+    if (!seen.insert(loop_word ? "loop" : key).second) fail(fmt::format("'{}' repeats a field", w));
+    if (loop_word || key == "ns") {
+      if (digits != std::string::npos) fail(fmt::format("unknown word '{}'", w));
+      c.shared_mainloop = c.shared_mainloop || loop_word;
+      c.wgmma = c.wgmma || key == "wg" || key == "wr";
+      c.wgmma_rs = c.wgmma_rs || key == "wr";
+      if (key == "ns") c.stagger_warpgroups = false;
+      continue;
+    }
+    int* field = key == "tm" ? &c.tile_m : key == "tn" ? &c.tile_n : key == "kb" ? &c.k_batch
+               : key == "u" ? &c.unroll : key == "wm" ? &c.warps_m : nullptr;
+    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns)", w));
+    const std::string number = digits == std::string::npos ? "" : w.substr(digits);
+    if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
+      fail(fmt::format("'{}' needs a number after '{}'", w, key));
+    *field = std::stoi(number);
+  }
+  if (!c.tile_m || !c.tile_n) fail("needs tmN and tnN");
+  if (c.shared_mainloop && !seen.count("u")) c.unroll = 1;  // the shared loops' rows in tables and the tuner
+  if (!c.stagger_warpgroups && !c.wgmma_rs) fail("'ns' needs 'wr'");
+  try {
+    c.validate();
+  } catch (const std::invalid_argument& e) {
+    fail(e.what());
+  }
+  return c;
 }
 
 }  // namespace tilejit::kernels

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace tilejit::kernels {
 
@@ -91,8 +92,15 @@ struct MoeStage2Config {
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
-  /// warps_m > 1 and " sh" for the shared main loop.
+  /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs and " ns"
+  /// for wgmma_rs without stagger_warpgroups.
   std::string tiles_text() const;
+  /// This config (shape and epilogue) with the tiles of `text` in tiles_text()'s form, words in any
+  /// order: tmN and tnN required, kbN (default 1), uN (default 2; 1 with a shared main loop, as
+  /// the tables have it), wmN (default 1), at most one of
+  /// sh / wg / wr (default: the register main loop), ns (with wr). Validated; throws
+  /// std::invalid_argument naming the word for unknown, repeated or malformed words.
+  MoeStage2Config with_tiles_text(std::string_view text) const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
   /// stages of tile_n x 64 bf16, shared activations their slice.

@@ -1,0 +1,84 @@
+// MoeStage2Config::with_tiles_text: the parse counterpart of tiles_text() (bench --config, A/B runs).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels/moe/stage2/config.h"
+#include "tests/common/seeded_rng.h"
+
+namespace tilejit::kernels {
+namespace {
+
+using testing_support::SeededRng;
+
+// Random valid configs (every main loop, 96-row tiles, warps_m, in step) read back from their text:
+// the same kernel, the shape and epilogue fields untouched.
+TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
+  SeededRng rng;
+  MoeStage2Config base{3072, 3072, 128, 4};
+  base.out_dtype = OutDtype::F32;
+  base.has_bias = true;
+  base.accumulate = true;
+  int checked = 0;
+  for (int probe = 0; probe < 2000 && checked < 300; ++probe) {
+    MoeStage2Config c = base;
+    const int tms[] = {16, 32, 64, 96, 128}, tns[] = {64, 128, 256, 512}, kbs[] = {1, 2, 3, 4, 6, 8}, us[] = {1, 2, 3, 4, 6, 8};
+    c.tile_m = tms[std::uniform_int_distribution<int>(0, 4)(*rng)];
+    c.tile_n = tns[std::uniform_int_distribution<int>(0, 3)(*rng)];
+    c.k_batch = kbs[std::uniform_int_distribution<int>(0, 5)(*rng)];
+    c.unroll = us[std::uniform_int_distribution<int>(0, 5)(*rng)];
+    c.warps_m = 1 << std::uniform_int_distribution<int>(0, 2)(*rng);
+    const int loop = std::uniform_int_distribution<int>(0, 3)(*rng);  // register, sh, wg, wr
+    c.shared_mainloop = loop > 0;
+    c.wgmma = loop > 1;
+    c.wgmma_rs = loop == 3;
+    c.stagger_warpgroups = !c.wgmma_rs || std::uniform_int_distribution<int>(0, 1)(*rng);
+    try {
+      c.validate();
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    SCOPED_TRACE(c.tiles_text());
+    const MoeStage2Config back = base.with_tiles_text(c.tiles_text());
+    EXPECT_EQ(back.kernel_name(), c.kernel_name());
+    EXPECT_EQ(back.tiles_text(), c.tiles_text());
+    EXPECT_EQ(back.out_dtype, base.out_dtype);
+    EXPECT_TRUE(back.has_bias);
+    ++checked;
+  }
+  EXPECT_GE(checked, 100);
+}
+
+TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
+  MoeStage2Config base{7168, 1024, 384, 8};
+  const MoeStage2Config c = base.with_tiles_text("  ns wr tn128   tm96 ");
+  EXPECT_EQ(c.tile_m, 96);
+  EXPECT_EQ(c.tile_n, 128);
+  EXPECT_EQ(c.k_batch, 1);
+  EXPECT_EQ(c.unroll, 1);  // shared main loops: u1, as in the tables
+  EXPECT_TRUE(c.shared_mainloop && c.wgmma && c.wgmma_rs);
+  EXPECT_FALSE(c.stagger_warpgroups);
+  const MoeStage2Config r = base.with_tiles_text("tm16 tn256");
+  EXPECT_EQ(r.unroll, 2);
+  EXPECT_FALSE(r.shared_mainloop);
+}
+
+TEST(Stage2TilesText, BadTextNamesTheWord) {
+  const MoeStage2Config base{3072, 3072, 128, 4};
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"tm64 tn256 xx", "unknown word 'xx'"},  {"tm64 tn256 kb", "'kb' needs a number"},
+      {"tm64 tn256 kb1x", "needs a number"},   {"tm64 tm32 tn256", "'tm32' repeats"},
+      {"tm64 tn256 sh wr", "'wr' repeats"},    {"tn256", "needs tmN and tnN"},
+      {"tm64 tn256 ns", "'ns' needs 'wr'"},    {"tm96 tn128", "tile_m 96 needs shared_mainloop"},
+      {"tm80 tn128 sh", "tile_m must be"},     {"tm64 tn256 kb5 sh", "k_batch 5"},
+      {"", "needs tmN and tnN"},               {"tm64 tn256 wr2", "unknown word 'wr2'"},
+      {"tm64 tn99999999 sh", "needs a number"},
+  };
+  for (const auto& [text, says] : cases)
+    testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },
+                                                              {"tiles \"" + text + "\"", says});
+}
+
+}  // namespace
+}  // namespace tilejit::kernels
