@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: every gpu test and example (scripts/device-test; TJ_SKIP_TESTS=1 skips them),
 # the gtest filters in $TJ_GTEST ("program:filter ..."), the steps named in $TJ_BENCH (stage2,
-# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_global_a, stage2_sort, stage2_sort_zero, tune, gemm, compile, baseline, warm_start; default "stage2 stage2_l1"; a
+# stage2_l1, stage2_bytes, stage2_tile, stage2_exact, stage2_global_a, stage2_sort, stage2_sort_zero, configs, tune, gemm, compile, baseline, warm_start; default "stage2 stage2_l1"; a
 # tune step's table, see $TJ_TUNE below, is used by the benches after it), then Nsight Compute on
 # the stage-2 token counts in $TJ_NCU (and the per-SASS-line counts of $TJ_NCU_SASS) when ncu is there. Everything is packed into
 # $OUT/results.tar.xz after every step (the call returns few files).
@@ -34,6 +34,16 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     # A decode step with the device sorting in the graph: memset node, or the zeroing in the sorting.
     stage2_sort) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort.json --with-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort.txt" ;;
     stage2_sort_zero) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort_zero.json --with-sorting --zero-in-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort_zero.txt" ;;
+    # $TJ_CONFIGS: tiles in the short form, ';'-separated (e.g. "tm64 tn256 wr;tm96 tn128 wr ns"),
+    # each run on $TJ_CONFIG_TOKENS (default 1024,4096) in two interleaved rounds: an A/B on any card.
+    configs) IFS=';' read -ra specs <<< "${TJ_CONFIGS:-}"
+             for round in a b; do
+               for i in "${!specs[@]}"; do
+                 bundle/bin/bench_moe_stage2 --out "$work" --json "moe_stage2_config${i}_$round.json" --no-read-probe \
+                   --tokens "${TJ_CONFIG_TOKENS:-1024,4096}" --config "${specs[$i]}" 2>&1 | tee "$work/bench_config${i}_$round.txt"
+               done
+               pack
+             done ;;
     # $TJ_TUNE: "shape[:tokens,...] ..." (default both shapes, every bucket), rows keyed by
     # $TJ_DEVICE_KEY (default H200), extra tuner flags in $TJ_TUNE_ARGS; each table is merged into
     # the previous one ($TJ_TUNE_MERGE first), and the benches after this step use the result.
