@@ -222,7 +222,7 @@ void add_moe_stage2(CLI::App& app) {
   cmd->add_option("--out-dtype", o->out_dtype, "output type")->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();
   cmd->add_option("--k-batch", o->k_batch, "split-K slices (default: from the config table, or from the grid size when --tile-m or --tile-n is given)");
   cmd->add_option("--tile-m", o->tile_m,
-                  "rows per block (16, 32 or 64; 128 only from a config table row with the shared main loop). "
+                  "rows per block (16, 32 or 64; 96 or 128 only from a config table row with the shared main loop). "
                   "Without --tile-m, --tile-n and --k-batch all three come from the "
                   "config table (TILEJIT_MOE_CONFIGS or the built-in one; its heuristic for shapes it lacks)");
   cmd->add_option("--tile-n", o->tile_n, "columns per block (64, 128, 256 or 512; default: from the config table)");
