@@ -57,6 +57,12 @@ class EntryParser {
       fail(field, fmt::format("must be one of {}, got {}", fmt::join(allowed, ", "), v));
     return v;
   }
+  bool flag(const char* field, bool absent) const {
+    auto it = j_.find(field);
+    if (it == j_.end()) return absent;
+    if (!it->is_boolean()) fail(field, fmt::format("must be true or false, got {}", it->dump()));
+    return it->get<bool>();
+  }
   std::optional<std::string> string(const char* field, bool required) const {
     auto it = j_.find(field);
     if (it == j_.end()) {
@@ -94,23 +100,12 @@ class EntryParser {
                                   e.shape.inter_dim, kStage2ChunkK));
     e.unroll = one_of("unroll", {1, 2, 3, 4, 6, 8});
     if (j_.contains("warps_m")) e.warps_m = one_of("warps_m", {1, 2, 4});
-    if (auto it = j_.find("shared_mainloop"); it != j_.end()) {
-      if (!it->is_boolean()) fail("shared_mainloop", fmt::format("must be true or false, got {}", it->dump()));
-      e.shared_mainloop = it->get<bool>();
-    }
-    if (auto it = j_.find("wgmma"); it != j_.end()) {
-      if (!it->is_boolean()) fail("wgmma", fmt::format("must be true or false, got {}", it->dump()));
-      e.wgmma = it->get<bool>();
-    }
-    if (auto it = j_.find("wgmma_rs"); it != j_.end()) {
-      if (!it->is_boolean()) fail("wgmma_rs", fmt::format("must be true or false, got {}", it->dump()));
-      e.wgmma_rs = it->get<bool>();
-    }
-    if (auto it = j_.find("stagger_warpgroups"); it != j_.end()) {
-      if (!it->is_boolean()) fail("stagger_warpgroups", fmt::format("must be true or false, got {}", it->dump()));
-      e.stagger_warpgroups = it->get<bool>();
-      if (!e.stagger_warpgroups && !e.wgmma_rs) fail("stagger_warpgroups", "false needs wgmma_rs (other main loops have no warpgroups to stagger)");
-    }
+    e.shared_mainloop = flag("shared_mainloop", false);
+    e.wgmma = flag("wgmma", false);
+    e.wgmma_rs = flag("wgmma_rs", false);
+    e.stagger_warpgroups = flag("stagger_warpgroups", true);
+    if (!e.stagger_warpgroups && !e.wgmma_rs)
+      fail("stagger_warpgroups", "false needs wgmma_rs (other main loops have no warpgroups to stagger)");
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
