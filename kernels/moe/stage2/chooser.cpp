@@ -185,7 +185,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.shared_mainloop) j["shared_mainloop"] = true;
   if (e.wgmma) j["wgmma"] = true;
   if (e.wgmma_rs) j["wgmma_rs"] = true;
-  if (!e.stagger_warpgroups) j["stagger_warpgroups"] = false;
+  if (e.wgmma_rs && !e.stagger_warpgroups) j["stagger_warpgroups"] = false;  // meaningless without wgmma_rs
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;
