@@ -140,7 +140,8 @@ TEST(Stage2Compiled, WgmmaMainloopOnSm90aSharedMainloopOnGfx950) {
 }
 
 // wgmma_rs: sm_90a feeds wgmma the weights from registers ({4 registers} as A) and the activation
-// rows from the swizzled tile, in chunks of 64 rows (N; 96-row tiles: 64 and 32), weights and scales staged by
+// rows from the swizzled tile, in chunks of 64 rows (N; 96-row tiles: 64 and 32; a second chunk
+// in a path of its own, never behind a branch between the wgmmas), weights and scales staged by
 // cp.async.cg, the activations by register stores (no ldmatrix / mma.sync), two steps per loop
 // iteration, and asks for two blocks per SM
 // (.minnctapersm 2); gfx950 compiles the same tiles as the shared main loop. With
@@ -154,17 +155,25 @@ TEST(Stage2Compiled, WgmmaRsMainloopOnSm90aSharedMainloopOnGfx950) {
     cfg.stagger_warpgroups = stagger;
     SCOPED_TRACE(cfg.kernel_name());
     const std::string ptx = wgmma_loop_ptx(cfg);
-    const int tiles = tn / 128, copies = stagger ? 2 : 1;
-    std::map<int, int> chunks;  // rows (wgmma N) -> chunks of that many rows
-    for (int r = 0; r < tm; r += 64) ++chunks[std::min(64, tm - r)];
+    const int tiles = tn / 128, copies = stagger ? 2 : 1, paths = tm > 64 ? 2 : 1;
+    // Rows (wgmma N) -> wgmma groups per step that multiply a chunk of that many rows: with two
+    // chunks, the path with both and the path with the first only.
+    std::map<int, int> chunks;
+    for (int r = 0; r < tm; r += 64) chunks[std::min(64, tm - r)] += r == 0 ? paths : 1;
     for (auto [n, count_n] : chunks) {
       const std::string wgmma = "wgmma\\.mma_async\\.sync\\.aligned\\.m64n" + std::to_string(n) +
                                 "k16\\.f32\\.bf16\\.bf16 \\{[^}]*\\}, \\{%r\\d+, %r\\d+, %r\\d+, %r\\d+\\}, %rd";
       // Two steps per iteration, four k16 steps of every m64 tile and chunk each.
       EXPECT_EQ(count(ptx, wgmma.c_str()), size_t(copies * 2 * 4 * tiles * count_n)) << "N " << n;
     }
-    EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), size_t(copies * 2));
-    EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), size_t(copies * 2));
+    EXPECT_EQ(count(ptx, R"(wgmma\.fence\.sync\.aligned)"), size_t(copies * 2 * paths));
+    EXPECT_EQ(count(ptx, R"(wgmma\.commit_group\.sync\.aligned)"), size_t(copies * 2 * paths));
+    // No branch between a fence and its commit (ptxas would inject waits between the wgmmas).
+    for (size_t at = ptx.find("wgmma.fence"); at != std::string::npos; at = ptx.find("wgmma.fence", at + 1)) {
+      const size_t commit = ptx.find("wgmma.commit_group", at);
+      ASSERT_NE(commit, std::string::npos);
+      EXPECT_EQ(count(ptx.substr(at, commit - at), R"(\bbra(\.uni)?\s)"), 0u);
+    }
     EXPECT_EQ(count(ptx, R"(bar\.sync|barrier\.sync)"), 3u);  // the main loop's two and the prologue's
     EXPECT_EQ(count(ptx, R"(ldmatrix|mma\.sync|cp\.async\.ca)"), 0u);
     // The activations pass through registers in Split order: per copied step and pass four stores
