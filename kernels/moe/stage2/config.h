@@ -50,9 +50,9 @@ struct MoeStage2Config {
   /// there), warpgroup 0 after it (copying kt + stages - 1): the same stages are in use and the
   /// same barriers reached as without it, at the same register count. On the H100 2-4% faster at
   /// 1024 and 4096 tokens (both shapes, two runs each, natural-order decode), so the default; with
-  /// the Split-order decode the H200 ran 4-6% faster without it (config tables can turn it off per
-  /// row; bench --no-stagger is the A/B). Without wgmma_rs, and on gfx950 (the shared main loop),
-  /// it changes nothing.
+  /// the Split-order decode both cards ran faster without it (H200 4-6%, H100 3.7-5.5%), and every
+  /// wgmma_rs row of the built-in tables turns it off (bench --no-stagger is the A/B). Without
+  /// wgmma_rs, and on gfx950 (the shared main loop), it changes nothing.
   bool stagger_warpgroups = true;
   /// sm_90a: each lane sends its accumulators' column pairs to the atomics itself, with no shared
   /// f32 tile and no barrier (gfx950 always goes through the tile). On the H200 1-7% faster than
