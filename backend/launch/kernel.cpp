@@ -2,6 +2,7 @@
 #include "backend/launch/kernel.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "backend/launch/dump.h"
 #include "backend/llvm/compile.h"
 #include "backend/runtime/cache.h"
+#include "backend/runtime/jit_advisories.h"
 #include "dsl/ir/hash.h"
 #include "dsl/ir/launch_stub.h"
 #include "dsl/ir/parser.h"
@@ -141,6 +143,10 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
   auto t2 = std::chrono::steady_clock::now();
   impl->loaded = device.load(impl->fn, entry ? &entry->code : nullptr);
   impl->info.load_ms = ms_since(t2);
+  impl->info.performance_advisories = performance_advisories(impl->loaded->load_log());
+  if (!impl->info.performance_advisories.empty())
+    fmt::print(stderr, "tilejit: warning: the {} loader reports lost performance in kernel '{}':\n  {}\n", device.name(),
+               impl->name, fmt::join(impl->info.performance_advisories, "\n  "));
 
   impl->memory_hit_info = impl->info;
   impl->memory_hit_info.memory_hit = true;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "backend/launch/buffer.h"
 #include "backend/runtime/cache.h"
@@ -28,6 +29,10 @@ struct CompileInfo {
                               // times are those of the compile that made it)
   std::string ir_hash;        // stable hash of the IR
   std::string resources_json; // gfx950 resource report (empty elsewhere)
+  /// The lines of the device loader's log that report lost performance (CUDA: the JIT's
+  /// serialized-wgmma and injected-wait notes; see performance_advisories()). compile() also
+  /// prints them to stderr, once per kernel and device. Empty on the emulator and on HIP.
+  std::vector<std::string> performance_advisories;
 };
 
 /// Options for compile(); part of the cache key.

@@ -155,18 +155,15 @@ class CudaKernel final : public LoadedKernel {
     // PTX must be NUL-terminated; std::string adds the terminator.
     std::string ptx(code.binary.begin(), code.binary.end());
     std::vector<char> error_log(32 * 1024, '\0'), info_log(32 * 1024, '\0');
+    // The verbose log (registers, spills, performance advisories such as serialized wgmma) is
+    // kept (load_log()); TILEJIT_JIT_LOG=1 also prints it to stderr for every module loaded.
     std::vector<CUjit_option> options{CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-                                      CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES};
+                                      CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_LOG_VERBOSE};
     std::vector<void*> values{error_log.data(), reinterpret_cast<void*>(uintptr_t(error_log.size() - 1)),
-                              info_log.data(), reinterpret_cast<void*>(uintptr_t(info_log.size() - 1))};
-    // TILEJIT_JIT_LOG=1: the JIT's verbose log (registers, spills, performance advisories such as
-    // serialized wgmma) goes to stderr for every module loaded.
+                              info_log.data(), reinterpret_cast<void*>(uintptr_t(info_log.size() - 1)),
+                              reinterpret_cast<void*>(uintptr_t(1))};
     const char* log_env = std::getenv("TILEJIT_JIT_LOG");
     const bool print_log = log_env && *log_env && std::string_view(log_env) != "0";
-    if (print_log) {
-      options.push_back(CU_JIT_LOG_VERBOSE);
-      values.push_back(reinterpret_cast<void*>(uintptr_t(1)));
-    }
     c_->bind();
     CUresult r = a.cuModuleLoadDataEx(&module_, ptx.c_str(), unsigned(options.size()),
                                       options.data(), values.data());
@@ -180,9 +177,8 @@ class CudaKernel final : public LoadedKernel {
       throw RuntimeError(fmt::format("cuModuleLoadDataEx for kernel '{}' failed: {}{}", *name_,
                                      describe(a, r), logs));
     }
-    if (print_log)
-      std::fprintf(stderr, "tilejit: JIT log of kernel '%s':\n%s\n", name_->c_str(),
-                   std::string(info_log.data(), strnlen(info_log.data(), info_log.size())).c_str());
+    load_log_.assign(info_log.data(), strnlen(info_log.data(), info_log.size()));
+    if (print_log) std::fprintf(stderr, "tilejit: JIT log of kernel '%s':\n%s\n", name_->c_str(), load_log_.c_str());
     try {
       check(a, a.cuModuleGetFunction(&fn_, module_, code.symbol.c_str()),
             fmt::format("cuModuleGetFunction('{}') for kernel '{}'", code.symbol, *name_));
@@ -241,6 +237,8 @@ class CudaKernel final : public LoadedKernel {
     if (cs) cs->last.set(name_);
   }
 
+  std::string load_log() const override { return load_log_; }
+
  private:
   std::shared_ptr<Context> c_;
   KernelName name_;
@@ -248,6 +246,7 @@ class CudaKernel final : public LoadedKernel {
   uint32_t declared_[3] = {0, 0, 0};
   unsigned shared_ = 0;
   int max_threads_ = 0;
+  std::string load_log_;  // the JIT's info log
   CUmodule module_ = nullptr;
   CUfunction fn_ = nullptr;
 };

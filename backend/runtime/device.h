@@ -71,6 +71,9 @@ class LoadedKernel {
   virtual ~LoadedKernel() = default;
   /// Launches asynchronously on `stream` (null: the device's default stream).
   virtual void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) = 0;
+  /// What the device's loader reported while making the kernel runnable (CUDA: the JIT's info
+  /// log; empty elsewhere).
+  virtual std::string load_log() const { return {}; }
 };
 
 class Device {

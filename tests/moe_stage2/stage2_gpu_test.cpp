@@ -6,12 +6,17 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "backend/emulator/emulator.h"
 #include "tests/common/test_devices.h"
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/inputs.h"
 #include "kernels/moe/stage2/api.h"
+#include "kernels/moe/stage2/chooser.h"
+#include "kernels/moe/stage2/kernel.h"
 #include "kernels/mxfp4/mxfp4.h"
 
 using namespace tilejit;
@@ -109,6 +114,34 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
     EXPECT_EQ(nans, 0u);
     EXPECT_EQ(diff, 0u) << cfg.kernel_name() << ": " << diff << " of " << g.out.size() << " outputs differ from the emulator";
   }
+}
+
+// The CUDA JIT reports no lost performance (serialized wgmmas, injected waits: C75xx) for any
+// config of the built-in tables (every device's rows) nor for any wgmma_rs tile in either
+// warpgroup order: a wgmma layout change that makes ptxas serialize fails here, not in a benchmark.
+TEST(Stage2Gpu, NoJitPerformanceAdvisories) {
+  REQUIRE_GPU();
+  if (gpu()->target() != Target::Sm90a) GTEST_SKIP() << "the advisories are the CUDA JIT's (sm_90a)";
+  std::vector<MoeStage2Config> configs;
+  for (const MoeStage2TableEntry& e : builtin_config_table().entries)
+    configs.push_back(e.apply_tiles(MoeStage2Config{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk}));
+  for (auto [tm, tn] : {std::pair{32, 128}, std::pair{32, 256}, std::pair{64, 128}, std::pair{64, 256}, std::pair{96, 128},
+                        std::pair{128, 128}})
+    for (bool stagger : {true, false}) {
+      MoeStage2Config c{7168, 1024, 384, 8, tm, tn, 1};
+      c.unroll = 1;
+      c.shared_mainloop = c.wgmma = c.wgmma_rs = true;
+      c.stagger_warpgroups = stagger;
+      configs.push_back(c);
+    }
+  std::set<std::string> seen;
+  for (const MoeStage2Config& c : configs) {
+    if (!seen.insert(c.kernel_name()).second) continue;
+    c.validate();
+    Kernel k = compile(moe_stage2_kernel(c), *gpu());
+    EXPECT_EQ(k.info().performance_advisories, std::vector<std::string>{}) << c.kernel_name();
+  }
+  EXPECT_GE(seen.size(), 20u);
 }
 
 // The one-multiply decode's redo on the GPU: warps that meet a scale above 2^1 (planted in two

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/runtime/device.h"
@@ -14,6 +15,9 @@ struct WgmmaCase {
   bool exact_values;  ///< small integers times powers of two: every sum exact in f32
   bool swizzled = false;  ///< 64-column SharedTiles (128-byte swizzle; k 64) instead of core-matrix tiles
   bool a_in_registers = false;  ///< A as each lane's fragment (the RS form), loaded from global memory
+  /// The wgmmas of the second half of K behind a branch (on a loaded value; always taken) between
+  /// wgmma.fence and the commit: the same sums, but the CUDA JIT injects waits (C7519).
+  bool branch_between = false;
 };
 
 struct WgmmaRun {
@@ -24,8 +28,9 @@ struct WgmmaRun {
 
 /// Random inputs for `c`.
 WgmmaRun make_wgmma_inputs(const WgmmaCase& c, std::mt19937& rng);
-/// Runs the kernel (256 threads) on `device` (sm_90a), filling run.out (poisoned first).
-void run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run);
+/// Runs the kernel (256 threads) on `device` (sm_90a), filling run.out (poisoned first); returns
+/// the compile's performance advisories (CompileInfo::performance_advisories).
+std::vector<std::string> run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run);
 /// The reference of thread t, element i: c + sum over K of A[row] B[g n + col] in double, with
 /// (row, col) from the wgmma accumulator layout (ops.def); `abs_sum` gets |c| + sum of |terms|.
 double wgmma_reference(const WgmmaCase& c, const WgmmaRun& run, int thread, int i, double* abs_sum);

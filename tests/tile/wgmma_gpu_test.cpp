@@ -25,7 +25,7 @@ TEST(WgmmaGpu, MatchesTheEmulatorBitForBit) {
     SCOPED_TRACE(testing::Message() << "n " << c.n << " k " << c.k << (c.exact_values ? " exact" : " normal")
                                     << (c.swizzled ? " swizzled" : "") << (c.a_in_registers ? " A in registers" : ""));
     WgmmaRun on_gpu = make_wgmma_inputs(c, *rng), on_emu = on_gpu;
-    run_wgmma(*gpu, c, on_gpu);
+    EXPECT_TRUE(run_wgmma(*gpu, c, on_gpu).empty()) << "the CUDA JIT reports lost performance";
     run_wgmma(testing_support::emulator_device(Target::Sm90a), c, on_emu);
     size_t differ = 0, wrong = 0;
     for (int t = 0; t < 256; ++t)
@@ -39,6 +39,30 @@ TEST(WgmmaGpu, MatchesTheEmulatorBitForBit) {
     EXPECT_EQ(differ, 0u);
     EXPECT_EQ(wrong, 0u);
   }
+}
+
+// A branch between wgmma.fence and the commit makes the CUDA JIT inject waits between the wgmmas
+// (C7519): compile() reports it in CompileInfo::performance_advisories (the sums stay exact), and
+// the same kernel without the branch has none.
+TEST(WgmmaGpu, JitAdvisoryForABranchBetweenWgmmas) {
+  Device* gpu = testing_support::gpu_device();
+  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "wgmma exists only on sm_90a";
+  testing_support::SeededRng rng;
+  for (bool a_in_registers : {false, true})
+    for (bool branch : {false, true}) {
+      const WgmmaCase c{64, 64, true, true, a_in_registers, branch};
+      SCOPED_TRACE(testing::Message() << (a_in_registers ? "A in registers" : "A in shared memory")
+                                      << (branch ? ", branch between the wgmmas" : ""));
+      WgmmaRun on_gpu = make_wgmma_inputs(c, *rng), on_emu = on_gpu;
+      const std::vector<std::string> advisories = run_wgmma(*gpu, c, on_gpu);
+      run_wgmma(testing_support::emulator_device(Target::Sm90a), c, on_emu);
+      EXPECT_EQ(advisories.empty(), !branch) << testing::PrintToString(advisories);
+      if (branch) {
+        for (const std::string& line : advisories) EXPECT_NE(line.find("C75"), std::string::npos) << line;
+      }
+      EXPECT_EQ(std::memcmp(on_gpu.out.data(), on_emu.out.data(), on_gpu.out.size() * 4), 0);
+    }
 }
 
 }  // namespace
