@@ -143,7 +143,8 @@ Kernel compile(const KernelDef& def, Device& device, const CompileOptions& optio
   auto t2 = std::chrono::steady_clock::now();
   impl->loaded = device.load(impl->fn, entry ? &entry->code : nullptr);
   impl->info.load_ms = ms_since(t2);
-  impl->info.performance_advisories = performance_advisories(impl->loaded->load_log());
+  impl->info.load_log = impl->loaded->load_log();
+  impl->info.performance_advisories = performance_advisories(impl->info.load_log);
   if (!impl->info.performance_advisories.empty())
     fmt::print(stderr, "tilejit: warning: the {} loader reports lost performance in kernel '{}':\n  {}\n", device.name(),
                impl->name, fmt::join(impl->info.performance_advisories, "\n  "));

@@ -29,9 +29,12 @@ struct CompileInfo {
                               // times are those of the compile that made it)
   std::string ir_hash;        // stable hash of the IR
   std::string resources_json; // gfx950 resource report (empty elsewhere)
-  /// The lines of the device loader's log that report lost performance (CUDA: the JIT's
-  /// serialized-wgmma and injected-wait notes; see performance_advisories()). compile() also
-  /// prints them to stderr, once per kernel and device. Empty on the emulator and on HIP.
+  /// What the device's loader reported (CUDA: the JIT's verbose log: registers, spills,
+  /// advisories). Empty on the emulator and on HIP, and when the CUDA driver took the kernel from
+  /// its own compute cache (the JIT did not run; CUDA_CACHE_DISABLE=1 turns that cache off).
+  std::string load_log;
+  /// The lines of load_log that report lost performance (serialized wgmma, injected waits; see
+  /// performance_advisories()). compile() also prints them to stderr as a warning.
   std::vector<std::string> performance_advisories;
 };
 

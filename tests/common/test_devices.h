@@ -1,5 +1,6 @@
 // The devices a test program shares: one emulator per target, and the GPU if the machine has one.
 #pragma once
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -22,9 +23,12 @@ inline Device& emulator_device(Target target) {
   return *d;
 }
 
-/// The first CUDA or HIP device, or null when the machine has none (gpu tests then skip).
+/// The first CUDA or HIP device, or null when the machine has none (gpu tests then skip). The
+/// CUDA driver's compute cache is turned off first, so every module load runs the JIT and writes
+/// its log (CompileInfo::load_log, which the advisory tests read).
 inline Device* gpu_device() {
   static std::unique_ptr<Device> dev = [] {
+    setenv("CUDA_CACHE_DISABLE", "1", 1);
     for (const char* spec : {"cuda", "hip"}) {
       try {
         return open_device(spec);

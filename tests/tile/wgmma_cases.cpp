@@ -132,7 +132,7 @@ WgmmaRun make_wgmma_inputs(const WgmmaCase& c, std::mt19937& rng) {
   return r;
 }
 
-std::vector<std::string> run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run) {
+CompileInfo run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run) {
   static std::map<std::tuple<int, int, bool, bool, bool>, KernelDef> defs;
   auto key = std::tuple{c.n, c.k, c.swizzled, c.a_in_registers, c.branch_between};
   if (!defs.count(key)) defs.emplace(key, wgmma_kernel(c));
@@ -142,7 +142,7 @@ std::vector<std::string> run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun&
   dout.fill_bytes(0xFF);  // NaN: an element never written fails
   k.launch({1, 1, 1}, {uint32_t(kThreads), 1, 1}, da, db, dc, dout);
   run.out = dout.download();
-  return k.info().performance_advisories;
+  return k.info();
 }
 
 double wgmma_reference(const WgmmaCase& c, const WgmmaRun& run, int thread, int i, double* abs_sum) {

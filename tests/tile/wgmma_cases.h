@@ -3,9 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <random>
-#include <string>
 #include <vector>
 
+#include "backend/launch/kernel.h"
 #include "backend/runtime/device.h"
 
 namespace tilejit::tile_test {
@@ -29,8 +29,8 @@ struct WgmmaRun {
 /// Random inputs for `c`.
 WgmmaRun make_wgmma_inputs(const WgmmaCase& c, std::mt19937& rng);
 /// Runs the kernel (256 threads) on `device` (sm_90a), filling run.out (poisoned first); returns
-/// the compile's performance advisories (CompileInfo::performance_advisories).
-std::vector<std::string> run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run);
+/// the compile's CompileInfo (its load log and performance advisories).
+CompileInfo run_wgmma(Device& device, const WgmmaCase& c, WgmmaRun& run);
 /// The reference of thread t, element i: c + sum over K of A[row] B[g n + col] in double, with
 /// (row, col) from the wgmma accumulator layout (ops.def); `abs_sum` gets |c| + sum of |terms|.
 double wgmma_reference(const WgmmaCase& c, const WgmmaRun& run, int thread, int i, double* abs_sum);
