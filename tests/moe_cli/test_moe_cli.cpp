@@ -251,5 +251,76 @@ TEST_F(CliErrors, BadOptionValues) {
   EXPECT_TRUE(contains(r.output, "--device")) << r.output;
 }
 
+// `tilejit compile moe_stage2`: the kernel of any tiles and shape, at any stage (no GPU needed).
+CommandResult run_compile(const std::vector<std::string>& args) {
+  std::vector<std::string> all{"compile", "moe_stage2"};
+  all.insert(all.end(), args.begin(), args.end());
+  return testing_support::run_command(TILEJIT_CLI_PATH, all);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(CliCompile, Stage2PtxOfRandomTiles) {
+  SeededRng rng;
+  struct Tiles {
+    const char* spec;
+    const char* name_part;  // in the kernel's name
+    const char* instruction;
+  };
+  const Tiles choices[] = {{"tm16 tn128 kb4 u6", "m16n128k4u6", "mma.sync.aligned.m16n8k16"},
+                           {"tm32 tn256 kb2 u4", "m32n256k2u4", "mma.sync.aligned.m16n8k16"},
+                           {"tm64 tn256 wr ns", "m64n256k1u1s", "wgmma.mma_async.sync.aligned.m64n64k16"},
+                           {"tm96 tn128 wr ns", "m96n128k1u1s", "wgmma.mma_async.sync.aligned.m64n32k16"}};
+  TempDir dir;
+  for (int i = 0; i < 2; ++i) {
+    const Tiles& t = choices[(*rng)() % std::size(choices)];
+    const char* shape = (*rng)() % 2 ? "gpt_oss" : "deepseek_r1";
+    SCOPED_TRACE(fmt::format("{} --tiles \"{}\"", shape, t.spec));
+    const std::string out = dir.file(fmt::format("k{}.ptx", i));
+    CommandResult r = run_compile({"--shape", shape, "--tiles", t.spec, "--emit", "ptx", "-o", out});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::string ptx = read_text(out);
+    EXPECT_TRUE(contains(ptx, ".entry moe_stage2_a16w4_")) << ptx.substr(0, 400);
+    EXPECT_TRUE(contains(ptx, t.name_part)) << ptx.substr(0, 400);
+    EXPECT_TRUE(contains(ptx, t.instruction));
+  }
+}
+
+TEST(CliCompile, Stage2OnGfx950WithExplicitDims) {
+  TempDir dir;
+  CommandResult r = run_compile({"--n", "256", "--k", "512", "--experts", "4", "--topk", "2", "--tiles", "tm16 tn64 kb2",
+                                 "--target", "gfx950", "--emit", "asm", "-o", dir.file("k.s")});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string s = read_text(dir.file("k.s"));
+  EXPECT_TRUE(contains(s, "moe_stage2_a16w4_n256_k512_e4_t2_m16n64k2"));
+  EXPECT_TRUE(contains(s, "global_atomic_pk_add_bf16"));
+}
+
+TEST(CliCompile, Stage2Errors) {
+  struct Bad {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  const Bad cases[] = {
+      {{"--shape", "gpt_oss"}, "moe_stage2 needs --tiles"},
+      {{"--tiles", "tm64 tn256"}, "give --shape gpt_oss|deepseek_r1, or all of --n, --k, --experts and --topk"},
+      {{"--shape", "gpt_oss", "--n", "256", "--tiles", "tm16 tn128"}, "exclude each other"},
+      {{"--shape", "deepseek_r1", "--tiles", "tm96 tn256 wr ns"}, "more than gfx950's 160 KiB"},
+      {{"--shape", "deepseek_r1", "--tiles", "tm16 tn128 zz"}, "unknown word 'zz'"},
+      {{"--n", "48", "--k", "256", "--experts", "4", "--topk", "2", "--tiles", "tm16 tn64"}, "model_dim must be a positive multiple of 32"},
+  };
+  for (const Bad& b : cases) {
+    CommandResult r = run_compile(b.args);
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, b.message)) << "missing '" << b.message << "' in: " << r.output;
+  }
+  CommandResult r = testing_support::run_command(TILEJIT_CLI_PATH, {"compile", "vector_add", "--tiles", "tm16 tn64"});
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "are for moe_stage2 only")) << r.output;
+}
+
 }  // namespace
 }  // namespace tilejit

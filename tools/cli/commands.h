@@ -4,7 +4,8 @@
 
 namespace tilejit::cli {
 
-/// tilejit compile <kernel> --target gfx950|sm_90a --emit ir|llvm|asm|hsaco|ptx [-o FILE]
+/// tilejit compile <kernel> --target gfx950|sm_90a --emit ir|llvm|asm|hsaco|ptx [-o FILE]; kernel moe_stage2
+/// with --tiles SPEC and --shape NAME (or --n/--k/--experts/--topk).
 void add_compile(CLI::App& app);
 /// tilejit kernels: the registered kernels, the name first on each line.
 void add_kernels(CLI::App& app);

@@ -1,4 +1,6 @@
-// tilejit compile and tilejit kernels.
+// tilejit compile (registered kernels and the MoE stage-2 kernel of any config) and tilejit kernels.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -7,14 +9,39 @@
 #include "dsl/ir/printer.h"
 #include "dsl/ir/verifier.h"
 #include "dsl/kernel.h"
+#include "kernels/moe/stage2/kernel.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/moe_shape_args.h"
 
 namespace tilejit::cli {
 
 namespace {
 struct CompileArgs {
   std::string kernel, target = "sm_90a", emit = "ir", output;
+  MoeShapeArgs shape;  // moe_stage2 only
+  std::string tiles;   // moe_stage2 only
 };
+
+constexpr const char* kStage2Name = "moe_stage2";
+
+/// The kernel to compile: a registered one, or the MoE stage-2 kernel of --shape with --tiles
+/// (MoeStage2Config::with_tiles_text; bf16 output, routing weights, atomic accumulation).
+KernelDef kernel_to_compile(const CompileArgs& a) {
+  const bool shape_given = !a.shape.shape.empty() || a.shape.n || a.shape.k || a.shape.experts || a.shape.topk;
+  if (a.kernel != kStage2Name) {
+    if (shape_given || !a.tiles.empty())
+      throw UserError(fmt::format("--shape, --n/--k/--experts/--topk and --tiles are for {} only", kStage2Name));
+    return find_kernel(a.kernel);
+  }
+  if (a.tiles.empty()) throw UserError(fmt::format("{} needs --tiles, e.g. --tiles \"tm64 tn256 wr ns\"", kStage2Name));
+  const kernels::MoeStage2Shape s = a.shape.resolve();
+  try {
+    kernels::MoeStage2Config base{s.model_dim, s.inter_dim, s.experts, s.topk};
+    return kernels::moe_stage2_kernel(base.with_tiles_text(a.tiles));
+  } catch (const std::invalid_argument& e) {
+    throw UserError(fmt::format("--tiles: {}", e.what()));
+  }
+}
 
 void write_output(const std::string& path, const std::string& bytes, bool binary) {
   if (path.empty() || path == "-") {
@@ -31,7 +58,7 @@ void write_output(const std::string& path, const std::string& bytes, bool binary
 void run_compile(const CompileArgs& a) {
   auto target = parse_target(a.target);
   if (!target) throw UserError("unknown target '" + a.target + "' (gfx950 or sm_90a)");
-  KernelDef def = find_kernel(a.kernel);
+  KernelDef def = kernel_to_compile(a);
   ir::Function fn = def.trace(*target);
   ir::verify(fn, *target);
   if (a.emit == "ir") return write_output(a.output, ir::print(fn), false);
@@ -47,8 +74,11 @@ void run_compile(const CompileArgs& a) {
 
 void add_compile(CLI::App& app) {
   auto args = std::make_shared<CompileArgs>();
-  auto* cmd = app.add_subcommand("compile", "Trace a registered kernel and print or write one stage of its compilation");
-  cmd->add_option("kernel", args->kernel, "kernel name (see `tilejit kernels`)")->required();
+  auto* cmd = app.add_subcommand("compile", "Trace a registered kernel, or the MoE stage-2 kernel of any config, and print or "
+                                             "write one stage of its compilation");
+  cmd->add_option("kernel", args->kernel, "kernel name (see `tilejit kernels`), or moe_stage2 with --tiles and a shape")->required();
+  args->shape.add_to(cmd);
+  cmd->add_option("--tiles", args->tiles, "moe_stage2: the tiles, e.g. \"tm96 tn128 wr ns\" (tmN tnN [kbN] [uN] [wmN] [sh|wg|wr] [ns])");
   cmd->add_option("--target", args->target, "gfx950 or sm_90a")->capture_default_str();
   cmd->add_option("--emit", args->emit, "ir, llvm, asm, hsaco (gfx950) or ptx (sm_90a)")
       ->check(CLI::IsMember({"ir", "llvm", "asm", "hsaco", "ptx"}))

@@ -9,6 +9,7 @@
 #include "backend/runtime/select.h"
 #include "dsl/error.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/moe_shape_args.h"
 #include "tools/cli/tune_moe_stage2.h"
 
 namespace tilejit::cli {
@@ -16,8 +17,7 @@ namespace tilejit::cli {
 namespace {
 
 struct TuneCliArgs {
-  std::string shape;
-  int n = 0, k = 0, experts = 0, topk = 0;
+  MoeShapeArgs shape;
   std::vector<int> tokens{1, 4, 8, 16, 32, 64, 128, 256, 1024, 4096};
   int reps = 30, warmup = 3;
   bool quick = false, no_check = false, no_wgmma = false, shared_only = false;
@@ -35,20 +35,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 void run_tune_moe_stage2(const TuneCliArgs& a) {
   MoeStage2TuneOptions o;
-  if (!a.shape.empty()) {
-    if (a.n || a.k || a.experts || a.topk) throw UserError("--shape and --n/--k/--experts/--topk exclude each other");
-    o.shape = *kernels::moe_stage2_model_shape(a.shape);  // CLI11 checked the name
-  } else {
-    if (!a.n || !a.k || !a.experts || !a.topk)
-      throw UserError("give --shape gpt_oss|deepseek_r1, or all of --n, --k, --experts and --topk");
-    o.shape = {a.n, a.k, a.experts, a.topk};
-  }
-  try {
-    kernels::MoeStage2Config probe{o.shape.model_dim, o.shape.inter_dim, o.shape.experts, o.shape.topk};
-    probe.validate();
-  } catch (const std::invalid_argument& e) {
-    throw UserError(fmt::format("the shape cannot run: {}", e.what()));
-  }
+  o.shape = a.shape.resolve();
   // Read the table to merge first: a bad file fails before the (long) measurement.
   std::optional<kernels::MoeStage2ConfigTable> merge_base;
   if (!a.merge.empty()) {
@@ -104,11 +91,7 @@ void add_tune(CLI::App& app) {
   auto* cmd = tune->add_subcommand(
       "moe-stage2", "Time every MoE stage-2 candidate config per token count (cold L2, output zeroing included, "
                     "median of --reps) and write the table the chooser reads");
-  cmd->add_option("--shape", a->shape, "a model shape")->check(CLI::IsMember({"gpt_oss", "deepseek_r1"}));
-  cmd->add_option("--n", a->n, "model_dim N (with --k, --experts, --topk instead of --shape)");
-  cmd->add_option("--k", a->k, "inter_dim K");
-  cmd->add_option("--experts", a->experts, "experts E");
-  cmd->add_option("--topk", a->topk, "experts per token");
+  a->shape.add_to(cmd);
   cmd->add_option("--tokens", a->tokens, "token counts, comma separated: the table's bucket upper bounds")
       ->delimiter(',')
       ->capture_default_str();
