@@ -8,6 +8,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/host/moe_host.h"
+#include "kernels/moe/stage2/chooser.h"
 #include "tests/common/cli_runner.h"
 #include "tests/common/seeded_rng.h"
 #include "tools/npy/npy.h"
@@ -267,24 +268,25 @@ TEST(CliCompile, Stage2PtxOfRandomTiles) {
   SeededRng rng;
   struct Tiles {
     const char* spec;
-    const char* name_part;  // in the kernel's name
     const char* instruction;
   };
-  const Tiles choices[] = {{"tm16 tn128 kb4 u6", "m16n128k4u6", "mma.sync.aligned.m16n8k16"},
-                           {"tm32 tn256 kb2 u4", "m32n256k2u4", "mma.sync.aligned.m16n8k16"},
-                           {"tm64 tn256 wr ns", "m64n256k1u1s", "wgmma.mma_async.sync.aligned.m64n64k16"},
-                           {"tm96 tn128 wr ns", "m96n128k1u1s", "wgmma.mma_async.sync.aligned.m64n32k16"}};
+  const Tiles choices[] = {{"tm16 tn128 kb4 u6", "mma.sync.aligned.m16n8k16"},
+                           {"tm32 tn256 kb2 u4", "mma.sync.aligned.m16n8k16"},
+                           {"tm64 tn256 wr ns", "wgmma.mma_async.sync.aligned.m64n64k16"},
+                           {"tm96 tn128 wr ns", "wgmma.mma_async.sync.aligned.m64n32k16"}};
   TempDir dir;
   for (int i = 0; i < 2; ++i) {
     const Tiles& t = choices[(*rng)() % std::size(choices)];
-    const char* shape = (*rng)() % 2 ? "gpt_oss" : "deepseek_r1";
+    const std::string shape = (*rng)() % 2 ? "gpt_oss" : "deepseek_r1";
     SCOPED_TRACE(fmt::format("{} --tiles \"{}\"", shape, t.spec));
+    const kernels::MoeStage2Shape s = *kernels::moe_stage2_model_shape(shape);
+    const std::string name =
+        kernels::MoeStage2Config{s.model_dim, s.inter_dim, s.experts, s.topk}.with_tiles_text(t.spec).kernel_name();
     const std::string out = dir.file(fmt::format("k{}.ptx", i));
     CommandResult r = run_compile({"--shape", shape, "--tiles", t.spec, "--emit", "ptx", "-o", out});
     ASSERT_EQ(r.status, 0) << r.output;
     const std::string ptx = read_text(out);
-    EXPECT_TRUE(contains(ptx, ".entry moe_stage2_a16w4_")) << ptx.substr(0, 400);
-    EXPECT_TRUE(contains(ptx, t.name_part)) << ptx.substr(0, 400);
+    EXPECT_TRUE(contains(ptx, ".entry " + name + "(")) << name << "\n" << ptx.substr(0, 400);
     EXPECT_TRUE(contains(ptx, t.instruction));
   }
 }
@@ -297,6 +299,19 @@ TEST(CliCompile, Stage2OnGfx950WithExplicitDims) {
   const std::string s = read_text(dir.file("k.s"));
   EXPECT_TRUE(contains(s, "moe_stage2_a16w4_n256_k512_e4_t2_m16n64k2"));
   EXPECT_TRUE(contains(s, "global_atomic_pk_add_bf16"));
+}
+
+TEST(CliCompile, RegisteredKernelStages) {
+  TempDir dir;
+  CommandResult r = testing_support::run_command(TILEJIT_CLI_PATH, {"compile", "vector_add", "--emit", "ptx", "-o", dir.file("v.ptx")});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(read_text(dir.file("v.ptx")), ".entry vector_add"));
+  r = testing_support::run_command(TILEJIT_CLI_PATH, {"compile", "vector_add", "--target", "gfx950", "--emit", "ptx"});
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "--emit ptx needs --target sm_90a")) << r.output;
+  r = testing_support::run_command(TILEJIT_CLI_PATH, {"compile", "no_such_kernel"});
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "no_such_kernel")) << r.output;
 }
 
 TEST(CliCompile, Stage2Errors) {
