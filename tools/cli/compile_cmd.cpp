@@ -27,9 +27,8 @@ constexpr const char* kStage2Name = "moe_stage2";
 /// The kernel to compile: a registered one, or the MoE stage-2 kernel of --shape with --tiles
 /// (MoeStage2Config::with_tiles_text; bf16 output, routing weights, atomic accumulation).
 KernelDef kernel_to_compile(const CompileArgs& a) {
-  const bool shape_given = !a.shape.shape.empty() || a.shape.n || a.shape.k || a.shape.experts || a.shape.topk;
   if (a.kernel != kStage2Name) {
-    if (shape_given || !a.tiles.empty())
+    if (a.shape.given() || !a.tiles.empty())
       throw UserError(fmt::format("--shape, --n/--k/--experts/--topk and --tiles are for {} only", kStage2Name));
     return find_kernel(a.kernel);
   }

@@ -14,6 +14,8 @@ struct MoeShapeArgs {
 
   /// Adds --shape, --n, --k, --experts and --topk to `cmd`.
   void add_to(CLI::App* cmd);
+  /// Whether any of the options was given.
+  bool given() const { return !shape.empty() || n || k || experts || topk; }
   /// The shape the options give; a UserError when they are missing, mixed, or name a shape the
   /// kernel cannot run (the message says which).
   kernels::MoeStage2Shape resolve() const;
