@@ -30,9 +30,9 @@ inline double median_graph_us(Device& dev, Stream& stream, Graph& graph, Buffer<
 }
 
 /// The same timing of a graph holding `before` (e.g. a memset; may be empty) and one launch of an
-/// empty 256-thread kernel: what the protocol costs before any kernel work.
+/// empty 256-thread kernel (with `options`): what the protocol costs before any kernel work.
 inline double empty_graph_us(Device& dev, Buffer<uint8_t>& flush, int reps,
-                             const std::function<void(Stream&)>& before = {}) {
+                             const std::function<void(Stream&)>& before = {}, LaunchOptions options = {}) {
   static const KernelDef def = tilejit::kernel("bench_empty", [](dsl::Ptr<int32_t> p) { (void)p; },
                                            {.block = {256, 1, 1}, .param_names = {"unused"}});
   Kernel k = compile(def, dev);
@@ -40,7 +40,7 @@ inline double empty_graph_us(Device& dev, Buffer<uint8_t>& flush, int reps,
   auto stream = dev.create_stream();
   auto graph = dev.capture(*stream, [&] {
     if (before) before(*stream);
-    k.launch_on(stream.get(), Dim3{1, 1, 1}, Dim3{256, 1, 1}, dummy);
+    k.launch_with(stream.get(), options, Dim3{1, 1, 1}, Dim3{256, 1, 1}, dummy);
   });
   return median_graph_us(dev, *stream, *graph, flush, reps);
 }

@@ -343,6 +343,8 @@ class Gfx950Backend final : public TargetBackend {
         if (args[0]->getType()->getPointerAddressSpace() != 1 || !args[1]->getType()->isIntegerTy(32))
           throw InternalError("prefetch_l2 takes (global pointer, i32 bytes)");
         return nullptr;
+      case ir::OpCode::WaitPriorGrids: case ir::OpCode::LaunchDependents:
+        return nullptr;  // gfx950 launches on one queue never overlap: nothing to wait for or allow
       default:
         throw InternalError(fmt::format("'{}' is an sm_90a intrinsic; gfx950 has no lowering for it",
                                         ir::op_info(op.code).name));

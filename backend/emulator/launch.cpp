@@ -49,7 +49,7 @@ class EmuKernel : public LoadedKernel {
   EmuKernel(std::shared_ptr<DeviceState> dev, std::unique_ptr<Program> prog)
       : dev_(std::move(dev)), prog_(std::move(prog)) {}
 
-  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream*) override {
+  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream*, LaunchOptions) override {
     check_launch(*prog_, grid, block, args);
     LaunchInfo L;
     L.prog = prog_.get();

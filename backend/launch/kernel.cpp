@@ -203,7 +203,8 @@ KernelArg Kernel::make_arg(size_t index, HostKind kind, size_t elem_bytes, uint6
   return {t, bits};
 }
 
-void Kernel::launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) const {
+void Kernel::launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream,
+                         LaunchOptions options) const {
   const auto& params = impl_->fn.params;
   if (args.size() != params.size())
     throw UserError(fmt::format("kernel '{}' takes {} arguments, got {}", impl_->name, params.size(), args.size()));
@@ -221,7 +222,7 @@ void Kernel::launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args,
   if (block.count() > target_info(impl_->device->target()).max_block_threads)
     throw OutOfResources(fmt::format("kernel '{}': {} threads per block exceed the limit of {}", impl_->name,
                                      block.count(), target_info(impl_->device->target()).max_block_threads));
-  impl_->loaded->launch(grid, block, args, stream);
+  impl_->loaded->launch(grid, block, args, stream, options);
 }
 
 }  // namespace tilejit

@@ -61,14 +61,20 @@ class Kernel {
   }
   template <class... A>
   void launch_on(Stream* stream, Dim3 grid, Dim3 block, const A&... args) const {
+    launch_with(stream, {}, grid, block, args...);
+  }
+  /// launch_on with LaunchOptions (e.g. early_start: see LaunchOptions).
+  template <class... A>
+  void launch_with(Stream* stream, LaunchOptions options, Dim3 grid, Dim3 block, const A&... args) const {
     std::vector<KernelArg> v;
     v.reserve(sizeof...(A));
     size_t i = 0;
     (v.push_back(to_arg(i++, args)), ...);
-    launch_args(grid, block, v, stream);
+    launch_args(grid, block, v, stream, options);
   }
   /// Launch with prepared arguments (types are checked against the parameters).
-  void launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) const;
+  void launch_args(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream,
+                   LaunchOptions options = {}) const;
 
   struct Impl;
   Kernel(std::shared_ptr<const Impl> impl, bool from_memory) : impl_(std::move(impl)), from_memory_(from_memory) {}

@@ -383,6 +383,14 @@ class Sm90aBackend final : public TargetBackend {
       case ir::OpCode::FenceProxyAsync:
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_fence_proxy_async_shared_cta, {});
         return nullptr;
+      case ir::OpCode::WaitPriorGrids: case ir::OpCode::LaunchDependents: {
+        // Inline asm with a memory clobber, not the llvm.nvvm.griddepcontrol intrinsics: those do not
+        // touch memory in LLVM's model, so a load after the wait could be merged with one before it.
+        auto* fty = llvm::FunctionType::get(b.getVoidTy(), false);
+        const char* text = op.code == ir::OpCode::WaitPriorGrids ? "griddepcontrol.wait;" : "griddepcontrol.launch_dependents;";
+        b.CreateCall(llvm::InlineAsm::get(fty, text, "~{memory}", /*hasSideEffects=*/true));
+        return nullptr;
+      }
       case ir::OpCode::WaveUMax: case ir::OpCode::WaveUMin: {
         if (!args[0]->getType()->isIntegerTy(32) || result != i32)
           throw InternalError("wave_umax / wave_umin take and return i32");

@@ -30,7 +30,26 @@ using CUgraph = CUgraph_st*;
 using CUgraphExec = CUgraphExec_st*;
 using CUstreamCaptureMode = int;
 
+/// cuLaunchKernelEx's configuration (cuda.h layout: the attribute value is a 64-byte union).
+using CUlaunchAttributeID = int;
+struct CUlaunchAttribute {
+  CUlaunchAttributeID id;
+  char pad[8 - sizeof(CUlaunchAttributeID)];
+  union {
+    char bytes[64];
+    int programmatic_stream_serialization_allowed;
+  } value;
+};
+struct CUlaunchConfig {
+  unsigned int grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes;
+  CUstream stream;
+  CUlaunchAttribute* attrs;
+  unsigned int num_attrs;
+};
+static_assert(sizeof(CUlaunchAttribute) == 72 && sizeof(CUlaunchConfig) == 56);
+
 // The values of cuda.h this driver uses.
+inline constexpr CUlaunchAttributeID CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 inline constexpr CUresult CUDA_SUCCESS = 0;
 inline constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
 inline constexpr CUdevice_attribute CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
@@ -91,6 +110,8 @@ inline constexpr CUjit_option CU_JIT_LOG_VERBOSE = 12;
     (CUfunction fn, unsigned int grid_x, unsigned int grid_y, unsigned int grid_z,              \
      unsigned int block_x, unsigned int block_y, unsigned int block_z, unsigned int shared_bytes, \
      CUstream stream, void** kernel_params, void** extra))                                      \
+  X(CUresult, cuLaunchKernelEx,                                                                 \
+    (const CUlaunchConfig* config, CUfunction fn, void** kernel_params, void** extra))          \
   X(CUresult, cuGetErrorName, (CUresult error, const char** name))                              \
   X(CUresult, cuGetErrorString, (CUresult error, const char** text))
 

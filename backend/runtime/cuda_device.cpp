@@ -199,7 +199,8 @@ class CudaKernel final : public LoadedKernel {
     c_->api.cuModuleUnload(module_);
   }
 
-  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) override {
+  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream,
+              LaunchOptions options) override {
     check_launch_geometry(*name_, declared_, grid, block, uint64_t(max_threads_));
     CudaStream* cs = nullptr;
     if (stream) {
@@ -225,12 +226,21 @@ class CudaKernel final : public LoadedKernel {
     const Api& a = c_->api;
     c_->bind();
     CUstream s = cs ? static_cast<CUstream>(cs->native()) : nullptr;
-    CUresult r = a.cuLaunchKernel(fn_, grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_,
-                                  s, pointers, nullptr);
+    CUresult r;
+    if (options.early_start) {
+      CUlaunchAttribute early{};
+      early.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      early.value.programmatic_stream_serialization_allowed = 1;
+      CUlaunchConfig config{grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_, s, &early, 1};
+      r = a.cuLaunchKernelEx(&config, fn_, pointers, nullptr);
+    } else {
+      r = a.cuLaunchKernel(fn_, grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_, s, pointers, nullptr);
+    }
     if (r != CUDA_SUCCESS)
       c_->check_async(r,
-                      fmt::format("cuLaunchKernel of kernel '{}' (grid {}, block {}, {} bytes of "
+                      fmt::format("{} of kernel '{}' (grid {}, block {}, {} bytes of "
                                   "dynamic shared memory)",
+                                  options.early_start ? "cuLaunchKernelEx (early start)" : "cuLaunchKernel",
                                   *name_, format_dim3(grid), format_dim3(block), shared_),
                       c_->last, "before it", false);
     c_->last.set(name_);

@@ -65,12 +65,23 @@ class Graph {
   virtual void launch(Stream* stream) = 0;
 };
 
+/// How a launch may overlap the work before it on its stream.
+struct LaunchOptions {
+  /// Let the kernel start while the kernel launched before it on the same stream still runs (CUDA
+  /// programmatic dependent launch): its blocks may start once every block of that kernel has
+  /// called tile::launch_dependents() or exited. The kernel must call tile::wait_prior_grids()
+  /// before it reads anything that kernel writes, and before it writes anything that kernel reads
+  /// or writes. Devices without it (HIP, the emulator) launch as usual.
+  bool early_start = false;
+};
+
 /// A kernel made runnable on one device.
 class LoadedKernel {
  public:
   virtual ~LoadedKernel() = default;
   /// Launches asynchronously on `stream` (null: the device's default stream).
-  virtual void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) = 0;
+  virtual void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream,
+                      LaunchOptions options = {}) = 0;
   /// What the device's loader reported while making the kernel runnable (CUDA: the JIT's info
   /// log; empty elsewhere).
   virtual std::string load_log() const { return {}; }

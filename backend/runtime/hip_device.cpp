@@ -131,7 +131,7 @@ class HipKernel final : public LoadedKernel {
     c_->api.hipModuleUnload(module_);
   }
 
-  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream) override {
+  void launch(Dim3 grid, Dim3 block, std::span<const KernelArg> args, Stream* stream, LaunchOptions) override {
     check_launch_geometry(*name_, declared_, grid, block, uint64_t(c_->info.max_block_threads));
     HipStream* hs = nullptr;
     if (stream) {

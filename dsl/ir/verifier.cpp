@@ -19,7 +19,7 @@ bool has_result(OpCode c) {
     case OpCode::Store: case OpCode::AtomicAdd: case OpCode::Barrier: case OpCode::VarSet:
     case OpCode::For: case OpCode::If: case OpCode::CpAsync: case OpCode::CpAsyncCommit:
     case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
-    case OpCode::PrefetchL2:
+    case OpCode::PrefetchL2: case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
       return false;
     default:
       return true;
@@ -443,6 +443,7 @@ class Verifier {
           fail(op, fmt::format("cp_async copies 4, 8 or 16 bytes, not {}", op.attrs[0]));
         break;
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
+      case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
         break;
       case OpCode::PrefetchL2:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");

@@ -125,6 +125,10 @@ void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc
   emit(OpCode::PrefetchL2, Type::void_(), {src, bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
 }
 
+void wait_prior_grids(const dsl::SrcLoc& loc) { emit(OpCode::WaitPriorGrids, Type::void_(), {}, {}, loc); }
+
+void launch_dependents(const dsl::SrcLoc& loc) { emit(OpCode::LaunchDependents, Type::void_(), {}, {}, loc); }
+
 dsl::Value wave_umax(const dsl::Value& v, const dsl::SrcLoc& loc) {
   need_type(v, Type::scalar(Scalar::I32), "wave_umax", loc);
   return emit(OpCode::WaveUMax, v.type(), {v}, {}, loc);

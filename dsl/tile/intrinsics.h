@@ -76,6 +76,15 @@ void fence_proxy_async(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// checks the range lies in one allocation (and the alignment) and otherwise does nothing.
 void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// Programmatic dependent launch (sm_90a; see LaunchOptions::early_start). wait_prior_grids():
+/// waits until the kernel launched before this one on its stream has completed and its writes are
+/// visible; a kernel launched early must call it before it reads what that kernel writes or writes
+/// what that kernel reads or writes. Returns at once in a launch that was not early.
+/// launch_dependents(): lets the kernel launched after this one start early now (otherwise it
+/// starts as this one's blocks finish). gfx950 and the emulator never overlap launches: no-ops.
+void wait_prior_grids(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+void launch_dependents(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// The unsigned maximum / minimum of the i32 `v` over the lanes of this wave (sm_90a: the warp of
 /// 32, redux.sync; gfx950: the wave of 64), the same in every lane. Every lane of the wave must be
 /// active (the emulator faults otherwise). A condition on the result is wave-uniform, so it may

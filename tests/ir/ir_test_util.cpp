@@ -195,6 +195,8 @@ Function make_valid(Target target) {
   b.emit(OpCode::PrefetchL2, Type::void_(), {px, b.const_int(i32(), 64)});
   b.emit(OpCode::WaveUMax, i32(), {tid});
   b.emit(OpCode::WaveUMin, i32(), {tid});
+  b.emit(OpCode::WaitPriorGrids, Type::void_());
+  b.emit(OpCode::LaunchDependents, Type::void_());
   if (target == Target::Gfx950) {
     b.emit(OpCode::Mma, vec(Scalar::F32, 4), {a8, a8, acc}, {0});
     ValueId scale = b.const_float(f32(), 2.0);

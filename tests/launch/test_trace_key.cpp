@@ -61,7 +61,7 @@ class RecordingDevice : public Device {
     if (!code) throw std::logic_error("load() without code");
     loads.push_back({fn, *code});
     struct Nothing : LoadedKernel {
-      void launch(Dim3, Dim3, std::span<const KernelArg>, Stream*) override {}
+      void launch(Dim3, Dim3, std::span<const KernelArg>, Stream*, LaunchOptions) override {}
     };
     return std::make_unique<Nothing>();
   }

@@ -231,6 +231,30 @@ TEST(Intrinsics, PrefetchL2IsABulkPrefetchOnSm90aAndNothingOnGfx950) {
   EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: prefetch:\nCHECK: global_load_dwordx4\nCHECK: s_endpgm\n"), "");
 }
 
+// wait_prior_grids / launch_dependents: griddepcontrol on sm_90a, in program order around the
+// memory operations: a load after the wait is not merged with the same load before it (the prior
+// grid may have written there meanwhile). Nothing on gfx950, where the kernel still compiles.
+TEST(Intrinsics, GridDependencyControlOnSm90aAndNothingOnGfx950) {
+  Kernel k("pdl");
+  ValueId src = k.param("src", gptr(Scalar::F32));
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId g = k.global_id();
+  k.effect(OpCode::LaunchDependents, {});
+  ValueId before = k.load(f32(), k.ptr_add(src, g));
+  k.effect(OpCode::WaitPriorGrids, {});
+  ValueId after = k.load(f32(), k.ptr_add(src, g));
+  k.store(k.ptr_add(out, g), k.op(OpCode::FAdd, f32(), {before, after}));
+  auto nv = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(nv.assembly, "CHECK: griddepcontrol.launch_dependents;\n"
+                                    "CHECK: ld.global.b32\n"
+                                    "CHECK: griddepcontrol.wait;\n"
+                                    "CHECK: ld.global.b32\n"
+                                    "CHECK: st.global.b32\n"),
+            "");
+  auto amd = compile_or_fail(k.fn, Target::Gfx950);
+  EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: pdl:\nCHECK: global_load_dword\nCHECK: global_store_dword\nCHECK: s_endpgm\n"), "");
+}
+
 TEST(Intrinsics, Sm90aWgmmaFenceCommitWait) {
   Rng rng;
   SCOPED_TRACE(rng.trace());

@@ -7,6 +7,7 @@
 
 #include "dsl/ir/numeric.h"
 #include "kernels/moe/stage2/kernel.h"
+#include "kernels/moe/stage2/zeroing.h"
 #include "kernels/mxfp4/preshuffle.h"
 
 namespace tilejit::kernels {
@@ -15,6 +16,7 @@ MoeStage2A16W4::MoeStage2A16W4(const MoeStage2Config& config) : config_(config),
 
 const Kernel& MoeStage2A16W4::compile(Device& device) {
   kernel_ = tilejit::compile(def_, device);
+  if (config_.accumulate) zeroing_ = tilejit::compile(moe_stage2_zeroing_kernel(), device);
   return *kernel_;
 }
 
@@ -24,6 +26,22 @@ Dim3 MoeStage2A16W4::grid(int sorted_blocks) const {
 }
 
 void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
+  check(args);
+  launch_kernel(args, stream, {});
+}
+
+void MoeStage2A16W4::launch_zeroed(const MoeStage2Args& args, Stream* stream) const {
+  if (!config_.accumulate)
+    throw std::logic_error("MoeStage2A16W4::launch_zeroed: the config does not accumulate (launch() writes every output)");
+  check(args);
+  // model_dim % 16 == 0 (validate): whole 16-byte vectors
+  const int64_t out_bytes = int64_t(args.tokens) * config_.model_dim * (config_.out_dtype == OutDtype::F32 ? 4 : 2);
+  if (args.out % 16) throw std::invalid_argument("MoeStage2A16W4::launch_zeroed: out must be 16-byte aligned");
+  launch_moe_stage2_zeroing(*zeroing_, args.out, out_bytes, stream);
+  launch_kernel(args, stream, {.early_start = true});
+}
+
+void MoeStage2A16W4::check(const MoeStage2Args& args) const {
   if (!kernel_) throw std::logic_error("MoeStage2A16W4::launch before compile(device)");
   auto need = [](DevicePtr p, uint64_t align, const char* name) {
     if (!p) throw std::invalid_argument(fmt::format("MoeStage2A16W4: {} is null", name));
@@ -42,14 +60,17 @@ void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
   if (args.sorted_blocks < 1)
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: sorted_blocks must be positive, got {}", args.sorted_blocks));
-  kernel_->launch_on(stream, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
+}
+
+void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options) const {
+  kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
                      RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids}, RawPtr{args.sorted_weights},
                      RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
                      RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);
 }
 
 MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const moe::Stage2Inputs& in, int tokens,
-                            std::span<const uint8_t> initial_out) {
+                            std::span<const uint8_t> initial_out, bool zeroed) {
   cfg.validate();
   const int64_t E = cfg.experts, N = cfg.model_dim, K = cfg.inter_dim, topk = cfg.topk;
   auto size_check = [](size_t got, int64_t want, const char* name) {
@@ -88,7 +109,8 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
                      bias ? bias->ptr() : 0, tokens, int(std::max<int64_t>(sorted.num_blocks(), 1))};
   auto start = device.create_event(), stop = device.create_event();
   start->record(nullptr);
-  op.launch(args, nullptr);
+  if (zeroed) op.launch_zeroed(args, nullptr);
+  else op.launch(args, nullptr);
   stop->record(nullptr);
   stop->synchronize();
   run.kernel_ms = stop->elapsed_ms_since(*start);

@@ -32,17 +32,28 @@ class MoeStage2A16W4 {
   const MoeStage2Config& config() const { return config_; }
   const KernelDef& definition() const { return def_; }
 
-  /// Compiles (or fetches) the kernel for `device` and keeps it for launch().
+  /// Compiles (or fetches) the kernel for `device` and keeps it for launch(); an accumulating
+  /// config also compiles the zeroing that launch_zeroed() runs first.
   const Kernel& compile(Device& device);
   /// Launches on the device it was compiled for; checks the arguments first (null or
   /// misaligned pointers, token count) and throws std::invalid_argument naming the argument.
   void launch(const MoeStage2Args& args, Stream* stream = nullptr) const;
+  /// Zeroes `out` ([tokens, N]) and then runs the accumulating kernel, both on `stream`. On a CUDA
+  /// device the kernel starts while the zeroing still runs (programmatic dependent launch): it
+  /// streams its weights and waits for the zeroing only before its first write of `out`, so the
+  /// zeroing costs little beyond its own launch. Elsewhere the two run one after the other.
+  /// Accumulating configs only (std::logic_error otherwise); the checks of launch().
+  void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
   Dim3 grid(int sorted_blocks) const;
 
  private:
+  void check(const MoeStage2Args& args) const;
+  void launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options) const;
+
   MoeStage2Config config_;
   KernelDef def_;
   std::optional<Kernel> kernel_;
+  std::optional<Kernel> zeroing_;  // accumulating configs: the kernel of launch_zeroed()
 };
 
 /// Host tensors of one problem in the plain layouts (see moe::Stage2Inputs); the runner sorts,
@@ -55,7 +66,8 @@ struct MoeStage2Run {
 };
 /// `initial_out`: the output's bytes before the launch (empty: zeros when accumulating, else a
 /// NaN poison); tests pass random values so that an element the kernel never touched shows.
+/// `zeroed`: launch through launch_zeroed() (accumulating configs), which overwrites initial_out.
 MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& config, const moe::Stage2Inputs& in, int tokens,
-                            std::span<const uint8_t> initial_out = {});
+                            std::span<const uint8_t> initial_out = {}, bool zeroed = false);
 
 }  // namespace tilejit::kernels
