@@ -18,8 +18,6 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Support/FileSystem.h>
-#include <cstdlib>
 #include <llvm/Target/TargetOptions.h>
 
 #include "backend/amdgpu/gfx950.h"
@@ -221,7 +219,6 @@ void run_stages(const ir::Function& fn, llvm::Module& mod, TargetBackend& backen
   check_llvm_diagnostics(ctx, fmt::format("{}: lowering", fn.name));
   out.lower_ms = ms_since(start);
 
-  if (const char* dump = getenv("TJ_DUMP_PREOPT")) { std::error_code ec; llvm::raw_fd_ostream f(dump, ec); m->print(f, nullptr); }
   int64_t t0 = now_ns();
   optimise(*m, backend, options.opt_level);
   check_llvm_diagnostics(ctx, fmt::format("{}: optimisation", fn.name));
