@@ -101,8 +101,8 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
         d_experts(dev, size_t(max_blocks) * 4), d_valid(dev, 8), d_out(dev, out_bytes);
     ASSERT_C_OK(tilejit_device_memset(dev, d_sorted.ptr, 0xA5, size_t(max_rows) * 4));
     ASSERT_C_OK(tilejit_device_memset(dev, d_valid.ptr, 0xA5, 8));
-    // bf16: the sorting launch zeroes the (poisoned) output; f32: a memset does.
-    ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, f32 ? 0 : 0xFF, out_bytes));
+    // The output starts poisoned. bf16: the sorting launch zeroes it; f32: launch_zeroed does.
+    ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, 0xFF, out_bytes));
 
     void* stream = nullptr;
     ASSERT_C_OK(tilejit_stream_create(dev, &stream));
@@ -128,7 +128,8 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
     args.bias = d_bias.ptr;
     args.tokens = tokens;
     args.sorted_blocks = int32_t(max_blocks);
-    ASSERT_C_OK(tilejit_moe_stage2_launch(op, &args, stream));
+    if (f32) ASSERT_C_OK(tilejit_moe_stage2_launch_zeroed(op, &args, stream));
+    else ASSERT_C_OK(tilejit_moe_stage2_launch(op, &args, stream));
     ASSERT_C_OK(tilejit_stream_synchronize(stream));
     ASSERT_C_OK(tilejit_stream_destroy(stream));
 
@@ -223,6 +224,15 @@ TEST(CApiErrors, ConfigAndHandles) {
   expect_error(tilejit_moe_stage2_launch(op, &args, stream), TILEJIT_ERROR_INVALID_ARGUMENT, {"stream belongs to device"});
   ASSERT_C_OK(tilejit_stream_destroy(stream));
   expect_error(tilejit_stream_synchronize(stream), TILEJIT_ERROR_INVALID_ARGUMENT, {"not a live handle"});
+  // launch_zeroed needs an accumulating config.
+  cfg.accumulate = 0;
+  tilejit_moe_stage2* plain = nullptr;
+  ASSERT_C_OK(tilejit_moe_stage2_create(&cfg, &plain));
+  ASSERT_C_OK(tilejit_moe_stage2_compile(plain, "emulator:gfx950"));
+  expect_error(tilejit_moe_stage2_launch_zeroed(plain, &args, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT,
+               {"tilejit_moe_stage2_launch_zeroed", "does not accumulate"});
+  ASSERT_C_OK(tilejit_moe_stage2_destroy(plain));
+  cfg.accumulate = 1;
   ASSERT_C_OK(tilejit_moe_stage2_destroy(op));
   ASSERT_C_OK(tilejit_moe_stage2_destroy(nullptr));
   ASSERT_C_OK(tilejit_stream_destroy(nullptr));

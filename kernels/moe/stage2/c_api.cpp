@@ -460,24 +460,40 @@ int tilejit_moe_stage2_kernel_name(const tilejit_moe_stage2* op, const char** ou
   });
 }
 
+namespace {
+tilejit::kernels::MoeStage2Args launch_args(const tilejit_moe_stage2* h, const tilejit_moe_stage2_args* args) {
+  need_out(args, "args");
+  if (!h->device) invalid("the handle is not compiled yet (call tilejit_moe_stage2_compile)");
+  tilejit::kernels::MoeStage2Args a;
+  a.out = args->out;
+  a.a = args->a;
+  a.w = args->w;
+  a.w_scale = args->w_scale;
+  a.sorted_token_ids = args->sorted_token_ids;
+  a.sorted_weights = args->sorted_weights;
+  a.sorted_expert_ids = args->sorted_expert_ids;
+  a.num_valid_ids = args->num_valid_ids;
+  a.bias = args->bias;
+  a.tokens = args->tokens;
+  a.sorted_blocks = args->sorted_blocks;
+  return a;
+}
+}  // namespace
+
 int tilejit_moe_stage2_launch(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
   return guarded("tilejit_moe_stage2_launch", [&] {
     tilejit_moe_stage2* h = check_op(op);
-    need_out(args, "args");
-    if (!h->device) invalid("the handle is not compiled yet (call tilejit_moe_stage2_compile)");
-    tilejit::kernels::MoeStage2Args a;
-    a.out = args->out;
-    a.a = args->a;
-    a.w = args->w;
-    a.w_scale = args->w_scale;
-    a.sorted_token_ids = args->sorted_token_ids;
-    a.sorted_weights = args->sorted_weights;
-    a.sorted_expert_ids = args->sorted_expert_ids;
-    a.num_valid_ids = args->num_valid_ids;
-    a.bias = args->bias;
-    a.tokens = args->tokens;
-    a.sorted_blocks = args->sorted_blocks;
+    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
     h->op.launch(a, check_stream(stream, h->device));
+  });
+}
+
+int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
+  return guarded("tilejit_moe_stage2_launch_zeroed", [&] {
+    tilejit_moe_stage2* h = check_op(op);
+    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
+    if (!h->op.config().accumulate) invalid("the config does not accumulate (tilejit_moe_stage2_launch writes every output)");
+    h->op.launch_zeroed(a, check_stream(stream, h->device));
   });
 }
 

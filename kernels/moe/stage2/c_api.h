@@ -168,6 +168,12 @@ TILEJIT_C_API int tilejit_moe_stage2_kernel_name(const tilejit_moe_stage2* op, c
  *  zeroes `out` first. */
 TILEJIT_C_API int tilejit_moe_stage2_launch(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
                                             void* stream);
+/** Zeroes `out` and then launches the accumulating kernel, both on `stream` (accumulate only). On a
+ *  CUDA device the kernel starts while the zeroing runs (programmatic dependent launch) and waits
+ *  for it only before writing `out`: cheaper than a memset before tilejit_moe_stage2_launch.
+ *  `out` must be 16-byte aligned. Checks as tilejit_moe_stage2_launch. */
+TILEJIT_C_API int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
+                                                   void* stream);
 /** Destroys the handle (NULL is accepted and ignored). */
 TILEJIT_C_API int tilejit_moe_stage2_destroy(tilejit_moe_stage2* op);
 
