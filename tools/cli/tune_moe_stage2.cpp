@@ -259,12 +259,17 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     dev.synchronize();
 
     // Timing, candidates interleaved so drifts hit all alike: flush, then one graph replay of
-    // zero + launch between events (the accumulating kernel needs a zeroed output: part of the time).
+    // zeroing + launch between events (the accumulating kernel needs a zeroed output: part of the
+    // time), as users run it: launch_zeroed, the kernel started early during the zeroing.
     std::vector<std::unique_ptr<Graph>> graphs;
     for (size_t c : ks)
       graphs.push_back(dev.capture(*stream, [&, c] {
-        dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
-        ops[c].launch(args_for(ops[c]), stream.get());
+        if (ops[c].config().accumulate) {
+          ops[c].launch_zeroed(args_for(ops[c]), stream.get());
+        } else {
+          dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
+          ops[c].launch(args_for(ops[c]), stream.get());
+        }
       }));
     std::vector<std::vector<double>> us(ks.size());
     for (int rep = 0; rep < o.reps; ++rep)
