@@ -110,7 +110,7 @@ llvm::CodeGenOptLevel codegen_level(int opt_level) {
   }
 }
 
-void optimise(llvm::Module& m, TargetBackend& backend, int opt_level) {
+void optimise(llvm::Module& m, TargetBackend& backend, int opt_level, bool default_pipeline) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -123,8 +123,14 @@ void optimise(llvm::Module& m, TargetBackend& backend, int opt_level) {
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   static const llvm::OptimizationLevel levels[] = {llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
                                                    llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
-  llvm::ModulePassManager mpm = opt_level == 0 ? pb.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
-                                               : pb.buildPerModuleDefaultPipeline(levels[opt_level]);
+  llvm::ModulePassManager mpm;
+  if (std::string own = default_pipeline ? "" : backend.opt_pipeline(opt_level); !own.empty()) {
+    if (llvm::Error e = pb.parsePassPipeline(mpm, own))
+      throw InternalError(fmt::format("pass pipeline '{}': {}", own, llvm::toString(std::move(e))));
+  } else {
+    mpm = opt_level == 0 ? pb.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
+                         : pb.buildPerModuleDefaultPipeline(levels[opt_level]);
+  }
   if (std::string extra = backend.post_opt_pipeline(); !extra.empty())
     if (llvm::Error e = pb.parsePassPipeline(mpm, extra))
       throw InternalError(fmt::format("pass pipeline '{}': {}", extra, llvm::toString(std::move(e))));
@@ -220,7 +226,7 @@ void run_stages(const ir::Function& fn, llvm::Module& mod, TargetBackend& backen
   out.lower_ms = ms_since(start);
 
   int64_t t0 = now_ns();
-  optimise(*m, backend, options.opt_level);
+  optimise(*m, backend, options.opt_level, options.default_pipeline);
   check_llvm_diagnostics(ctx, fmt::format("{}: optimisation", fn.name));
   out.opt_ms = ms_since(t0);
   if (options.keep_llvm_ir) {

@@ -13,6 +13,9 @@ struct CompileOptions {
   int opt_level = 3;  ///< 0..3: the LLVM pass pipeline (O0..O3) and code generation level
   /// Print the optimised LLVM IR into CompileResult::llvm_ir (3-6 ms for a big kernel).
   bool keep_llvm_ir = true;
+  /// LLVM's default pipeline of opt_level even where the target has its own (sm_90a at O3: a
+  /// reduced O3, see backend/nvptx/sm90a.cpp); tests compare the two.
+  bool default_pipeline = false;
 };
 
 /// What a compile produced, stage by stage (each stage's text is kept for dumps).

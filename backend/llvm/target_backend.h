@@ -54,7 +54,10 @@ class TargetBackend {
   virtual llvm::Value* intrinsic(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args,
                                  llvm::Type* result) = 0;
 
-  /// Passes to run after the O3 pipeline, in PassBuilder text ("" = none).
+  /// The optimisation pipeline for `opt_level` in PassBuilder text, or "" for LLVM's default
+  /// pipeline of that level (CompileOptions::default_pipeline forces the default).
+  virtual std::string opt_pipeline(int opt_level) const { (void)opt_level; return ""; }
+  /// Passes to run after the optimisation pipeline, in PassBuilder text ("" = none).
   virtual std::string post_opt_pipeline() const { return ""; }
   /// Generates code for the optimised module and fills `out.code`, `out.assembly`,
   /// `out.resources_json`, `out.codegen_ms` and `out.link_ms`.

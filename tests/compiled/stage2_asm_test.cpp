@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <regex>
 
 #include "backend/llvm/compile.h"
@@ -259,6 +260,26 @@ TEST(Stage2Compiled, EveryBuiltinTableConfigOnGfx950) {
     std::printf("table entry (N %d, K %d, tokens <= %d) %s: %s\n", e.shape.model_dim, e.shape.inter_dim, e.max_tokens,
                 cfg.kernel_name().c_str(), r.resources_json.c_str());
   }
+}
+
+// sm_90a compiles at O3 through a reduced pipeline (backend/nvptx/sm90a.cpp) that was cut down
+// while the table's PTX stayed byte-identical: every distinct config of the built-in tables must
+// still give LLVM's full O3 pipeline's PTX (an LLVM upgrade that changes this fails here).
+TEST(Stage2Compiled, ReducedPipelineKeepsTheTablePtx) {
+  std::set<std::string> seen;
+  for (const MoeStage2TableEntry& e : builtin_config_table().entries) {
+    MoeStage2Config cfg = e.apply_tiles({e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk});
+    if (!seen.insert(cfg.kernel_name()).second) continue;
+    ir::Function fn = moe_stage2_kernel(cfg).trace(Target::Sm90a);
+    backend::CompileOptions reduced, full;
+    reduced.keep_llvm_ir = full.keep_llvm_ir = false;
+    full.default_pipeline = true;
+    const backend::CompileResult a = backend::compile(fn, Target::Sm90a, reduced);
+    const backend::CompileResult b = backend::compile(fn, Target::Sm90a, full);
+    EXPECT_EQ(a.assembly, b.assembly) << cfg.kernel_name() << ": the reduced pipeline's PTX differs from O3's";
+    std::printf("%s: optimisation %.1f ms reduced, %.1f ms full O3\n", cfg.kernel_name().c_str(), a.opt_ms, b.opt_ms);
+  }
+  EXPECT_GE(seen.size(), 5u);
 }
 
 std::vector<Variant> variants() {
