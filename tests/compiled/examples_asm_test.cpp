@@ -68,3 +68,19 @@ TEST(ExamplesCompiled, SiluMulRoundsToBf16Once) {
 }
 
 }  // namespace
+
+namespace {
+
+// The reduced sm_90a O3 pipeline (backend/nvptx/sm90a.cpp) gives the examples' kernels the PTX of
+// LLVM's full O3 pipeline too (it was cut down on them as well as on the stage-2 table).
+TEST(ExamplesAsm, ReducedPipelineKeepsThePtx) {
+  for (const KernelDef* def : {&examples::vector_add, &examples::silu_mul, &examples::row_softmax}) {
+    ir::Function fn = def->trace(Target::Sm90a);
+    backend::CompileOptions full;
+    full.default_pipeline = true;
+    EXPECT_EQ(backend::compile(fn, Target::Sm90a).assembly, backend::compile(fn, Target::Sm90a, full).assembly)
+        << def->name() << ": the reduced pipeline's PTX differs from O3's";
+  }
+}
+
+}  // namespace
