@@ -101,7 +101,8 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
         d_experts(dev, size_t(max_blocks) * 4), d_valid(dev, 8), d_out(dev, out_bytes);
     ASSERT_C_OK(tilejit_device_memset(dev, d_sorted.ptr, 0xA5, size_t(max_rows) * 4));
     ASSERT_C_OK(tilejit_device_memset(dev, d_valid.ptr, 0xA5, 8));
-    // The output starts poisoned. bf16: the sorting launch zeroes it; f32: launch_zeroed does.
+    // The output starts poisoned. bf16: the sorting launch zeroes it (the kernel launched early
+    // after it); f32: launch_zeroed does.
     ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, 0xFF, out_bytes));
 
     void* stream = nullptr;
@@ -129,7 +130,7 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
     args.tokens = tokens;
     args.sorted_blocks = int32_t(max_blocks);
     if (f32) ASSERT_C_OK(tilejit_moe_stage2_launch_zeroed(op, &args, stream));
-    else ASSERT_C_OK(tilejit_moe_stage2_launch(op, &args, stream));
+    else ASSERT_C_OK(tilejit_moe_stage2_launch_early(op, &args, stream));
     ASSERT_C_OK(tilejit_stream_synchronize(stream));
     ASSERT_C_OK(tilejit_stream_destroy(stream));
 

@@ -17,6 +17,10 @@
 #include "kernels/moe/stage2/api.h"
 #include "kernels/moe/stage2/chooser.h"
 #include "kernels/moe/stage2/kernel.h"
+#include "kernels/moe/sorting/api.h"
+#include "kernels/moe/host/sorting.h"
+#include "kernels/mxfp4/preshuffle.h"
+#include "backend/launch/buffer.h"
 #include "kernels/mxfp4/mxfp4.h"
 
 using namespace tilejit;
@@ -138,6 +142,59 @@ TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
     auto g = run_moe_stage2(*gpu(), cfg, p.inputs(), p.tokens, start_bytes, /*zeroed=*/true);
     auto e = run_moe_stage2(*emu, cfg, p.inputs(), p.tokens);
     EXPECT_EQ(bit_differences(g, e), 0u) << "outputs differ from the emulator's launch from zeros";
+  }
+}
+
+// The decode step's path: the device MoE sorting zeroes the (poisoned) output, and the kernel is
+// launched early after it (launch_early: it starts while the sorting runs and waits for it before
+// reading the sorted routing), on one stream and as a captured graph replayed twice. The result is
+// bit for bit the emulator's launch on the host-sorted routing from zeros.
+TEST(Stage2Gpu, EarlyLaunchAfterTheDeviceSortingBitExactAgainstEmulator) {
+  REQUIRE_GPU();
+  unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  auto emu = emulator::make_emulator_device({.target = gpu()->target()});
+  Problem p = make_problem(rng, 12, 320, 1024, 8, 2, true);
+  for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns"}) {
+    MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
+    if (cfg.wgmma_rs && gpu()->target() != Target::Sm90a) continue;
+    SCOPED_TRACE(cfg.kernel_name());
+    const auto e = run_moe_stage2(*emu, cfg, p.inputs(), p.tokens);
+    Device& dev = *gpu();
+    const int rows = int(moe::moe_sorting_max_rows(p.tokens, p.topk, p.E, cfg.tile_m));
+    const int blocks = int(moe::moe_sorting_max_blocks(p.tokens, p.topk, p.E, cfg.tile_m));
+    Buffer<int32_t> ids_in(dev, std::span<const int32_t>(p.routing.topk_ids));
+    Buffer<float> wts_in(dev, std::span<const float>(p.routing.topk_weights));
+    Buffer<int32_t> ids(dev, size_t(rows)), experts(dev, size_t(blocks)), valid(dev, 2);
+    Buffer<float> wts(dev, size_t(rows)), out(dev, size_t(p.tokens) * p.N), bias(dev, std::span<const float>(p.bias));
+    Buffer<uint16_t> a(dev, std::span<const uint16_t>(p.a));
+    std::vector<uint8_t> w = mxfp4::preshuffle_weights(p.w.packed, p.E, p.N, p.K);
+    std::vector<uint8_t> sc = mxfp4::preshuffle_scales(p.w.scales, p.E, p.N, p.K);
+    Buffer<uint8_t> dw(dev, std::span<const uint8_t>(w)), ds(dev, std::span<const uint8_t>(sc));
+    MoeStage2A16W4 op(cfg);
+    op.compile(dev);
+    const MoeStage2Args args{out.ptr(), a.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
+                             bias.ptr(), p.tokens, blocks};
+    auto stream = dev.create_stream();
+    auto step = [&] {
+      moe_sorting_gpu(dev, ids_in.ptr(), wts_in.ptr(), p.tokens, p.topk, p.E, cfg.tile_m, ids.ptr(), wts.ptr(),
+                      experts.ptr(), valid.ptr(), stream.get(), {out.ptr(), int64_t(out.bytes())});
+      op.launch_early(args, stream.get());
+    };
+    auto graph = dev.capture(*stream, step);
+    for (int round = 0; round < 3; ++round) {
+      out.fill_bytes(0xFF);  // NaN poison: the sorting's zeroing must replace it
+      ids.fill_bytes(0xA5);
+      if (round == 0) step();
+      else graph->launch(stream.get());
+      stream->synchronize();
+      const std::vector<float> got = out.download();
+      ASSERT_EQ(got.size(), e.out.size());
+      size_t diff = 0;
+      for (size_t i = 0; i < got.size(); ++i) diff += std::memcmp(&got[i], &e.out[i], 4) != 0;
+      EXPECT_EQ(diff, 0u) << "round " << round << ": " << diff << " of " << got.size() << " outputs differ from the emulator";
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 // no atomics and every output element has exactly one writer, so the result is exact and deterministic.
 #include "kernels/moe/sorting/kernel.h"
 
+#include "dsl/tile/intrinsics.h"
 #include "dsl/tilejit.h"
 
 namespace tilejit::kernels {
@@ -31,6 +32,9 @@ void sorting_body(Ptr<int32_t> topk_ids, Ptr<float> topk_weights, Ptr<int32_t> s
                   Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Int tokens, Int topk, Int experts,
                   Int block_size, Ptr<int32_t> zero_out, Int zero_vectors) {
   constexpr int B = kMoeSortingThreads;
+  // A stage-2 kernel launched early after this one (MoeStage2A16W4::launch_early) may start its
+  // blocks now; they wait for this kernel to finish before reading anything.
+  tile::launch_dependents();
   // 0. The zero fill, consecutive threads on consecutive 16-byte vectors.
   for_range(thread_id(), zero_vectors, B, [&](Value v) { store(zero_out, v * 4, splat(Int(0), 4)); });
 

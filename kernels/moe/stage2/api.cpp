@@ -30,6 +30,11 @@ void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
   launch_kernel(args, stream, {});
 }
 
+void MoeStage2A16W4::launch_early(const MoeStage2Args& args, Stream* stream) const {
+  check(args);
+  launch_kernel(args, stream, {.early_start = true});
+}
+
 void MoeStage2A16W4::launch_zeroed(const MoeStage2Args& args, Stream* stream) const {
   if (!config_.accumulate)
     throw std::logic_error("MoeStage2A16W4::launch_zeroed: the config does not accumulate (launch() writes every output)");

@@ -488,6 +488,14 @@ int tilejit_moe_stage2_launch(const tilejit_moe_stage2* op, const tilejit_moe_st
   });
 }
 
+int tilejit_moe_stage2_launch_early(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
+  return guarded("tilejit_moe_stage2_launch_early", [&] {
+    tilejit_moe_stage2* h = check_op(op);
+    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
+    h->op.launch_early(a, check_stream(stream, h->device));
+  });
+}
+
 int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
   return guarded("tilejit_moe_stage2_launch_zeroed", [&] {
     tilejit_moe_stage2* h = check_op(op);

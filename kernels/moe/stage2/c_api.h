@@ -168,10 +168,15 @@ TILEJIT_C_API int tilejit_moe_stage2_kernel_name(const tilejit_moe_stage2* op, c
  *  zeroes `out` first. */
 TILEJIT_C_API int tilejit_moe_stage2_launch(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
                                             void* stream);
-/** Zeroes `out` and then launches the accumulating kernel, both on `stream` (accumulate only). On a
- *  CUDA device the kernel starts while the zeroing runs (programmatic dependent launch) and waits
- *  for it only before writing `out`: cheaper than a memset before tilejit_moe_stage2_launch.
- *  `out` must be 16-byte aligned. Checks as tilejit_moe_stage2_launch. */
+/** tilejit_moe_stage2_launch that may start while the kernel before it on `stream` still runs (CUDA
+ *  programmatic dependent launch): its blocks wait for that kernel before reading or writing
+ *  anything, so it is safe after any kernel and saves the gap between the launches (e.g. after
+ *  tilejit_moe_sorting_zeroing, which lets it start at once). Elsewhere the same as launch. */
+TILEJIT_C_API int tilejit_moe_stage2_launch_early(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
+                                                  void* stream);
+/** Zeroes `out` with a kernel and then launches the accumulating kernel early after it
+ *  (tilejit_moe_stage2_launch_early), both on `stream` (accumulate only): cheaper than a memset
+ *  before tilejit_moe_stage2_launch. `out` must be 16-byte aligned. Checks as launch. */
 TILEJIT_C_API int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
                                                    void* stream);
 /** Destroys the handle (NULL is accepted and ignored). */

@@ -6,7 +6,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tilejit.h"
 #include "kernels/moe/stage2/config.h"
@@ -78,10 +77,6 @@ void emit_pair(const MoeStage2Config& cfg, const EpilogueArgs<OutT>& a, const ds
   });
 }
 
-/// Before the block's first write of `out`: a kernel started early after the zeroing of `out`
-/// (MoeStage2A16W4::launch_zeroed) waits for it here; otherwise this returns at once.
-inline void wait_for_output_zeroing() { tile::wait_prior_grids(); }
-
 /// Writes this wave's accumulators: acc[mt * n_tiles + j] is the MMA tile at rows row0 + 16 mt,
 /// columns col0 + j * mma_n of the block tile. Through `c_tile` (from epilogue_tile; a barrier,
 /// then column pairs over all threads) or, without one, each lane's own column pairs.
@@ -90,7 +85,6 @@ void stage2_finish(const MoeStage2Config& cfg, const std::optional<dsl::SharedPt
                    const std::vector<std::unique_ptr<dsl::Var<>>>& acc, int m_tiles, int n_tiles,
                    const dsl::Value& row0, const dsl::Value& col0, const EpilogueArgs<OutT>& args) {
   using namespace dsl;
-  wait_for_output_zeroing();
   const tile::MmaLayout& layout = tile::target_mma_layout();
   const int mma_n = wave_size() == 64 ? 16 : 8;
   Value lane = lane_id();

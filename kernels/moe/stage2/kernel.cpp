@@ -298,6 +298,11 @@ KernelDef define(const MoeStage2Config& cfg) {
             Int tokens) {
         const stage2_detail::Stage2Params<OutT> params{out, a, w, w_scale, sorted_ids, sorted_weights,
                                                        sorted_experts, num_valid, bias, tokens};
+        // Started early (MoeStage2A16W4::launch_early), the blocks wait here for the kernel before
+        // (the sorting or the zeroing), whose outputs they read or add into; otherwise a no-op.
+        // Waiting before the epilogue instead measured the same (H100, 1-32 tokens): the early
+        // start gains the launch, not overlap with the zeroing.
+        tile::wait_prior_grids();
         if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
           stage2_detail::stage2_wgmma_rs_body<OutT>(cfg, params);
         else if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop

@@ -308,7 +308,6 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     // i / 2 % 2 of the group's part), activation row 64 c + 8 (i / 4) + 2 t + i % 2. Elements i and
     // i + 2 are the adjacent columns of one row. Rows of skipped chunks are padding: not written.
     const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
-    wait_for_output_zeroing();
     for (int j = 0; j < tiles; ++j)
       for (int c = 0; c < chunks; ++c) {
         Value v = *acc[size_t(j * chunks + c)];

@@ -7,8 +7,8 @@ namespace tilejit::kernels {
 
 /// Zeroes `vectors` 16-byte vectors from `out` (parameters: out as i32 words, vectors), one per
 /// thread of blocks of kZeroingThreads. Every block first lets the kernel launched after it start
-/// (tile::launch_dependents), so that an early-started stage-2 kernel streams its weights while the
-/// zeroing runs and waits for it only before writing.
+/// (tile::launch_dependents), so that an early-started stage-2 kernel gets on the SMs while the
+/// zeroing runs (MoeStage2A16W4::launch_early).
 KernelDef moe_stage2_zeroing_kernel();
 
 inline constexpr int kZeroingThreads = 256;
