@@ -121,7 +121,7 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
 }
 
 // launch_zeroed(): the zeroing kernel, then the stage-2 kernel started early (CUDA programmatic
-// dependent launch), which waits for the zeroing only before its atomics. Whatever the output
+// dependent launch), which waits for the zeroing before it touches memory. Whatever the output
 // held, the result is bit for bit the emulator's plain launch from zeros (f32, topk 2, one K
 // slice: the same two additions from zero in either order), for the register loop, the shared
 // loop and the wgmma_rs tiles of the tables.
