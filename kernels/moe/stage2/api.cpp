@@ -68,10 +68,10 @@ void MoeStage2A16W4::check(const MoeStage2Args& args) const {
 }
 
 void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options) const {
-  kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out}, RawPtr{args.a},
-                     RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids}, RawPtr{args.sorted_weights},
-                     RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
-                     RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);
+  kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out},
+                       RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids},
+                       RawPtr{args.sorted_weights}, RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
+                       RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);
 }
 
 MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const moe::Stage2Inputs& in, int tokens,
