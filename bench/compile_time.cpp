@@ -232,6 +232,15 @@ LaunchSetup launch_setup(const Item& item, Device& dev) {
     // num_valid_ids = 0: every block exits after one load (this measures the launch path, not the kernel).
     DevicePtr z = buf(1 << 16, 0);
     Dim3 grid = MoeStage2A16W4(*item.config).grid(1);
+    if (item.config->token_owner) {
+      // One token whose expert ids are all -1: every block routes nothing and stores zeros.
+      DevicePtr none = buf(1 << 12, 0xFF);
+      s.launch = [=](const Kernel& k) {
+        k.launch(grid, {uint32_t(kStage2Threads)}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{none}, RawPtr{z},
+                 RawPtr{z}, 0);
+      };
+      return s;
+    }
     s.launch = [=](const Kernel& k) {
       k.launch(grid, {uint32_t(kStage2Threads)}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z},
                RawPtr{z}, RawPtr{z}, RawPtr{z}, 1);

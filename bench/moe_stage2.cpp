@@ -212,20 +212,28 @@ int main(int argc, char** argv) {
       Buffer<float> wts(dev, std::span<const float>(sorted.sorted_weights));
       Buffer<int32_t> ex(dev, std::span<const int32_t>(sorted.sorted_expert_ids));
       Buffer<int32_t> nv(dev, std::span<const int32_t>(sorted.num_valid_ids));
+      Buffer<int32_t> topk_ids(dev, std::span<const int32_t>(r.topk_ids));
+      Buffer<float> topk_weights(dev, std::span<const float>(r.topk_weights));
       Buffer<uint16_t> out(dev, size_t(tokens) * s.N);
       MoeStage2A16W4 op(cfg);
       op.compile(dev);
-      MoeStage2Args args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
-                         tokens, int(sorted.num_blocks())};
+      const MoeStage2Args host_sorted{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
+                                      tokens, int(sorted.num_blocks()), topk_ids.ptr(), topk_weights.ptr()};
+      MoeStage2Args args = host_sorted;
       std::optional<DeviceSorting> sorting;
+      // A token owner needs neither the sorting nor a zeroing: its decode step is the kernel alone.
+      const bool sorts = with_sorting && !cfg.token_owner;
       const MoeSortingZeroFill zero =
-          zero_in_sorting ? MoeSortingZeroFill{out.ptr(), int64_t(out.bytes())} : MoeSortingZeroFill{};
-      if (with_sorting) {
+          zero_in_sorting && sorts ? MoeSortingZeroFill{out.ptr(), int64_t(out.bytes())} : MoeSortingZeroFill{};
+      if (sorts) {
         sorting.emplace(dev, r, tokens, s.topk, s.E, cfg.tile_m);
         sorting->run(dev, nullptr, zero);  // compiles and loads the sorting kernel before the capture
         dev.synchronize();
-        args = MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), sorting->ids.ptr(), sorting->weights.ptr(),
-                             sorting->expert_ids.ptr(), sorting->valid.ptr(), 0, tokens, int(sorting->blocks)};
+        args.sorted_token_ids = sorting->ids.ptr();
+        args.sorted_weights = sorting->weights.ptr();
+        args.sorted_expert_ids = sorting->expert_ids.ptr();
+        args.num_valid_ids = sorting->valid.ptr();
+        args.sorted_blocks = int(sorting->blocks);
       }
       // One graph of the zeroing (the accumulating kernel needs it: part of the time) and the kernel
       // (with --with-sorting the sorting first), replayed after an L2 flush on the same stream.
@@ -234,7 +242,7 @@ int main(int argc, char** argv) {
         if (sorting) sorting->run(dev, stream.get(), zero);
         if (zero.bytes) {
           op.launch_early(args, stream.get());  // the sorting lets it start at once
-        } else if (memset_zeroing) {
+        } else if (memset_zeroing && !cfg.token_owner) {
           dev.memset_async(out.ptr(), 0, out.bytes(), stream.get());
           op.launch(args, stream.get());
         } else {
@@ -242,15 +250,14 @@ int main(int argc, char** argv) {
         }
       });
       double t = bench::median_graph_us(dev, *stream, *graph, flush, reps);
-      if (with_sorting || !memset_zeroing) {
+      if (with_sorting || !memset_zeroing || cfg.token_owner) {
         // The last replay's output against a plain launch on the host-sorted routing after a
         // memset (the same sums in another atomic order): a broken device sorting or an early
         // start that did not wait for the zeroing must not pass as a fast one.
         stream->synchronize();
         const std::vector<uint16_t> got = out.download();
         out.fill_bytes(0);
-        op.launch(MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), ex.ptr(), nv.ptr(), 0,
-                                tokens, int(sorted.num_blocks())});
+        op.launch(host_sorted);
         dev.synchronize();
         const std::vector<uint16_t> want = out.download();
         double num = 0, den = 0;
@@ -282,8 +289,11 @@ int main(int argc, char** argv) {
                          {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},
                          {"protocol_memset_empty_kernel_us", memset_empty_us},
                          {"protocol_zeroing_early_empty_kernel_us", zeroing_empty_us},
-                         {"zeroing", zero.bytes ? "in the sorting, stage 2 started early" : memset_zeroing ? "memset" : "kernel, stage 2 started early"},
-                         {"with_sorting", with_sorting},
+                         {"zeroing", cfg.token_owner ? "none (token owner)"
+                                     : zero.bytes       ? "in the sorting, stage 2 started early"
+                                     : memset_zeroing   ? "memset"
+                                                        : "kernel, stage 2 started early"},
+                         {"with_sorting", sorts},
                          {"zero_in_sorting", zero_in_sorting},
                          {"device", dev.name()}});
     }

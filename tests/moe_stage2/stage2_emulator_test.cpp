@@ -35,6 +35,7 @@ struct Case {
   bool wgmma = false;              // sm_90a shared main loop with wgmma (gfx950: the shared main loop)
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
   bool stagger_warpgroups = true;   // sm_90a wgmma_rs: the two warpgroups half a step apart
+  bool token_owner = false;         // a block owns tile_n columns of one token (no sorting, no atomics)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -63,6 +64,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.wgmma = c.wgmma;
   cfg.wgmma_rs = c.wgmma_rs;
   cfg.stagger_warpgroups = c.stagger_warpgroups;
+  cfg.token_owner = c.token_owner;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -172,6 +174,13 @@ const Case kCases[] = {
     {"wgmma_rs_m96_n128_kbatch2", 150, 256, 512, 3, 2, 96, 128, 2, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true},
     {"wgmma_rs_in_step_m96_n128_partial", 110, 320, 768, 4, 2, 96, 128, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false},
     {"shared_mainloop_m96_warps2", 130, 128, 512, 3, 2, 96, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 2, true, false},
+    // Token owners (adding to the random start values): K split into parts where topk leaves
+    // waves over (sm_90a topk 4: two parts; topk 2, 6 chunks: three), a second round of pieces
+    // (gfx950 topk 6: 4 + 2 of its 4 waves), idle waves (sm_90a topk 6), partial column blocks.
+    {"owner_one_token_topk4_bias", 1, 96, 512, 8, 4, 16, 32, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, false, true, false, false, true, true},
+    {"owner_tokens3_partial_f32", 3, 96, 768, 4, 2, 16, 64, 1, OutDtype::F32, true, true, true, 0, 0, 3, true, 1, false, false, true, false, false, true, true},
+    {"owner_topk1_n16_noweight", 2, 64, 256, 4, 1, 16, 16, 1, OutDtype::F32, false, false, true, 0, 0, 1, true, 1, false, false, true, false, false, true, true},
+    {"owner_topk6_n128_partial", 2, 160, 256, 8, 6, 16, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, false, true, false, false, true, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -273,6 +282,21 @@ TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
       EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative L2 error against the reference without the start values";
     }
   }
+  // A token owner zeroes nothing: its kernel alone stores the sums over what the output held.
+  for (Target target : {Target::Sm90a, Target::Gfx950}) {
+    SCOPED_TRACE(std::string(target == Target::Sm90a ? "sm_90a" : "gfx950") + " token_owner");
+    auto device = emulator::make_emulator_device({.target = target});
+    MoeStage2Config cfg{N, K, E, topk, 16, 32, 1, OutDtype::F32, true, true, true};
+    cfg.token_owner = true;
+    MoeStage2Run run = run_moe_stage2(*device, cfg, in, tokens, start_bytes, /*zeroed=*/true);
+    ASSERT_EQ(run.out.size(), ref.exact.size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < run.out.size(); ++i) {
+      num += (run.out[i] - ref.exact[i]) * (run.out[i] - ref.exact[i]);
+      den += ref.exact[i] * ref.exact[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative L2 error against the reference without the start values";
+  }
   auto device = emulator::make_emulator_device({.target = Target::Sm90a});
   MoeStage2Config plain{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, false};
   EXPECT_THROW(run_moe_stage2(*device, plain, in, tokens, {}, /*zeroed=*/true), std::logic_error);
@@ -288,7 +312,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
   moe::Stage2Inputs in = p.inputs();
   struct Loop {
     int tile_m, tile_n, k_batch, warps_m;
-    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true;
+    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true, token_owner = false;
   };
   for (Target target : {Target::Sm90a, Target::Gfx950})
     for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
@@ -296,7 +320,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
                    Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, false},
                    Loop{128, 128, 2, 1, true, true, true, true, false}, Loop{96, 128, 1, 2, true, false, false},
-                   Loop{96, 128, 1, 1, true, true, true, true}}) {
+                   Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true}}) {
       if (l.wgmma && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
@@ -305,6 +329,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
       cfg.register_epilogue = l.register_epilogue;
       cfg.wgmma_rs = l.wgmma_rs;
       cfg.stagger_warpgroups = l.stagger_warpgroups;
+      cfg.token_owner = l.token_owner;
       SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
       emulator::Options plain{target, 2}, checked{target, 2};
       checked.race_check = true;
@@ -360,6 +385,29 @@ TEST(Stage2Config, RejectsBadShapes) {
   bad([](auto& c) { c.topk = 9; }, "topk");
   bad([](auto& c) { c.accumulate = false; c.k_batch = 2; }, "accumulate");
   bad([](auto& c) { c.min_blocks_per_sm = 9; }, "min_blocks_per_sm");
+  bad([](auto& c) { c.token_owner = true; c.tile_n = 256; }, "token_owner needs tile_n 16, 32, 64 or 128");
+  bad([](auto& c) { c.token_owner = true; c.tile_n = 32; c.k_batch = 2; }, "token_owner needs tile_m 16, k_batch 1");
+  bad([](auto& c) { c.token_owner = true; c.tile_n = 32; c.accumulate = false; }, "token_owner needs");
+  bad([](auto& c) { c.token_owner = true; c.tile_n = 32; c.tile_m = 32; }, "token_owner needs");
+  bad([](auto& c) { c.token_owner = true; c.tile_n = 32; c.inter_dim = 32768; c.topk = 4; }, "shared memory");
+  EXPECT_NO_THROW(([&] {
+    MoeStage2Config c = ok;
+    c.token_owner = true;
+    c.tile_n = 16;
+    c.validate();
+  })());
+}
+
+// K parts of a token owner's slots: the most that fit the waves where K's chunks divide evenly.
+TEST(Stage2Config, OwnerKPartsFillTheWaves) {
+  MoeStage2Config gpt_oss{3072, 3072, 128, 4}, deepseek{7168, 1024, 384, 8}, odd{128, 768, 8, 3};
+  EXPECT_EQ(gpt_oss.owner_k_parts(8), 2);   // 24 chunks
+  EXPECT_EQ(gpt_oss.owner_k_parts(4), 1);
+  EXPECT_EQ(deepseek.owner_k_parts(8), 1);
+  EXPECT_EQ(deepseek.owner_k_parts(4), 1);  // topk above the waves: two rounds
+  EXPECT_EQ(odd.owner_k_parts(8), 2);       // 6 chunks: 3 x 2 <= 8
+  MoeStage2Config one{128, 1280, 8, 1};     // 10 chunks: 5 parts
+  EXPECT_EQ(one.owner_k_parts(8), 5);
 }
 
 }  // namespace

@@ -34,6 +34,12 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
     c.wgmma = loop > 1;
     c.wgmma_rs = loop == 3;
     c.stagger_warpgroups = !c.wgmma_rs || std::uniform_int_distribution<int>(0, 1)(*rng);
+    if (std::uniform_int_distribution<int>(0, 5)(*rng) == 0) {  // a token owner
+      c = base;
+      c.token_owner = true;
+      c.tile_n = 16 << std::uniform_int_distribution<int>(0, 3)(*rng);
+      c.unroll = us[std::uniform_int_distribution<int>(0, 5)(*rng)];
+    }
     try {
       c.validate();
     } catch (const std::invalid_argument&) {
@@ -62,6 +68,12 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   const MoeStage2Config r = base.with_tiles_text("tm16 tn256");
   EXPECT_EQ(r.unroll, 2);
   EXPECT_FALSE(r.shared_mainloop);
+  EXPECT_FALSE(r.token_owner);
+  const MoeStage2Config o = base.with_tiles_text("ow u6 tn32 tm16");
+  EXPECT_TRUE(o.token_owner);
+  EXPECT_EQ(o.tile_n, 32);
+  EXPECT_EQ(o.unroll, 6);
+  EXPECT_EQ(o.tiles_text(), "tm16 tn32 kb1 u6 ow");
 }
 
 TEST(Stage2TilesText, BadTextNamesTheWord) {
@@ -73,7 +85,8 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"tm64 tn256 ns", "'ns' needs 'wr'"},    {"tm96 tn128", "tile_m 96 needs shared_mainloop"},
       {"tm80 tn128 sh", "tile_m must be"},     {"tm64 tn256 kb5 sh", "k_batch 5"},
       {"", "needs tmN and tnN"},               {"tm64 tn256 wr2", "unknown word 'wr2'"},
-      {"tm64 tn99999999 sh", "needs a number"},
+      {"tm64 tn99999999 sh", "needs a number"}, {"tm16 tn256 ow", "token_owner needs tile_n"},
+      {"tm16 tn32 kb2 ow", "token_owner needs tile_m 16, k_batch 1"}, {"tm16 tn32 ow2", "unknown word 'ow2'"},
   };
   for (const auto& [text, says] : cases)
     testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },

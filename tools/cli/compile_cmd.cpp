@@ -77,7 +77,7 @@ void add_compile(CLI::App& app) {
                                              "write one stage of its compilation");
   cmd->add_option("kernel", args->kernel, "kernel name (see `tilejit kernels`), or moe_stage2 with --tiles and a shape")->required();
   args->shape.add_to(cmd);
-  cmd->add_option("--tiles", args->tiles, "moe_stage2: the tiles, e.g. \"tm96 tn128 wr ns\" (tmN tnN [kbN] [uN] [wmN] [sh|wg|wr] [ns])");
+  cmd->add_option("--tiles", args->tiles, "moe_stage2: the tiles, e.g. \"tm96 tn128 wr ns\" (tmN tnN [kbN] [uN] [wmN] [sh|wg|wr] [ns] [ow])");
   cmd->add_option("--target", args->target, "gfx950 or sm_90a")->capture_default_str();
   cmd->add_option("--emit", args->emit, "ir, llvm, asm, hsaco (gfx950) or ptx (sm_90a)")
       ->check(CLI::IsMember({"ir", "llvm", "asm", "hsaco", "ptx"}))

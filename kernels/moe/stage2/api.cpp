@@ -16,13 +16,12 @@ MoeStage2A16W4::MoeStage2A16W4(const MoeStage2Config& config) : config_(config),
 
 const Kernel& MoeStage2A16W4::compile(Device& device) {
   kernel_ = tilejit::compile(def_, device);
-  if (config_.accumulate) zeroing_ = tilejit::compile(moe_stage2_zeroing_kernel(), device);
+  if (config_.accumulate && !config_.token_owner) zeroing_ = tilejit::compile(moe_stage2_zeroing_kernel(), device);
   return *kernel_;
 }
 
-Dim3 MoeStage2A16W4::grid(int sorted_blocks) const {
-  return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(sorted_blocks),
-          uint32_t(config_.k_batch)};
+Dim3 MoeStage2A16W4::grid(int rows) const {
+  return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(rows), uint32_t(config_.k_batch)};
 }
 
 void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
@@ -39,6 +38,7 @@ void MoeStage2A16W4::launch_zeroed(const MoeStage2Args& args, Stream* stream) co
   if (!config_.accumulate)
     throw std::logic_error("MoeStage2A16W4::launch_zeroed: the config does not accumulate (launch() writes every output)");
   check(args);
+  if (config_.token_owner) return launch_kernel(args, stream, {.early_start = true}, true);
   // model_dim % 16 == 0 (validate): whole 16-byte vectors
   const int64_t out_bytes = int64_t(args.tokens) * config_.model_dim * (config_.out_dtype == OutDtype::F32 ? 4 : 2);
   launch_moe_stage2_zeroing(*zeroing_, args.out, out_bytes, stream);
@@ -55,18 +55,32 @@ void MoeStage2A16W4::check(const MoeStage2Args& args) const {
   need(args.a, 16, "a");
   need(args.w, 16, "w");
   need(args.w_scale, 1, "w_scale");
+  if (config_.has_bias) need(args.bias, 4, "bias");
+  if (args.tokens < 1 || args.tokens >= (1 << 24))
+    throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
+  if (config_.token_owner) {
+    need(args.topk_ids, 4, "topk_ids");
+    need(args.topk_weights, 4, "topk_weights");
+    if (args.tokens > 65535)  // grid y
+      throw std::invalid_argument(fmt::format("MoeStage2A16W4: a token_owner config takes at most 65535 tokens, got {}",
+                                              args.tokens));
+    return;
+  }
   need(args.sorted_token_ids, 4, "sorted_token_ids");
   need(args.sorted_weights, 4, "sorted_weights");
   need(args.sorted_expert_ids, 4, "sorted_expert_ids");
   need(args.num_valid_ids, 4, "num_valid_ids");
-  if (config_.has_bias) need(args.bias, 4, "bias");
-  if (args.tokens < 1 || args.tokens >= (1 << 24))
-    throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
   if (args.sorted_blocks < 1)
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: sorted_blocks must be positive, got {}", args.sorted_blocks));
 }
 
-void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options) const {
+void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options,
+                                    bool overwrite) const {
+  const DevicePtr bias = config_.has_bias ? args.bias : args.a;  // unused without has_bias
+  if (config_.token_owner)
+    return kernel_->launch_with(stream, options, grid(args.tokens), {uint32_t(kStage2Threads)}, RawPtr{args.out},
+                                RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.topk_ids},
+                                RawPtr{args.topk_weights}, RawPtr{bias}, int32_t(overwrite ? 0 : 1));
   kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out},
                        RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids},
                        RawPtr{args.sorted_weights}, RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
@@ -109,8 +123,11 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
                                             out_elems * elem_bytes));
   else out.upload(initial_out);
 
+  Buffer<int32_t> topk_ids(device, in.topk_ids);
+  Buffer<float> topk_weights(device, in.topk_weights);
   MoeStage2Args args{out.ptr(), a.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
-                     bias ? bias->ptr() : 0, tokens, int(std::max<int64_t>(sorted.num_blocks(), 1))};
+                     bias ? bias->ptr() : 0, tokens, int(std::max<int64_t>(sorted.num_blocks(), 1)),
+                     topk_ids.ptr(), topk_weights.ptr()};
   auto start = device.create_event(), stop = device.create_event();
   start->record(nullptr);
   if (zeroed) op.launch_zeroed(args, nullptr);

@@ -16,13 +16,17 @@ struct MoeStage2Args {
   DevicePtr a = 0;                 ///< bf16 [tokens*topk, K], 16-byte aligned
   DevicePtr w = 0;                 ///< preshuffled MXFP4 weights [E, N, K/2], 16-byte aligned
   DevicePtr w_scale = 0;           ///< preshuffled E8M0 scales [E*N, K/32]
-  DevicePtr sorted_token_ids = 0;  ///< i32, sorted_blocks * tile_m entries
+  DevicePtr sorted_token_ids = 0;  ///< i32, sorted_blocks * tile_m entries (token_owner: unused, may be 0)
   DevicePtr sorted_weights = 0;    ///< f32, aligned with sorted_token_ids
   DevicePtr sorted_expert_ids = 0; ///< i32, sorted_blocks entries
   DevicePtr num_valid_ids = 0;     ///< i32[2]
   DevicePtr bias = 0;              ///< f32 [E, N]; required iff config.has_bias
   int tokens = 0;
   int sorted_blocks = 0;           ///< blocks in the sorted buffers (grid y); blocks past num_valid_ids exit at once
+  /// token_owner configs read the routing as the router wrote it instead of the four sorted
+  /// buffers (and sorted_blocks), which they ignore:
+  DevicePtr topk_ids = 0;          ///< i32 [tokens, topk]; ids outside [0, E) route nothing
+  DevicePtr topk_weights = 0;      ///< f32 [tokens, topk]
 };
 
 /// One stage-2 variant. compile() is cached (in memory, and on disk for GPUs).
@@ -46,13 +50,17 @@ class MoeStage2A16W4 {
   void launch_early(const MoeStage2Args& args, Stream* stream = nullptr) const;
   /// Zeroes `out` ([tokens, N]) with a kernel and then launches the accumulating kernel early
   /// after it (launch_early), both on `stream`: 0.4-0.5 us less than a memset before launch() on
-  /// the H100. Accumulating configs only (std::logic_error otherwise); the checks of launch().
+  /// the H100. A token_owner config needs no zeroing: its kernel alone, launched early, writes the
+  /// sums over what `out` held. Accumulating configs only (std::logic_error otherwise); the checks
+  /// of launch().
   void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
-  Dim3 grid(int sorted_blocks) const;
+  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens).
+  Dim3 grid(int rows) const;
 
  private:
   void check(const MoeStage2Args& args) const;
-  void launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options) const;
+  /// `overwrite`: a token_owner kernel stores its sums instead of adding them to out.
+  void launch_kernel(const MoeStage2Args& args, Stream* stream, LaunchOptions options, bool overwrite = false) const;
 
   MoeStage2Config config_;
   KernelDef def_;

@@ -18,11 +18,20 @@ void MoeStage2Config::validate() const {
   if (tile_m != 16 && tile_m != 32 && tile_m != 64 && tile_m != 96 && tile_m != 128)
     fail(fmt::format("tile_m must be 16, 32, 64, 96 or 128, got {}", tile_m));
   if (tile_m > 64 && !shared_mainloop) fail(fmt::format("tile_m {} needs shared_mainloop", tile_m));
-  if (tile_n != 64 && tile_n != 128 && tile_n != 256 && tile_n != 512)
+  if (token_owner) {
+    if (tile_n != 16 && tile_n != 32 && tile_n != 64 && tile_n != 128)
+      fail(fmt::format("token_owner needs tile_n 16, 32, 64 or 128, got {}", tile_n));
+    if (tile_m != 16 || k_batch != 1 || warps_m != 1 || shared_mainloop || !accumulate)
+      fail("token_owner needs tile_m 16, k_batch 1, warps_m 1, the register main loop and accumulate");
+  } else if (tile_n != 64 && tile_n != 128 && tile_n != 256 && tile_n != 512) {
     fail(fmt::format("tile_n must be 64, 128, 256 or 512, got {}", tile_n));
+  }
   if (!shared_mainloop && tile_m * tile_n > 32 * 256)
     fail(fmt::format("tile_m {} x tile_n {} is too large a tile for the register main loop (at most 8192 elements)",
                      tile_m, tile_n));
+  if (token_owner && shared_bytes() > kStage2MaxSharedBytes)
+    fail(fmt::format("token_owner with topk {} x inter_dim {} needs {} bytes of shared memory, more than gfx950's {} KiB",
+                     topk, inter_dim, shared_bytes(), kStage2MaxSharedBytes / 1024));
   if (shared_bytes() > kStage2MaxSharedBytes)
     fail(fmt::format("tile_m {} x tile_n {} needs {} bytes of shared memory, more than gfx950's {} KiB", tile_m,
                      tile_n, shared_bytes(), kStage2MaxSharedBytes / 1024));
@@ -45,24 +54,25 @@ void MoeStage2Config::validate() const {
 }
 
 bool MoeStage2Config::uses_shared_activations() const {
-  return shared_activations && !shared_mainloop && activation_bytes() <= kStage2MaxActivationBytes;
+  return shared_activations && !shared_mainloop && !token_owner && activation_bytes() <= kStage2MaxActivationBytes;
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
-                     tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
+  // token_owner: the unroll as given (the kernel resolves it per K part, which depends on the target).
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+                     tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
                      wgmma_rs && stagger_warpgroups ? "g" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
-                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "");
+                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "");
 }
 
 std::string MoeStage2Config::tiles_text() const {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}{}", tile_m, tile_n, k_batch, unroll_for(slice_k() / kStage2ChunkK),
+  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}", tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
-                     wgmma_rs && !stagger_warpgroups ? " ns" : "");
+                     wgmma_rs && !stagger_warpgroups ? " ns" : "", token_owner ? " ow" : "");
 }
 
 MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
@@ -74,7 +84,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
   c.k_batch = 1;
   c.unroll = 2;
   c.warps_m = 1;
-  c.shared_mainloop = c.wgmma = c.wgmma_rs = false;
+  c.shared_mainloop = c.wgmma = c.wgmma_rs = c.token_owner = false;
   c.stagger_warpgroups = true;
   std::set<std::string> seen;
   std::istringstream words{std::string(text)};
@@ -83,6 +93,10 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     const std::string key = w.substr(0, digits);
     const bool loop_word = key == "sh" || key == "wg" || key == "wr";
     if (!seen.insert(loop_word ? "loop" : key).second) fail(fmt::format("'{}' repeats a field", w));
+    if (key == "ow" && digits == std::string::npos) {
+      c.token_owner = true;
+      continue;
+    }
     if (loop_word || key == "ns") {
       if (digits != std::string::npos) fail(fmt::format("unknown word '{}'", w));
       c.shared_mainloop = c.shared_mainloop || loop_word;
@@ -93,7 +107,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     }
     int* field = key == "tm" ? &c.tile_m : key == "tn" ? &c.tile_n : key == "kb" ? &c.k_batch
                : key == "u" ? &c.unroll : key == "wm" ? &c.warps_m : nullptr;
-    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns)", w));
+    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns ow)", w));
     const std::string number = digits == std::string::npos ? "" : w.substr(digits);
     if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
       fail(fmt::format("'{}' needs a number after '{}'", w, key));

@@ -13,6 +13,9 @@ enum class OutDtype : uint8_t { BF16, F32 };
 /// measured 5-6% faster than five on the H100 at 1024 / 4096 tokens (docs/performance.md).
 inline constexpr int kWgmmaRsStages = 4;
 
+/// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
+inline constexpr int kStage2ChunkK = 128;
+
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
 struct MoeStage2Config {
@@ -68,7 +71,8 @@ struct MoeStage2Config {
   /// loop with tile_m 16 and small_scale_decode (its decode takes more registers than 128 when
   /// free to, one block per SM; capped it fits two without spills) and for wgmma_rs (64 x 256
   /// takes 132 registers when free to; capped at 128, no spills, GPT-OSS 4096 tokens ran 1113
-  /// instead of 1393 us on the H100, DeepSeek-R1 2300 instead of 3107), else none; 0 none.
+  /// instead of 1393 us on the H100, DeepSeek-R1 2300 instead of 3107), else none (token_owner
+  /// too: its decode grids fit one block per SM, and its weight slots spill under 128); 0 none.
   int min_blocks_per_sm = -1;
   /// sm_90a, register main loop: the block gathers its activation rows (tile_m x the K slice) into
   /// shared memory once, already in the decode's K order, and every warp reads its A operands
@@ -77,6 +81,21 @@ struct MoeStage2Config {
   /// kStage2MaxActivationBytes the warps load A themselves; gfx950 always does (its decode
   /// order needs no permutation).
   bool shared_activations = true;
+  /// Decode: each block owns tile_n columns of one token's output row and sums every routed expert
+  /// over all of K itself (owner_kernel.cpp), reading topk_ids / topk_weights directly: no MoE
+  /// sorting, no zeroing before it, no atomics. Grid (N / tile_n, tokens); the block's waves split
+  /// the token's topk x owner_k_parts() pieces and add their sums in shared memory. Needs
+  /// tile_m 16 (unused), k_batch 1, warps_m 1, the register main loop, accumulate, and tile_n 16,
+  /// 32, 64 or 128.
+  bool token_owner = false;
+  /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where
+  /// the 128-K chunks divide evenly (the largest divisor of K / 128 with topk x parts <= waves).
+  int owner_k_parts(int waves) const {
+    int parts = 1;
+    for (int p = 1; topk * p <= waves; ++p)
+      if ((inter_dim / kStage2ChunkK) % p == 0) parts = p;
+    return parts;
+  }
   /// Bytes of the block's activation slice in shared memory (tile_m x slice_k() bf16).
   int activation_bytes() const { return tile_m * slice_k() * 2; }
   /// Whether the sm_90a kernel stages the activations in shared memory (see shared_activations).
@@ -84,6 +103,7 @@ struct MoeStage2Config {
   /// The hint the kernel is compiled with (min_blocks_per_sm resolved).
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
+    if (token_owner) return 0;
     return wgmma_rs || (!shared_mainloop && tile_m == 16 && small_scale_decode) ? 2 : 0;
   }
 
@@ -92,19 +112,21 @@ struct MoeStage2Config {
   /// A kernel name that identifies the variant, e.g. moe_stage2_a16w4_n3072_k3072_e128_t4_m16n128k1_bf16_w.
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
-  /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs and " ns"
-  /// for wgmma_rs without stagger_warpgroups.
+  /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs, " ns"
+  /// for wgmma_rs without stagger_warpgroups and " ow" for token_owner (whose u is the unroll asked for).
   std::string tiles_text() const;
   /// This config (shape and epilogue) with the tiles of `text` in tiles_text()'s form, words in any
   /// order: tmN and tnN required, kbN (default 1), uN (default 2; 1 with a shared main loop, as
   /// the tables have it), wmN (default 1), at most one of
-  /// sh / wg / wr (default: the register main loop), ns (with wr). Validated; throws
+  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner). Validated; throws
   /// std::invalid_argument naming the word for unknown, repeated or malformed words.
   MoeStage2Config with_tiles_text(std::string_view text) const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
-  /// stages of tile_n x 64 bf16, shared activations their slice.
+  /// stages of tile_n x 64 bf16, shared activations their slice. token_owner: the token's rows
+  /// and the waves' column sums.
   int shared_bytes() const {
+    if (token_owner) return topk * inter_dim * 2 + 8 * tile_n * 4;  // topk rows of K bf16; f32 sums of up to 8 waves
     const int shared_loop = tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
                             (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
@@ -122,8 +144,6 @@ struct MoeStage2Config {
   int slice_k() const { return inter_dim / k_batch; }
 };
 
-/// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
-inline constexpr int kStage2ChunkK = 128;
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
 inline constexpr int kStage2Threads = 256;
 /// The largest activation slice the sm_90a register main loop stages in shared memory (two

@@ -25,6 +25,7 @@
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/mainloops.h"
+#include "kernels/moe/stage2/owner_kernel.h"
 #include "kernels/moe/stage2/wave_grid.h"
 
 namespace tilejit::kernels {
@@ -318,6 +319,7 @@ KernelDef define(const MoeStage2Config& cfg) {
 }  // namespace
 
 KernelDef moe_stage2_kernel(const MoeStage2Config& config) {
+  if (config.token_owner) return moe_stage2_owner_kernel(config);
   config.validate();
   return define_once(config.kernel_name(),
                      [&] { return config.out_dtype == OutDtype::F32 ? define<float>(config) : define<bf16>(config); });

@@ -11,6 +11,7 @@ namespace tilejit::kernels {
 ///   sorted_token_ids (i32), sorted_weights (f32), sorted_expert_ids (i32), num_valid_ids (i32[2]),
 ///   bias (f32 [E, N]; unused unless has_bias), tokens (i32).
 /// Launch: grid (ceil(N / tile_n), sorted blocks, k_batch), 256 threads.
+/// A token_owner config gets moe_stage2_owner_kernel(config) (owner_kernel.h: other parameters).
 KernelDef moe_stage2_kernel(const MoeStage2Config& config);
 
 }  // namespace tilejit::kernels
