@@ -38,6 +38,14 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.wgmma_rs = e.shared_mainloop && e.warps_m == 1 && uniform(rng, 0, 1);  // any shared tile
   e.wgmma = e.wgmma_rs || (e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1));
   e.stagger_warpgroups = !e.wgmma_rs || uniform(rng, 0, 1);
+  if (uniform(rng, 0, 4) == 0) {  // a token owner
+    e.token_owner = true;
+    e.tile_m = 16;
+    e.tile_n = 16 << uniform(rng, 0, 3);
+    e.k_batch = e.warps_m = 1;
+    e.shared_mainloop = e.wgmma = e.wgmma_rs = false;
+    e.stagger_warpgroups = true;
+  }
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
   e.source = e.median_us ? "tuned" : "heuristic";
   if (uniform(rng, 0, 1)) e.device_name = fmt::format("Card {}", uniform(rng, 0, 99));
@@ -56,6 +64,7 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.wgmma, b.wgmma);
   EXPECT_EQ(a.wgmma_rs, b.wgmma_rs);
   EXPECT_EQ(a.stagger_warpgroups, b.stagger_warpgroups);
+  EXPECT_EQ(a.token_owner, b.token_owner);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -146,6 +155,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"warps_m", 3, "one of 1, 2, 4"},        {"shared_mainloop", 1, "true or false"},
       {"wgmma", "yes", "true or false"},       {"wgmma_rs", 1, "true or false"},
       {"stagger_warpgroups", 0, "true or false"}, {"stagger_warpgroups", false, "needs wgmma_rs"},
+      {"token_owner", 1, "true or false"},     {"token_owner", true, "needs tile_m 16, k_batch 1"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -262,7 +272,8 @@ TEST(ConfigTable, MergeReplacesSameKeysAndKeepsOthers) {
     MoeStage2TableEntry e = base.entries[0];
     e.device = i % 2 ? "CARD" : "Card";  // the same device, other case
     e.max_tokens = 1 << i;
-    e.tile_m = 16, e.tile_n = 256, e.warps_m = 1, e.shared_mainloop = e.wgmma = e.wgmma_rs = false;  // a valid row
+    e.tile_m = 16, e.tile_n = 256, e.warps_m = 1, e.shared_mainloop = e.wgmma = e.wgmma_rs = e.token_owner = false;  // a valid row
+    e.stagger_warpgroups = true;
     update.entries.push_back(e);
   }
   MoeStage2ConfigTable m = merge_config_tables(base, update);

@@ -78,6 +78,10 @@ double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
 }  // namespace
 
 
+/// The most tokens a token-owner candidate is timed at (each token's blocks read its experts'
+/// weights again; the table's owner rows are decode buckets).
+constexpr int kOwnerMaxTokens = 16;
+
 std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s, bool quick) {
   std::vector<MoeStage2Config> out;
   std::set<std::string> names;
@@ -136,6 +140,19 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
           }
       }
     }
+  // Token owners (decode: timed up to kOwnerMaxTokens tokens).
+  for (int tn : quick ? std::vector<int>{16, 32} : std::vector<int>{16, 32, 64})
+    for (int u : quick ? std::vector<int>{tn == 16 ? 4 : 2} : std::vector<int>{2, 4, 6}) {
+      MoeStage2Config c{s.model_dim, s.inter_dim, s.experts, s.topk, 16, tn, 1};
+      c.token_owner = true;
+      c.unroll = u;
+      try {
+        c.validate();  // topk x K may not fit shared memory
+      } catch (const std::invalid_argument&) {
+        continue;
+      }
+      if (names.insert(c.kernel_name()).second) out.push_back(c);
+    }
   return out;
 }
 
@@ -192,6 +209,7 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   for (int t : token_list) {
     std::vector<size_t> ks{add_kernel(kernels::heuristic_moe_stage2(s, t, units))};
     for (const MoeStage2Config& c : base) {
+      if (c.token_owner && t > kOwnerMaxTokens) continue;  // re-reads each expert per token
       size_t k = add_kernel(c);
       if (k != ks.front()) ks.push_back(k);
     }
@@ -231,11 +249,13 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
     std::map<int, SortedOnDevice> sorted;  // per tile_m of the measured kernels (the heuristic's included)
     for (size_t k : ks)
       if (int tm = ops[k].config().tile_m; !sorted.count(tm)) sorted.emplace(tm, sort_on_device(dev, r, tokens, s, tm));
+    Buffer<int32_t> topk_ids(dev, std::span<const int32_t>(r.topk_ids));
+    Buffer<float> topk_weights(dev, std::span<const float>(r.topk_weights));
     Buffer<uint16_t> out(dev, size_t(tokens) * s.model_dim);
     auto args_for = [&](const MoeStage2A16W4& k) {
       const SortedOnDevice& so = sorted.at(k.config().tile_m);
       return MoeStage2Args{out.ptr(), da.ptr(), dw.ptr(), ds.ptr(), so.ids.ptr(), so.weights.ptr(), so.experts.ptr(),
-                           so.valid.ptr(), 0, tokens, so.blocks};
+                           so.valid.ptr(), 0, tokens, so.blocks, topk_ids.ptr(), topk_weights.ptr()};
     };
 
     // Correctness: each candidate's output against the heuristic's.

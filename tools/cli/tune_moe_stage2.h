@@ -62,8 +62,9 @@ struct MoeStage2TuneResult {
 /// LDS, and with tile_m 64 and tile_n 128 or 256, or 128 x 128, and warps_m 1 the same with wgmma,
 /// and every warps_m 1 shared tile with wgmma_rs. tile_n values that only add
 /// empty columns (tile_n / 2 >= N) are left out, and configs that compile to the same kernel
-/// (unroll capped by the slice) appear once. `quick`: tile_n 128 (64 when N < 128), unroll 2 and
-/// the register main loop only.
+/// (unroll capped by the slice) appear once. Token owners (timed up to 16 tokens): tile_n 16, 32
+/// and 64 with unroll 2, 4 and 6, where the token's rows fit shared memory. `quick`: tile_n 128
+/// (64 when N < 128), unroll 2 and the register main loop, and the owners tn16 u4 and tn32 u2.
 std::vector<kernels::MoeStage2Config> moe_stage2_tune_candidates(const kernels::MoeStage2Shape& shape, bool quick);
 
 /// Compiles every candidate (in parallel) and times each at every token count; see MoeStage2TuneOptions.

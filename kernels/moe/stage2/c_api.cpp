@@ -435,6 +435,13 @@ int tilejit_moe_stage2_tile_m(const tilejit_moe_stage2* op, int32_t* out) {
   });
 }
 
+int tilejit_moe_stage2_token_owner(const tilejit_moe_stage2* op, int32_t* out) {
+  return guarded("tilejit_moe_stage2_token_owner", [&] {
+    need_out(out, "out");
+    *out = check_op(op)->op.config().token_owner ? 1 : 0;
+  });
+}
+
 int tilejit_moe_stage2_compile(tilejit_moe_stage2* op, const char* device) {
   return guarded("tilejit_moe_stage2_compile", [&] {
     tilejit_moe_stage2* h = check_op(op);
@@ -476,6 +483,8 @@ tilejit::kernels::MoeStage2Args launch_args(const tilejit_moe_stage2* h, const t
   a.bias = args->bias;
   a.tokens = args->tokens;
   a.sorted_blocks = args->sorted_blocks;
+  a.topk_ids = args->topk_ids;
+  a.topk_weights = args->topk_weights;
   return a;
 }
 }  // namespace

@@ -63,6 +63,10 @@ typedef struct tilejit_moe_stage2_args {
   uint64_t bias;              /**< f32 [E, N]; required iff has_bias, else 0 */
   int32_t tokens;             /**< 1 .. 2^24-1 */
   int32_t sorted_blocks;      /**< blocks in the sorted buffers (max_blocks of tilejit_moe_sorting_capacity) */
+  /* A token-owner handle (tilejit_moe_stage2_token_owner) reads the routing as the router wrote it
+   * and ignores the four sorted buffers and sorted_blocks (others ignore these two): */
+  uint64_t topk_ids;          /**< i32 [tokens, topk]; ids outside [0, E) route nothing */
+  uint64_t topk_weights;      /**< f32 [tokens, topk] */
 } tilejit_moe_stage2_args;
 
 /* ---- errors */
@@ -156,6 +160,10 @@ TILEJIT_C_API int tilejit_moe_stage2_create_for_tokens(const tilejit_moe_stage2_
                                                        const char* device, tilejit_moe_stage2** out);
 /** The handle's tile_m: the MoE sorting block size its launches need. */
 TILEJIT_C_API int tilejit_moe_stage2_tile_m(const tilejit_moe_stage2* op, int32_t* out);
+/** 1 when the handle's kernel is a token owner (the config table's pick for decode on the H100):
+ *  it reads topk_ids / topk_weights of the args instead of a sorting's output, needs no zeroing
+ *  before tilejit_moe_stage2_launch_zeroed and adds no atomics; else 0. */
+TILEJIT_C_API int tilejit_moe_stage2_token_owner(const tilejit_moe_stage2* op, int32_t* out);
 /** Compiles (or fetches from the caches) the kernel for the device named `device` (see
  *  tilejit_device_get; NULL = the default device). Compiling again switches the handle's device. */
 TILEJIT_C_API int tilejit_moe_stage2_compile(tilejit_moe_stage2* op, const char* device);
@@ -176,7 +184,8 @@ TILEJIT_C_API int tilejit_moe_stage2_launch_early(const tilejit_moe_stage2* op, 
                                                   void* stream);
 /** Zeroes `out` with a kernel and then launches the accumulating kernel early after it
  *  (tilejit_moe_stage2_launch_early), both on `stream` (accumulate only): cheaper than a memset
- *  before tilejit_moe_stage2_launch. `out` must be 16-byte aligned. Checks as launch. */
+ *  before tilejit_moe_stage2_launch. `out` must be 16-byte aligned. Checks as launch. A token
+ *  owner's kernel alone stores the sums over what `out` held (no zeroing launch). */
 TILEJIT_C_API int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args,
                                                    void* stream);
 /** Destroys the handle (NULL is accepted and ignored). */
