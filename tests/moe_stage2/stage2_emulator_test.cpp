@@ -252,6 +252,35 @@ TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
   }
 }
 
+// The token owner's one-multiply decode falls back the same way (per piece): bit for bit the exact
+// decode's output, close to the reference (large scales in K parts 2 and 3 of every expert).
+TEST(Stage2Emulator, OwnerOneMultiplyDecodeFallsBackToTheExactDecode) {
+  testing_support::SeededRng rng;
+  const int tokens = 3, N = 128, K = 512, E = 4, topk = 2;
+  RandomProblem p(*rng, tokens, N, K, E, topk, true);
+  for (int e = 0; e < E; ++e) {
+    moe::plant_scales(*rng, p.w, N, e, 3, 8, 8, tile::kFp4SmallScaleMax + 1, 150);
+    moe::plant_scales(*rng, p.w, N, e, 2, 32, 0, 0, 0);
+  }
+  moe::Stage2Inputs in = p.inputs();
+  moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
+  auto device = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2Config cfg{N, K, E, topk, 16, 32, 1, OutDtype::F32, true, true, true};
+  cfg.token_owner = true;
+  MoeStage2Run fast = run_moe_stage2(*device, cfg, in, tokens);
+  cfg.small_scale_decode = false;
+  MoeStage2Run exact = run_moe_stage2(*device, cfg, in, tokens);
+  ASSERT_EQ(fast.out.size(), ref.exact.size());
+  ASSERT_EQ(exact.out.size(), ref.exact.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < fast.out.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&fast.out[i], &exact.out[i], 4), 0) << "row " << i / N << " column " << i % N;
+    num += (fast.out[i] - ref.exact[i]) * (fast.out[i] - ref.exact[i]);
+    den += ref.exact[i] * ref.exact[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-5);
+}
+
 // launch_zeroed() zeroes the output first: whatever it held, the result is the kernel's sums alone
 // (f32, topk 2: the same two additions from zero as the reference's, in either order), for the
 // register and the wgmma_rs main loops on both targets' lane layouts. A non-accumulating config

@@ -10,13 +10,15 @@
 //    while the first weights are in flight;
 //  - a piece runs the register main loop of kernel.cpp on one activation row: per 128-K chunk each
 //    lane loads 16 preshuffled weight bytes of each of its n-tiles (unroll chunks ahead), decodes
-//    them and multiplies them with the token's row, fed as every row of the MMA's A operand (the
-//    weights dominate the bytes; rows 1..15 of the product are ignored);
+//    them (sm_90a with small_scale_decode: one multiply per pair, the piece redone exactly should
+//    a scale exceed 2^1) and multiplies them with the token's row, fed as every row of the MMA's A
+//    operand (the weights dominate the bytes; rows 1..15 of the product are ignored);
 //  - each wave folds its pieces into row 0 of its accumulators (bias once per slot, routing weight),
 //    the waves add theirs in shared memory, and tile_n / 2 threads store column pairs.
 #include "kernels/moe/stage2/owner_kernel.h"
 
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -52,6 +54,7 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
   const int unroll = cfg.unroll_for(part_chunks);
   const tile::Fp4Order order = tile::preferred_fp4_order();
   const tile::MmaLayout& layout = tile::target_mma_layout();
+  const bool fast = !amd && cfg.small_scale_decode;  // sm_90a: one multiply per decoded pair
 
   SharedPtr<float> sums = shared_array<float>(waves * cfg.tile_n);
   SharedPtr<int32_t> rows = shared_array<int32_t>(cfg.topk * K / 2);  // [topk, K] bf16 in the decode's order
@@ -135,7 +138,7 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
       SharedPtr<int32_t> a_row = rows + pc.slot * (K / 2);
       std::vector<std::unique_ptr<Var<>>> acc;
       for (int j = 0; j < n_tiles; ++j) acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
-      auto compute = [&](const Value& c, const std::vector<tile::Mxfp4Fragment>& frags) {
+      auto compute = [&](const Value& c, const std::vector<tile::Mxfp4Fragment>& frags, tile::Fp4Path path) {
         Value k_base = c * kStage2ChunkK + kl * 32;
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
@@ -150,7 +153,7 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
         for (int j = 0; j < n_tiles; ++j) {
           std::vector<Value> b_frag;
           for (int q = 0; q < 4; ++q) {
-            Value vals = tile::decode_fp4x8(extract(frags[j].words, q), frags[j].scale, tile::Fp4Path::Auto, order);
+            Value vals = tile::decode_fp4x8(extract(frags[j].words, q), frags[j].scale, path, order);
             if (amd) {
               b_frag.push_back(vals);
             } else {
@@ -167,6 +170,8 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
       // Double-buffered K loop as in kernel.cpp: the next `unroll` chunks load before the current
       // ones are decoded (the prefetch under an if_ so that LLVM cannot fold it into the loop top).
       Value first = pc.part * part_chunks, end = first + part_chunks;
+      std::optional<Var<>> scale_max;
+      if (fast) scale_max.emplace(Int(0));
       for_range(first, end, unroll, [&](Value c0) {
         std::vector<std::vector<tile::Mxfp4Fragment>> current(unroll);
         for (int u = 0; u < unroll; ++u)
@@ -181,8 +186,18 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
             }
           }
         });
-        for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u]);
+        for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
+        if (fast)
+          for (const auto& chunk : current)
+            for (const tile::Mxfp4Fragment& f : chunk) *scale_max = umax(*scale_max, f.scale);
       });
+      // As in kernel.cpp: the one-multiply decode is exact for scales up to 2^1; a warp that met a
+      // larger one redoes its piece with the exact decode.
+      if (fast)
+        if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
+          for (auto& v : acc) *v = splat(0.0f, 4);
+          for_range(first, end, 1, [&](Value c) { compute(c, load_chunk(pc, c), tile::Fp4Path::Software); });
+        });
 
       Value wgt = cfg.doweight ? Value(topk_weights[t * cfg.topk + pc.slot]) : Value(Float(1.0f));
       for (int j = 0; j < n_tiles; ++j) {
