@@ -164,6 +164,79 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
   ASSERT_C_OK(tilejit_moe_stage2_destroy(op));
 }
 
+void expect_error(int status, int want, std::initializer_list<std::string> parts);
+
+// A token-owner handle through the C ABI: it reads topk_ids / topk_weights (no sorting) and its
+// zeroed launch overwrites a poisoned output by itself.
+TEST_P(CApiRun, TokenOwnerReadsTheRoutingAsWritten) {
+  const auto& [device_name, out_dtype] = GetParam();
+  SeededRng rng;
+  const int tokens = 3, topk = 4, E = 8, N = 96, K = 512;
+  const bool f32 = out_dtype == TILEJIT_DTYPE_F32;
+  moe::Routing routing = moe::random_routing(*rng, tokens, topk, E);
+  auto a = moe::random_bf16_normal(*rng, size_t(tokens) * topk * K);
+  auto w = moe::random_mxfp4_weights(*rng, E, N, K);
+  auto bias = moe::random_f32_normal(*rng, size_t(E) * N);
+  tilejit_device* dev = nullptr;
+  ASSERT_C_OK(tilejit_device_get(device_name, &dev));
+  tilejit_moe_stage2_config cfg;
+  ASSERT_C_OK(tilejit_moe_stage2_config_init(&cfg));
+  EXPECT_EQ(cfg.token_owner, 0);
+  cfg.model_dim = N;
+  cfg.inter_dim = K;
+  cfg.experts = E;
+  cfg.topk = topk;
+  cfg.tile_n = 32;
+  cfg.out_dtype = out_dtype;
+  cfg.has_bias = 1;
+  cfg.token_owner = 1;
+  tilejit_moe_stage2* op = nullptr;
+  ASSERT_C_OK(tilejit_moe_stage2_create(&cfg, &op));
+  int32_t owner = 0;
+  ASSERT_C_OK(tilejit_moe_stage2_token_owner(op, &owner));
+  EXPECT_EQ(owner, 1);
+  ASSERT_C_OK(tilejit_moe_stage2_compile(op, device_name));
+  std::vector<uint8_t> w_shuf(w.packed.size()), s_shuf(w.scales.size());
+  ASSERT_C_OK(tilejit_mxfp4_preshuffle_weights(w.packed.data(), w_shuf.data(), E, N, K));
+  ASSERT_C_OK(tilejit_mxfp4_preshuffle_scales(w.scales.data(), s_shuf.data(), E, N, K));
+  const size_t out_bytes = size_t(tokens) * N * (f32 ? 4 : 2);
+  DeviceMem d_a(dev, a), d_w(dev, w_shuf), d_s(dev, s_shuf), d_bias(dev, bias);
+  DeviceMem d_ids(dev, routing.topk_ids), d_wts(dev, routing.topk_weights), d_out(dev, out_bytes);
+  ASSERT_C_OK(tilejit_device_memset(dev, d_out.ptr, 0xFF, out_bytes));
+  tilejit_moe_stage2_args args{};
+  args.out = d_out.ptr;
+  args.a = d_a.ptr;
+  args.w = d_w.ptr;
+  args.w_scale = d_s.ptr;
+  args.bias = d_bias.ptr;
+  args.tokens = tokens;
+  args.topk_ids = d_ids.ptr;
+  args.topk_weights = d_wts.ptr;
+  ASSERT_C_OK(tilejit_moe_stage2_launch_zeroed(op, &args, nullptr));
+  ASSERT_C_OK(tilejit_device_synchronize(dev));
+  moe::Stage2Inputs in{a, w.packed, w.scales, bias, routing.topk_ids, routing.topk_weights};
+  moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
+  std::vector<double> out(ref.exact.size());
+  if (f32) {
+    auto v = d_out.download<float>(out.size());
+    std::copy(v.begin(), v.end(), out.begin());
+  } else {
+    auto v = d_out.download<uint16_t>(out.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = ir::bf16_to_f32(v[i]);
+  }
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.exact.size(); ++i) {
+    const double got = out[i];
+    ASSERT_TRUE(std::isfinite(got)) << i;
+    num += (got - ref.exact[i]) * (got - ref.exact[i]);
+    den += ref.exact[i] * ref.exact[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), f32 ? 1e-5 : 1e-2) << "relative L2 error";
+  args.topk_ids = 0;
+  expect_error(tilejit_moe_stage2_launch(op, &args, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT, {"topk_ids is null"});
+  ASSERT_C_OK(tilejit_moe_stage2_destroy(op));
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, CApiRun,
                          ::testing::Combine(::testing::Values("emulator:gfx950", "emulator:sm_90a"),
                                             ::testing::Values(TILEJIT_DTYPE_BF16, TILEJIT_DTYPE_F32)),

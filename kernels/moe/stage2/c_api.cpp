@@ -192,6 +192,7 @@ tilejit::kernels::MoeStage2Config to_cpp(const tilejit_moe_stage2_config& c) {
   cfg.has_bias = flag(c.has_bias, "has_bias");
   cfg.doweight = flag(c.doweight, "doweight");
   cfg.accumulate = flag(c.accumulate, "accumulate");
+  cfg.token_owner = flag(c.token_owner, "token_owner");
   cfg.validate();
   return cfg;
 }
@@ -419,6 +420,7 @@ int tilejit_moe_stage2_create_for_tokens(const tilejit_moe_stage2_config* config
     shape_only.tile_m = 16;
     shape_only.tile_n = 64;
     shape_only.k_batch = 1;
+    shape_only.token_owner = 0;
     const tilejit::kernels::MoeStage2Config c = to_cpp(shape_only);
     tilejit_device* d = get_device(device);
     const tilejit::kernels::MoeStage2Choice choice = tilejit::kernels::choose_moe_stage2(

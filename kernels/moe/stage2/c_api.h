@@ -42,12 +42,14 @@ typedef struct tilejit_moe_stage2_config {
   int32_t experts;    /**< E */
   int32_t topk;       /**< routed experts per token, 1..min(E, 127) */
   int32_t tile_m;     /**< 16, 32, 64 or (shared main loop) 96 or 128 rows per block (= the MoE sorting block size) */
-  int32_t tile_n;     /**< 64, 128, 256 or 512 columns per block (tile_m * tile_n <= 8192) */
+  int32_t tile_n;     /**< 64, 128, 256 or 512 columns per block (tile_m * tile_n <= 8192); token_owner: 16..128 */
   int32_t k_batch;    /**< split-K slices; inter_dim / k_batch a multiple of 128 */
   int32_t out_dtype;  /**< TILEJIT_DTYPE_BF16 or TILEJIT_DTYPE_F32 */
   int32_t has_bias;   /**< add bias[e, n] (f32) once, before the routing weight */
   int32_t doweight;   /**< multiply by the routing weight */
   int32_t accumulate; /**< 1: atomically add into out[tokens, N] (zeroed by the caller); 0: store out[tokens*topk, N] */
+  int32_t token_owner; /**< 1: a block owns tile_n (16, 32, 64 or 128) columns of one token's row: reads topk_ids /
+                            topk_weights, no sorting, no zeroing, no atomics (tile_m 16, k_batch 1, accumulate 1) */
 } tilejit_moe_stage2_config;
 
 /** Device addresses (on the handle's device) and sizes of one stage-2 launch. */
@@ -147,7 +149,7 @@ TILEJIT_C_API int tilejit_mxfp4_preshuffle_scales(const uint8_t* s, uint8_t* out
 /* ---- the stage-2 kernel */
 
 /** Fills `config` with defaults: shape fields 0, tile_m 16, tile_n 128, k_batch 1, bf16 output,
- *  no bias, doweight 1, accumulate 1. */
+ *  no bias, doweight 1, accumulate 1, token_owner 0. */
 TILEJIT_C_API int tilejit_moe_stage2_config_init(tilejit_moe_stage2_config* config);
 /** Checks the config and creates a handle (not yet compiled). */
 TILEJIT_C_API int tilejit_moe_stage2_create(const tilejit_moe_stage2_config* config, tilejit_moe_stage2** out);
