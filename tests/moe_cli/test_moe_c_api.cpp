@@ -44,6 +44,19 @@ struct DeviceMem {
   }
 };
 
+/// The first `n` outputs (f32, or bf16 widened exactly) of a device buffer.
+std::vector<double> download_output(const DeviceMem& out, size_t n, bool f32) {
+  std::vector<double> got(n);
+  if (f32) {
+    auto v = out.download<float>(n);
+    std::copy(v.begin(), v.end(), got.begin());
+  } else {
+    auto v = out.download<uint16_t>(n);
+    for (size_t i = 0; i < n; ++i) got[i] = ir::bf16_to_f32(v[i]);
+  }
+  return got;
+}
+
 struct CApiRun : ::testing::TestWithParam<std::tuple<const char*, int>> {};
 
 // Sorting on the device, preshuffles on the host, the kernel on a stream: all through the C ABI.
@@ -144,14 +157,7 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
 
     moe::Stage2Inputs in{a, w.packed, w.scales, bias, routing.topk_ids, routing.topk_weights};
     moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
-    std::vector<double> got(size_t(tokens) * N);
-    if (f32) {
-      auto v = d_out.download<float>(got.size());
-      for (size_t i = 0; i < got.size(); ++i) got[i] = v[i];
-    } else {
-      auto v = d_out.download<uint16_t>(got.size());
-      for (size_t i = 0; i < got.size(); ++i) got[i] = ir::bf16_to_f32(v[i]);
-    }
+    const std::vector<double> got = download_output(d_out, size_t(tokens) * N, f32);
     double num = 0, den = 0;
     for (size_t i = 0; i < got.size(); ++i) {
       ASSERT_TRUE(std::isfinite(got[i])) << i;
@@ -216,14 +222,7 @@ TEST_P(CApiRun, TokenOwnerReadsTheRoutingAsWritten) {
   ASSERT_C_OK(tilejit_device_synchronize(dev));
   moe::Stage2Inputs in{a, w.packed, w.scales, bias, routing.topk_ids, routing.topk_weights};
   moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
-  std::vector<double> out(ref.exact.size());
-  if (f32) {
-    auto v = d_out.download<float>(out.size());
-    std::copy(v.begin(), v.end(), out.begin());
-  } else {
-    auto v = d_out.download<uint16_t>(out.size());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = ir::bf16_to_f32(v[i]);
-  }
+  const std::vector<double> out = download_output(d_out, ref.exact.size(), f32);
   double num = 0, den = 0;
   for (size_t i = 0; i < ref.exact.size(); ++i) {
     const double got = out[i];

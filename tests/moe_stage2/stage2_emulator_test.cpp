@@ -283,8 +283,8 @@ TEST(Stage2Emulator, OwnerOneMultiplyDecodeFallsBackToTheExactDecode) {
 
 // launch_zeroed() zeroes the output first: whatever it held, the result is the kernel's sums alone
 // (f32, topk 2: the same two additions from zero as the reference's, in either order), for the
-// register and the wgmma_rs main loops on both targets' lane layouts. A non-accumulating config
-// has nothing to zero: a logic error.
+// register and the wgmma_rs main loops and the token owner on both targets' lane layouts. A
+// non-accumulating config has nothing to zero: a logic error.
 TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
   testing_support::SeededRng rng;
   const int tokens = 9, N = 128, K = 256, E = 4, topk = 2;
@@ -294,13 +294,13 @@ TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
   std::vector<float> start = moe::random_f32_normal(*rng, size_t(tokens) * N);
   std::vector<uint8_t> start_bytes(start.size() * 4);
   std::memcpy(start_bytes.data(), start.data(), start_bytes.size());
+  // A token owner zeroes nothing: its kernel alone stores the sums over what the output held.
   for (Target target : {Target::Sm90a, Target::Gfx950}) {
     auto device = emulator::make_emulator_device({.target = target});
-    for (bool wgmma_rs : {false, true}) {
-      if (wgmma_rs && target == Target::Gfx950) continue;  // wgmma: sm_90a only
-      SCOPED_TRACE(std::string(target == Target::Sm90a ? "sm_90a" : "gfx950") + (wgmma_rs ? " wgmma_rs" : " register"));
-      MoeStage2Config cfg{N, K, E, topk, wgmma_rs ? 32 : 16, 128, 1, OutDtype::F32, true, true, true};
-      cfg.shared_mainloop = cfg.wgmma = cfg.wgmma_rs = wgmma_rs;
+    for (const char* tiles : {"tm16 tn128", "tm32 tn128 wr", "tm16 tn32 ow"}) {
+      MoeStage2Config cfg = MoeStage2Config{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
+      if (cfg.wgmma_rs && target == Target::Gfx950) continue;  // wgmma: sm_90a only
+      SCOPED_TRACE(std::string(target == Target::Sm90a ? "sm_90a " : "gfx950 ") + tiles);
       MoeStage2Run run = run_moe_stage2(*device, cfg, in, tokens, start_bytes, /*zeroed=*/true);
       ASSERT_EQ(run.out.size(), ref.exact.size());
       double num = 0, den = 0;
@@ -310,21 +310,6 @@ TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
       }
       EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative L2 error against the reference without the start values";
     }
-  }
-  // A token owner zeroes nothing: its kernel alone stores the sums over what the output held.
-  for (Target target : {Target::Sm90a, Target::Gfx950}) {
-    SCOPED_TRACE(std::string(target == Target::Sm90a ? "sm_90a" : "gfx950") + " token_owner");
-    auto device = emulator::make_emulator_device({.target = target});
-    MoeStage2Config cfg{N, K, E, topk, 16, 32, 1, OutDtype::F32, true, true, true};
-    cfg.token_owner = true;
-    MoeStage2Run run = run_moe_stage2(*device, cfg, in, tokens, start_bytes, /*zeroed=*/true);
-    ASSERT_EQ(run.out.size(), ref.exact.size());
-    double num = 0, den = 0;
-    for (size_t i = 0; i < run.out.size(); ++i) {
-      num += (run.out[i] - ref.exact[i]) * (run.out[i] - ref.exact[i]);
-      den += ref.exact[i] * ref.exact[i];
-    }
-    EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative L2 error against the reference without the start values";
   }
   auto device = emulator::make_emulator_device({.target = Target::Sm90a});
   MoeStage2Config plain{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, false};
