@@ -125,22 +125,26 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
 // held, the result is bit for bit the emulator's plain launch from zeros (f32, topk 2, one K
 // slice: the same two additions from zero in either order), for the register loop, the shared
 // loop and the wgmma_rs tiles of the tables; a token owner (no zeroing: its kernel stores the
-// sums) with whole and partial column blocks.
+// sums; topk 4 of 8 experts, each block's pieces added in a fixed order) with whole and partial
+// column blocks.
 TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
   REQUIRE_GPU();
   unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
-  Problem p = make_problem(rng, 150, 320, 1024, 2, 2, true);
-  std::vector<float> start = moe::random_f32_normal(rng, size_t(p.tokens) * p.N);
-  std::vector<uint8_t> start_bytes(start.size() * 4);
-  std::memcpy(start_bytes.data(), start.data(), start_bytes.size());
+  // 150 tokens on 2 experts for the sorted kernels; a decode batch (6 tokens, topk 4 of 8) for the
+  // token owners, whose blocks read every expert of their token (the emulator's time grows with it).
+  const Problem many_rows = make_problem(rng, 150, 320, 1024, 2, 2, true), decode = make_problem(rng, 6, 320, 1024, 8, 4, true);
   for (const char* tiles : {"tm16 tn128 kb1 u4", "tm16 tn256 kb1 u8", "tm32 tn256 kb1 sh", "tm64 tn256 wr ns", "tm96 tn128 wr ns",
                             "tm16 tn32 u6 ow", "tm16 tn128 u2 ow"}) {
+    const Problem& p = std::string(tiles).ends_with(" ow") ? decode : many_rows;
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
     if ((cfg.wgmma || cfg.wgmma_rs) && gpu()->target() != Target::Sm90a) continue;
     SCOPED_TRACE(cfg.kernel_name());
+    std::vector<float> start = moe::random_f32_normal(rng, size_t(p.tokens) * p.N);
+    std::vector<uint8_t> start_bytes(start.size() * 4);
+    std::memcpy(start_bytes.data(), start.data(), start_bytes.size());
     auto g = run_moe_stage2(*gpu(), cfg, p.inputs(), p.tokens, start_bytes, /*zeroed=*/true);
     auto e = run_moe_stage2(*emu, cfg, p.inputs(), p.tokens);
     EXPECT_EQ(bit_differences(g, e), 0u) << "outputs differ from the emulator's launch from zeros";
