@@ -106,6 +106,33 @@ TEST(Stage2Compiled, SharedMainloopOnBothTargets) {
   }
 }
 
+// The token owner: MFMA / mma.sync with the target's FP4 decode, plain stores (no atomics), the
+// token's rows and the waves' sums in LDS, no scratch or local memory, on both models' shapes; the
+// sm_90a exact redo behind one wave-wide max. The gfx950 resource report is printed.
+TEST(Stage2Compiled, TokenOwnerOnBothTargets) {
+  for (auto [N, K, E, topk] : {std::tuple{3072, 3072, 128, 4}, std::tuple{7168, 1024, 384, 8}})
+    for (const char* tiles : {"tm16 tn16 u4 ow", "tm16 tn32 u2 ow", "tm16 tn64 u2 ow"}) {
+      MoeStage2Config cfg = MoeStage2Config{N, K, E, topk, 16, 128, 1, OutDtype::BF16, true, true, true}.with_tiles_text(tiles);
+      SCOPED_TRACE(cfg.kernel_name());
+      backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
+      EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
+      EXPECT_GE(count(g.assembly, R"(v_cvt_scalef32_pk_bf16_fp4)"), 1u);
+      EXPECT_EQ(count(g.assembly, R"(global_atomic)"), 0u) << "an owner stores";
+      EXPECT_GE(count(g.assembly, R"(global_store)"), 1u);
+      EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
+      EXPECT_EQ(count(g.assembly, R"(scratch_(load|store))"), 0u);
+      // The token's topk rows of K bf16, then 4 waves' f32 column sums.
+      EXPECT_EQ(field(g.assembly, "group_segment_fixed_size"), long(topk) * K * 2 + 4L * cfg.tile_n * 4);
+      std::printf("%s %s gfx950: %s\n", N == 3072 ? "gpt_oss" : "deepseek_r1", tiles, g.resources_json.c_str());
+      backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
+      std::string ptx(n.code.binary.begin(), n.code.binary.end());
+      EXPECT_GE(count(ptx, R"(mma\.sync\.aligned\.m16n8k16)"), 1u);
+      EXPECT_EQ(count(ptx, R"(atom\.|red\.global)"), 0u) << "an owner stores";
+      EXPECT_EQ(count(ptx, R"(redux\.sync\.max\.u32)"), 1u) << "one wave-wide max before the exact redo";
+      EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
+    }
+}
+
 /// The sm_90a PTX of `cfg` (checked free of local memory) after checking that gfx950 compiles the
 /// same tiles as the shared main loop (MFMA, no scratch).
 std::string wgmma_loop_ptx(const MoeStage2Config& cfg) {
