@@ -286,8 +286,12 @@ TEST(CApiErrors, ConfigAndHandles) {
   int not_a_stream = 0;
   args.out = args.a = args.w = args.w_scale = args.sorted_token_ids = args.sorted_weights = 4096;
   args.sorted_expert_ids = args.num_valid_ids = 4096;
-  args.tokens = 1;
   args.sorted_blocks = 1;
+  // 32-bit row offsets: tokens x topk x max(N, K) must stay below 2^31 (here 2^22 x 2 x 256 = 2^31).
+  args.tokens = 1 << 22;
+  expect_error(tilejit_moe_stage2_launch(op, &args, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT,
+               {"exceed 32-bit offsets", "at most 4194303 tokens"});
+  args.tokens = 1;
   expect_error(tilejit_moe_stage2_launch(op, &args, &not_a_stream), TILEJIT_ERROR_INVALID_ARGUMENT, {"tilejit_stream_create"});
   // A stream of another device is refused.
   tilejit_device* other = nullptr;

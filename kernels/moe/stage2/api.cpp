@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 #include "dsl/ir/numeric.h"
@@ -58,6 +60,13 @@ void MoeStage2A16W4::check(const MoeStage2Args& args) const {
   if (config_.has_bias) need(args.bias, 4, "bias");
   if (args.tokens < 1 || args.tokens >= (1 << 24))
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
+  // The kernels index rows of a and out with 32-bit element offsets.
+  const int64_t widest = int64_t(args.tokens) * config_.topk * std::max(config_.model_dim, config_.inter_dim);
+  if (widest > INT32_MAX)
+    throw std::invalid_argument(fmt::format("MoeStage2A16W4: {} tokens x topk {} x {} elements per row exceed 32-bit "
+                                            "offsets; launch at most {} tokens at a time", args.tokens, config_.topk,
+                                            std::max(config_.model_dim, config_.inter_dim),
+                                            INT32_MAX / (int64_t(config_.topk) * std::max(config_.model_dim, config_.inter_dim))));
   if (config_.token_owner) {
     need(args.topk_ids, 4, "topk_ids");
     need(args.topk_weights, 4, "topk_weights");
