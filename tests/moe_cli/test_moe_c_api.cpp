@@ -44,6 +44,20 @@ struct DeviceMem {
   }
 };
 
+/// The defaults of tilejit_moe_stage2_config_init with this shape, tile_n, output type and bias on.
+tilejit_moe_stage2_config shape_config(int N, int K, int E, int topk, int tile_n, int out_dtype) {
+  tilejit_moe_stage2_config cfg;
+  EXPECT_EQ(tilejit_moe_stage2_config_init(&cfg), TILEJIT_OK) << tilejit_last_error();
+  cfg.model_dim = N;
+  cfg.inter_dim = K;
+  cfg.experts = E;
+  cfg.topk = topk;
+  cfg.tile_n = tile_n;
+  cfg.out_dtype = out_dtype;
+  cfg.has_bias = 1;
+  return cfg;
+}
+
 /// The first `n` outputs (f32, or bf16 widened exactly) of a device buffer.
 std::vector<double> download_output(const DeviceMem& out, size_t n, bool f32) {
   std::vector<double> got(n);
@@ -79,15 +93,7 @@ TEST_P(CApiRun, EndToEndMatchesReference) {
   ASSERT_C_OK(tilejit_device_get(device_name, &again));
   EXPECT_EQ(again, dev) << "the same name must give the same device";
 
-  tilejit_moe_stage2_config cfg;
-  ASSERT_C_OK(tilejit_moe_stage2_config_init(&cfg));
-  cfg.model_dim = N;
-  cfg.inter_dim = K;
-  cfg.experts = E;
-  cfg.topk = topk;
-  cfg.tile_n = 64;
-  cfg.out_dtype = out_dtype;
-  cfg.has_bias = 1;
+  const tilejit_moe_stage2_config cfg = shape_config(N, K, E, topk, 64, out_dtype);
   tilejit_moe_stage2* op = nullptr;
   ASSERT_C_OK(tilejit_moe_stage2_create(&cfg, &op));
   ASSERT_C_OK(tilejit_moe_stage2_compile(op, device_name));
@@ -185,16 +191,8 @@ TEST_P(CApiRun, TokenOwnerReadsTheRoutingAsWritten) {
   auto bias = moe::random_f32_normal(*rng, size_t(E) * N);
   tilejit_device* dev = nullptr;
   ASSERT_C_OK(tilejit_device_get(device_name, &dev));
-  tilejit_moe_stage2_config cfg;
-  ASSERT_C_OK(tilejit_moe_stage2_config_init(&cfg));
+  tilejit_moe_stage2_config cfg = shape_config(N, K, E, topk, 32, out_dtype);
   EXPECT_EQ(cfg.token_owner, 0);
-  cfg.model_dim = N;
-  cfg.inter_dim = K;
-  cfg.experts = E;
-  cfg.topk = topk;
-  cfg.tile_n = 32;
-  cfg.out_dtype = out_dtype;
-  cfg.has_bias = 1;
   cfg.token_owner = 1;
   tilejit_moe_stage2* op = nullptr;
   ASSERT_C_OK(tilejit_moe_stage2_create(&cfg, &op));

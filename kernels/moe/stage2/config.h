@@ -72,7 +72,7 @@ struct MoeStage2Config {
   /// free to, one block per SM; capped it fits two without spills) and for wgmma_rs (64 x 256
   /// takes 132 registers when free to; capped at 128, no spills, GPT-OSS 4096 tokens ran 1113
   /// instead of 1393 us on the H100, DeepSeek-R1 2300 instead of 3107), else none (token_owner
-  /// too: its decode grids fit one block per SM, and its weight slots spill under 128); 0 none.
+  /// too: capped at 128 registers its tile_n 32 and 64 configs spill); 0 none.
   int min_blocks_per_sm = -1;
   /// sm_90a, register main loop: the block gathers its activation rows (tile_m x the K slice) into
   /// shared memory once, already in the decode's K order, and every warp reads its A operands
@@ -86,7 +86,9 @@ struct MoeStage2Config {
   /// sorting, no zeroing before it, no atomics. Grid (N / tile_n, tokens); the block's waves split
   /// the token's topk x owner_k_parts() pieces and add their sums in shared memory. Needs
   /// tile_m 16 (unused), k_batch 1, warps_m 1, the register main loop, accumulate, and tile_n 16,
-  /// 32, 64 or 128.
+  /// 32, 64 or 128. On the H100 slower than the tables' split-K configs at 1-8 tokens (1 token
+  /// of GPT-OSS 16.1 against 15.3 us: N / tile_n blocks balance poorly over 132 SMs), faster than
+  /// the MoE sorting plus them (docs/performance.md); no built-in row picks it.
   bool token_owner = false;
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where
   /// the 128-K chunks divide evenly (the largest divisor of K / 128 with topk x parts <= waves).
