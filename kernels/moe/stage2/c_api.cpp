@@ -205,6 +205,40 @@ void check_preshuffle_args(const uint8_t* in, uint8_t* out, int64_t E, int64_t N
   if (lo < in + bytes && in < lo + bytes) invalid("out overlaps the input");
 }
 
+
+tilejit::kernels::MoeStage2Args launch_args(const tilejit_moe_stage2* h, const tilejit_moe_stage2_args* args) {
+  need_out(args, "args");
+  if (!h->device) invalid("the handle is not compiled yet (call tilejit_moe_stage2_compile)");
+  tilejit::kernels::MoeStage2Args a;
+  a.out = args->out;
+  a.a = args->a;
+  a.w = args->w;
+  a.w_scale = args->w_scale;
+  a.sorted_token_ids = args->sorted_token_ids;
+  a.sorted_weights = args->sorted_weights;
+  a.sorted_expert_ids = args->sorted_expert_ids;
+  a.num_valid_ids = args->num_valid_ids;
+  a.bias = args->bias;
+  a.tokens = args->tokens;
+  a.sorted_blocks = args->sorted_blocks;
+  a.topk_ids = args->topk_ids;
+  a.topk_weights = args->topk_weights;
+  return a;
+}
+
+/// The C launch entry points: the handle, the args (and for a zeroed launch the config) and the
+/// stream checked in that order, then `launch(op, args, stream)`.
+template <class Launch>
+int launch_through(const char* fn, const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream,
+                   bool zeroed, Launch launch) {
+  return guarded(fn, [&] {
+    tilejit_moe_stage2* h = check_op(op);
+    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
+    if (zeroed && !h->op.config().accumulate)
+      invalid("the config does not accumulate (tilejit_moe_stage2_launch writes every output)");
+    launch(h->op, a, check_stream(stream, h->device));
+  });
+}
 }  // namespace
 
 extern "C" {
@@ -469,51 +503,21 @@ int tilejit_moe_stage2_kernel_name(const tilejit_moe_stage2* op, const char** ou
   });
 }
 
-namespace {
-tilejit::kernels::MoeStage2Args launch_args(const tilejit_moe_stage2* h, const tilejit_moe_stage2_args* args) {
-  need_out(args, "args");
-  if (!h->device) invalid("the handle is not compiled yet (call tilejit_moe_stage2_compile)");
-  tilejit::kernels::MoeStage2Args a;
-  a.out = args->out;
-  a.a = args->a;
-  a.w = args->w;
-  a.w_scale = args->w_scale;
-  a.sorted_token_ids = args->sorted_token_ids;
-  a.sorted_weights = args->sorted_weights;
-  a.sorted_expert_ids = args->sorted_expert_ids;
-  a.num_valid_ids = args->num_valid_ids;
-  a.bias = args->bias;
-  a.tokens = args->tokens;
-  a.sorted_blocks = args->sorted_blocks;
-  a.topk_ids = args->topk_ids;
-  a.topk_weights = args->topk_weights;
-  return a;
-}
-}  // namespace
+
 
 int tilejit_moe_stage2_launch(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
-  return guarded("tilejit_moe_stage2_launch", [&] {
-    tilejit_moe_stage2* h = check_op(op);
-    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
-    h->op.launch(a, check_stream(stream, h->device));
-  });
+  return launch_through("tilejit_moe_stage2_launch", op, args, stream, false,
+                        [](const auto& k, const auto& a, auto* s) { k.launch(a, s); });
 }
 
 int tilejit_moe_stage2_launch_early(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
-  return guarded("tilejit_moe_stage2_launch_early", [&] {
-    tilejit_moe_stage2* h = check_op(op);
-    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
-    h->op.launch_early(a, check_stream(stream, h->device));
-  });
+  return launch_through("tilejit_moe_stage2_launch_early", op, args, stream, false,
+                        [](const auto& k, const auto& a, auto* s) { k.launch_early(a, s); });
 }
 
 int tilejit_moe_stage2_launch_zeroed(const tilejit_moe_stage2* op, const tilejit_moe_stage2_args* args, void* stream) {
-  return guarded("tilejit_moe_stage2_launch_zeroed", [&] {
-    tilejit_moe_stage2* h = check_op(op);
-    const tilejit::kernels::MoeStage2Args a = launch_args(h, args);
-    if (!h->op.config().accumulate) invalid("the config does not accumulate (tilejit_moe_stage2_launch writes every output)");
-    h->op.launch_zeroed(a, check_stream(stream, h->device));
-  });
+  return launch_through("tilejit_moe_stage2_launch_zeroed", op, args, stream, true,
+                        [](const auto& k, const auto& a, auto* s) { k.launch_zeroed(a, s); });
 }
 
 int tilejit_moe_stage2_destroy(tilejit_moe_stage2* op) {
