@@ -22,6 +22,7 @@
 #include "kernels/mxfp4/preshuffle.h"
 #include "backend/launch/buffer.h"
 #include "kernels/mxfp4/mxfp4.h"
+#include "tests/common/seeded_rng.h"
 
 using namespace tilejit;
 using namespace tilejit::kernels;
@@ -60,9 +61,8 @@ size_t bit_differences(const MoeStage2Run& a, const MoeStage2Run& b) {
 
 TEST(Stage2Gpu, BitExactAgainstEmulator) {
   REQUIRE_GPU();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   for (OutDtype out : {OutDtype::F32, OutDtype::BF16}) {
     for (int tile_n : {64, 128, 256}) {
@@ -81,9 +81,8 @@ TEST(Stage2Gpu, BitExactAgainstEmulator) {
 
 TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
   REQUIRE_GPU();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   struct Tiles {
     int tile_m, tile_n, k_batch, warps_m;
@@ -129,9 +128,8 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
 // column blocks.
 TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
   REQUIRE_GPU();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   // 150 tokens on 2 experts for the sorted kernels; a decode batch (6 tokens, topk 4 of 8) for the
   // token owners, whose blocks read every expert of their token (the emulator's time grows with it).
@@ -157,9 +155,8 @@ TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
 // bit for bit the emulator's launch on the host-sorted routing from zeros.
 TEST(Stage2Gpu, EarlyLaunchAfterTheDeviceSortingBitExactAgainstEmulator) {
   REQUIRE_GPU();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   Problem p = make_problem(rng, 12, 320, 1024, 8, 2, true);
   for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns"}) {
@@ -244,9 +241,8 @@ TEST(Stage2Gpu, NoJitPerformanceAdvisories) {
 // experts) give, bit for bit, what the emulator gives for the exact decode.
 TEST(Stage2Gpu, OneMultiplyDecodeRedoMatchesTheExactDecode) {
   REQUIRE_GPU();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   Problem p = make_problem(rng, 9, 256, 1024, 8, 2, true);
   for (int e : {1, 6}) moe::plant_scales(rng, p.w, p.N, e, 6, 64, 0, 129, 160);
@@ -301,9 +297,8 @@ class Stage2GpuModel : public ::testing::TestWithParam<std::tuple<ModelShape, in
 TEST_P(Stage2GpuModel, MatchesReference) {
   REQUIRE_GPU();
   const auto& [shape, tokens] = GetParam();
-  unsigned seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
   bool bias = tokens % 2 == 0;
   // The weights (0.6-1.5 GB) are drawn once per shape and process; routing, activations, bias and
   // the start values are fresh per token count.
