@@ -50,6 +50,8 @@ TEST(Stage2Name, EveryFieldThatChangesTheKernelChangesTheName) {
       {"min_blocks_per_sm", [](MoeStage2Config& c) { c.min_blocks_per_sm = 3; }},
       {"shared_activations", [](MoeStage2Config& c) { c.shared_activations = false; }},
       {"wgmma", [](MoeStage2Config& c) { c.tile_m = 64, c.shared_mainloop = true, c.wgmma = true; }},
+      {"token_owner", [](MoeStage2Config& c) { c.tile_n = 32, c.k_batch = 1, c.token_owner = true; }},
+      {"persistent", [](MoeStage2Config& c) { c.persistent = true; }},  // 6 chunks, unroll 6: the whole slice
   };
   for (const Mutation& m : mutations) {
     MoeStage2Config c = base;
@@ -87,6 +89,13 @@ TEST(Stage2Name, ConfigsThatCompileToOneKernelShareIt) {
   MoeStage2Config c = b;
   c.min_blocks_per_sm = 2;
   EXPECT_EQ(c.kernel_name(), b.kernel_name());
+  // A token owner reads neither pair_scales nor register_epilogue.
+  MoeStage2Config owner = a, other = a;
+  owner.tile_n = other.tile_n = 32;
+  owner.k_batch = other.k_batch = 1;
+  owner.token_owner = other.token_owner = true;
+  other.pair_scales = other.register_epilogue = false;
+  EXPECT_EQ(owner.kernel_name(), other.kernel_name());
 }
 
 }  // namespace

@@ -66,13 +66,14 @@ bool MoeStage2Config::uses_shared_activations() const {
 }
 
 std::string MoeStage2Config::kernel_name() const {
-  // token_owner: the unroll as given (the kernel resolves it per K part, which depends on the target).
+  // token_owner: the unroll as given (the kernel resolves it per K part, which depends on the target),
+  // and no pair_scales / register_epilogue flags (it reads neither).
   return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
                      wgmma_rs && stagger_warpgroups ? "g" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
-                     pair_scales ? "" : "_s8", register_epilogue ? "_re" : "", small_scale_decode ? "" : "_x2",
+                     pair_scales || token_owner ? "" : "_s8", register_epilogue && !token_owner ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
                      blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "",
                      persistent ? "_ps" : "");
