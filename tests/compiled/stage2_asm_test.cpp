@@ -133,33 +133,6 @@ TEST(Stage2Compiled, TokenOwnerOnBothTargets) {
     }
 }
 
-// Persistent register loops: sm_90a copies the next item's slice with cp.async (16-byte weight
-// blocks, 4-byte scale words) into each thread's slots, waits for all of them (wait_group 0) and
-// reads them back; gfx950 loads each item itself (no copies). Both: no scratch, the slots in the
-// shared-memory size (gfx950 allocates what it uses: the epilogue tile only).
-TEST(Stage2Compiled, PersistentOnBothTargets) {
-  for (auto [N, K, E, topk, tiles] : {std::tuple{3072, 3072, 128, 4, "tm16 tn128 kb3 u8 ps"},
-                                      std::tuple{3072, 3072, 128, 4, "tm16 tn128 kb4 u6 ps"},
-                                      std::tuple{7168, 1024, 384, 8, "tm16 tn128 kb1 u8 ps"}}) {
-    MoeStage2Config cfg = MoeStage2Config{N, K, E, topk, 16, 128, 1, OutDtype::BF16, true, true, true}.with_tiles_text(tiles);
-    SCOPED_TRACE(cfg.kernel_name());
-    backend::CompileResult g = backend::compile(moe_stage2_kernel(cfg).trace(Target::Gfx950), Target::Gfx950);
-    EXPECT_GE(count(g.assembly, R"(v_mfma_f32_16x16x32_bf16)"), 1u);
-    EXPECT_EQ(field(g.assembly, "private_segment_fixed_size"), 0) << "scratch";
-    EXPECT_EQ(count(g.assembly, R"(scratch_(load|store))"), 0u);
-    std::printf("%s %s gfx950: %s\n", N == 3072 ? "gpt_oss" : "deepseek_r1", tiles, g.resources_json.c_str());
-    backend::CompileResult n = backend::compile(moe_stage2_kernel(cfg).trace(Target::Sm90a), Target::Sm90a);
-    std::string ptx(n.code.binary.begin(), n.code.binary.end());
-    const int chunks = cfg.slice_k() / 128;
-    // Per item: chunks x 2 n-tiles weight blocks and chunks / 2 x 2 scale words (the prologue's copies too).
-    EXPECT_EQ(count(ptx, R"(cp\.async\.cg\.shared\.global(\.L2::\w+)?\s*\[[^\]]+\],\s*\[[^\]]+\],\s*16)"), size_t(2 * chunks * 2));
-    EXPECT_EQ(count(ptx, R"(cp\.async\.ca\.shared\.global(\.L2::\w+)?\s*\[[^\]]+\],\s*\[[^\]]+\],\s*4)"), size_t(2 * chunks));
-    EXPECT_GE(count(ptx, R"(cp\.async\.wait_group\s+0)"), 1u);
-    EXPECT_GE(count(ptx, R"(mma\.sync\.aligned\.m16n8k16)"), 1u);
-    EXPECT_EQ(count(ptx, R"(\.local)"), 0u) << "local memory";
-  }
-}
-
 /// The sm_90a PTX of `cfg` (checked free of local memory) after checking that gfx950 compiles the
 /// same tiles as the shared main loop (MFMA, no scratch).
 std::string wgmma_loop_ptx(const MoeStage2Config& cfg) {

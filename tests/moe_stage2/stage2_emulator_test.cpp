@@ -36,7 +36,6 @@ struct Case {
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
   bool stagger_warpgroups = true;   // sm_90a wgmma_rs: the two warpgroups half a step apart
   bool token_owner = false;         // a block owns tile_n columns of one token (no sorting, no atomics)
-  bool persistent = false;          // register main loop: a small grid walks the work items
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -66,7 +65,6 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.wgmma_rs = c.wgmma_rs;
   cfg.stagger_warpgroups = c.stagger_warpgroups;
   cfg.token_owner = c.token_owner;
-  cfg.persistent = c.persistent;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -183,14 +181,6 @@ const Case kCases[] = {
     {"owner_tokens3_partial_f32", 3, 96, 768, 4, 2, 16, 64, 1, OutDtype::F32, true, true, true, 0, 0, 3, true, 1, false, false, true, false, false, true, true},
     {"owner_topk1_n16_noweight", 2, 64, 256, 4, 1, 16, 16, 1, OutDtype::F32, false, false, true, 0, 0, 1, true, 1, false, false, true, false, false, true, true},
     {"owner_topk6_n128_partial", 2, 160, 256, 8, 6, 16, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, false, true, false, false, true, true},
-    // Persistent register loops (the emulator's one compute unit: a grid of two blocks, each
-    // walking many items; sm_90a stages the next item's slice through cp.async): split-K with
-    // ragged experts, scale words shared by n-tiles (tile_n 256), a partial column block with the
-    // epilogue tile and per-warp activations, 32-row tiles in a 2 x 4 grid storing per slot.
-    {"persistent_kbatch2_ragged_bias", 9, 256, 512, 8, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 3, 1.5, 2, true, 1, false, true, true, false, false, true, false, true},
-    {"persistent_n256_shared_words_f32", 6, 256, 512, 4, 2, 16, 256, 1, OutDtype::F32, true, true, true, 0, 0, 4, true, 1, false, true, true, false, false, true, false, true},
-    {"persistent_partial_tile_epilogue", 7, 192, 768, 4, 3, 16, 128, 3, OutDtype::F32, false, true, true, 0, 0, 2, true, 1, false, false, false, false, false, true, false, true},
-    {"persistent_m32_warps_m2_store", 13, 128, 512, 4, 2, 32, 128, 1, OutDtype::BF16, true, false, false, 1, 1.5, 4, true, 2, false, true, true, false, false, true, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -235,18 +225,16 @@ TEST(Stage2Emulator, OneMultiplyDecodeFallsBackToTheExactDecodeForLargeScales) {
   struct Loop {
     const char* name;
     int tile_m, tile_n;
-    bool shared, wgmma, wgmma_rs = false, stagger_warpgroups = true, token_owner = false, persistent = false;
+    bool shared, wgmma, wgmma_rs = false, stagger_warpgroups = true, token_owner = false;
   };
   for (Loop l : {Loop{"register", 16, 64, false, false}, Loop{"shared", 32, 128, true, false},
-                 Loop{"persistent", 16, 64, false, false, false, true, false, true},
                  Loop{"wgmma", 64, 128, true, true}, Loop{"wgmma_rs", 32, 128, true, true, true},
                  Loop{"wgmma_rs in step", 32, 256, true, true, true, false},
                  Loop{"token owner", 16, 32, false, false, false, true, true}}) {
     SCOPED_TRACE(l.name);
     MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, 1, OutDtype::F32, false, true, true};
-    cfg.unroll = l.shared ? 1 : l.persistent ? 4 : 2;  // register loop: two iterations of two chunks (persistent: one of four)
+    cfg.unroll = l.shared ? 1 : 2;  // register loop: two iterations of two chunks
     cfg.shared_mainloop = l.shared;
-    cfg.persistent = l.persistent;
     cfg.wgmma = l.wgmma;
     cfg.wgmma_rs = l.wgmma_rs;
     cfg.stagger_warpgroups = l.stagger_warpgroups;
@@ -283,7 +271,7 @@ TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
   // A token owner zeroes nothing: its kernel alone stores the sums over what the output held.
   for (Target target : {Target::Sm90a, Target::Gfx950}) {
     auto device = emulator::make_emulator_device({.target = target});
-    for (const char* tiles : {"tm16 tn128", "tm32 tn128 wr", "tm16 tn32 ow", "tm16 tn64 ps"}) {
+    for (const char* tiles : {"tm16 tn128", "tm32 tn128 wr", "tm16 tn32 ow"}) {
       MoeStage2Config cfg = MoeStage2Config{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
       if (cfg.wgmma_rs && target == Target::Gfx950) continue;  // wgmma: sm_90a only
       SCOPED_TRACE(std::string(target == Target::Sm90a ? "sm_90a " : "gfx950 ") + tiles);
@@ -312,8 +300,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
   moe::Stage2Inputs in = p.inputs();
   struct Loop {
     int tile_m, tile_n, k_batch, warps_m;
-    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true, token_owner = false,
-         persistent = false;
+    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true, token_owner = false;
   };
   for (Target target : {Target::Sm90a, Target::Gfx950})
     for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
@@ -321,9 +308,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
                    Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, false},
                    Loop{128, 128, 2, 1, true, true, true, true, false}, Loop{96, 128, 1, 2, true, false, false},
-                   Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true},
-                   Loop{16, 128, 1, 1, false, false, true, false, true, false, true},
-                   Loop{32, 128, 1, 2, false, false, false, false, true, false, true}}) {
+                   Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true}}) {
       if (l.wgmma && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
@@ -333,8 +318,6 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
       cfg.wgmma_rs = l.wgmma_rs;
       cfg.stagger_warpgroups = l.stagger_warpgroups;
       cfg.token_owner = l.token_owner;
-      cfg.persistent = l.persistent;
-      if (cfg.persistent) cfg.unroll = K / 128;  // the whole slice
       SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
       emulator::Options plain{target, 2}, checked{target, 2};
       checked.race_check = true;
@@ -400,19 +383,6 @@ TEST(Stage2Config, RejectsBadShapes) {
     c.token_owner = true;
     c.tile_n = 16;
     c.validate();
-  })());
-  bad([](auto& c) { c.persistent = true; c.inter_dim = 512; c.unroll = 2; }, "unroll = the slice's 4 chunks");
-  bad([](auto& c) { c.persistent = true; c.inter_dim = 768; c.unroll = 3; c.k_batch = 2; }, "an even count");
-  bad([](auto& c) { c.persistent = true; c.pair_scales = false; }, "pair_scales");
-  bad([](auto& c) { c.persistent = true; c.tile_m = 32; c.shared_mainloop = true; c.unroll = 1; }, "persistent needs the register main loop");
-  bad([](auto& c) { c.persistent = true; c.token_owner = true; c.tile_n = 32; }, "persistent needs the register main loop");
-  EXPECT_NO_THROW(([&] {
-    MoeStage2Config c = ok;  // K 256: two chunks, unroll 2
-    c.persistent = true;
-    c.validate();
-    // gfx950's epilogue tile, the activations, each thread's slots for 2 chunks x 2 n-tiles and 2 scale words.
-    EXPECT_EQ(c.shared_bytes(), 16 * 128 * 4 + 16 * 256 * 2 + 256 * (2 * 2 * 16 + 2 * 4));
-    EXPECT_EQ(c.blocks_per_sm_hint(), MoeStage2Config::persistent_blocks_per_sm());
   })());
 }
 

@@ -34,7 +34,6 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
     c.wgmma = loop > 1;
     c.wgmma_rs = loop == 3;
     c.stagger_warpgroups = !c.wgmma_rs || std::uniform_int_distribution<int>(0, 1)(*rng);
-    c.persistent = loop == 0 && std::uniform_int_distribution<int>(0, 2)(*rng) == 0;
     if (std::uniform_int_distribution<int>(0, 5)(*rng) == 0) {  // a token owner
       c = base;
       c.token_owner = true;
@@ -75,10 +74,6 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   EXPECT_EQ(o.tile_n, 32);
   EXPECT_EQ(o.unroll, 6);
   EXPECT_EQ(o.tiles_text(), "tm16 tn32 kb1 u6 ow");
-  const MoeStage2Config p = base.with_tiles_text("ps tm16 tn128 u8");
-  EXPECT_TRUE(p.persistent);
-  EXPECT_EQ(p.tiles_text(), "tm16 tn128 kb1 u8 ps");
-  EXPECT_NE(p.kernel_name(), base.with_tiles_text("tm16 tn128 u8").kernel_name());
 }
 
 TEST(Stage2TilesText, BadTextNamesTheWord) {
@@ -92,8 +87,6 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"", "needs tmN and tnN"},               {"tm64 tn256 wr2", "unknown word 'wr2'"},
       {"tm64 tn99999999 sh", "needs a number"}, {"tm16 tn256 ow", "token_owner needs tile_n"},
       {"tm16 tn32 kb2 ow", "token_owner needs tile_m 16, k_batch 1"}, {"tm16 tn32 ow2", "unknown word 'ow2'"},
-      {"tm16 tn128 kb3 u4 ps", "persistent needs the whole K slice"}, {"tm16 tn128 ps ps", "'ps' repeats"},
-      {"tm32 tn128 sh ps", "persistent needs the register main loop"},
       {"tm16 tn128 kb0", "k_batch 0 does not split"}, {"tm16 tn128 u0", "unroll must be"},  // not a division by zero
   };
   for (const auto& [text, says] : cases)

@@ -18,17 +18,12 @@ MoeStage2A16W4::MoeStage2A16W4(const MoeStage2Config& config) : config_(config),
 
 const Kernel& MoeStage2A16W4::compile(Device& device) {
   kernel_ = tilejit::compile(def_, device);
-  compute_units_ = int(std::max<uint32_t>(1, device.compute_units()));
   if (config_.accumulate && !config_.token_owner) zeroing_ = tilejit::compile(moe_stage2_zeroing_kernel(), device);
   return *kernel_;
 }
 
 Dim3 MoeStage2A16W4::grid(int rows) const {
-  const int64_t col_blocks = (config_.model_dim + config_.tile_n - 1) / config_.tile_n;
-  if (config_.persistent)
-    return {uint32_t(std::clamp<int64_t>(col_blocks * rows * config_.k_batch, 1,
-                                         int64_t(compute_units_) * MoeStage2Config::persistent_blocks_per_sm())), 1, 1};
-  return {uint32_t(col_blocks), uint32_t(rows), uint32_t(config_.k_batch)};
+  return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(rows), uint32_t(config_.k_batch)};
 }
 
 void MoeStage2A16W4::launch(const MoeStage2Args& args, Stream* stream) const {
@@ -61,7 +56,7 @@ void MoeStage2A16W4::check(const MoeStage2Args& args) const {
   need(args.out, config_.out_dtype == OutDtype::F32 && !config_.accumulate ? 8 : 4, "out");
   need(args.a, 16, "a");
   need(args.w, 16, "w");
-  need(args.w_scale, config_.persistent ? 4 : 1, "w_scale");  // persistent: 4-byte cp.async copies of scale words
+  need(args.w_scale, 1, "w_scale");
   if (config_.has_bias) need(args.bias, 4, "bias");
   if (args.tokens < 1 || args.tokens >= (1 << 24))
     throw std::invalid_argument(fmt::format("MoeStage2A16W4: tokens must be in [1, 2^24), got {}", args.tokens));
@@ -95,12 +90,6 @@ void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, La
     return kernel_->launch_with(stream, options, grid(args.tokens), {uint32_t(kStage2Threads)}, RawPtr{args.out},
                                 RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.topk_ids},
                                 RawPtr{args.topk_weights}, RawPtr{bias}, int32_t(overwrite ? 0 : 1));
-  if (config_.persistent)
-    return kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out},
-                                RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids},
-                                RawPtr{args.sorted_weights}, RawPtr{args.sorted_expert_ids},
-                                RawPtr{args.num_valid_ids}, RawPtr{config_.has_bias ? args.bias : args.sorted_weights},
-                                args.tokens, args.sorted_blocks);
   kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out},
                        RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids},
                        RawPtr{args.sorted_weights}, RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},

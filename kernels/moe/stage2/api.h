@@ -54,9 +54,7 @@ class MoeStage2A16W4 {
   /// sums over what `out` held. Accumulating configs only (std::logic_error otherwise); the checks
   /// of launch().
   void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
-  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens; persistent: at
-  /// most persistent_blocks_per_sm() blocks per compute unit of the device it was compiled for,
-  /// and no more than there are work items).
+  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens).
   Dim3 grid(int rows) const;
 
  private:
@@ -68,7 +66,6 @@ class MoeStage2A16W4 {
   KernelDef def_;
   std::optional<Kernel> kernel_;
   std::optional<Kernel> zeroing_;  // accumulating configs: the kernel of launch_zeroed()
-  int compute_units_ = 1;          // of the device compiled for: sizes a persistent grid
 };
 
 /// Host tensors of one problem in the plain layouts (see moe::Stage2Inputs); the runner sorts,

@@ -31,13 +31,6 @@ void MoeStage2Config::validate() const {
   } else if (tile_n != 64 && tile_n != 128 && tile_n != 256 && tile_n != 512) {
     fail(fmt::format("tile_n must be 64, 128, 256 or 512, got {}", tile_n));
   }
-  if (persistent) {
-    const int chunks = slice_k() / kStage2ChunkK;
-    if (shared_mainloop || token_owner) fail("persistent needs the register main loop (not shared_mainloop or token_owner)");
-    if (unroll_for(chunks) != chunks || chunks % 2 || !pair_scales)
-      fail(fmt::format("persistent needs the whole K slice in one iteration: unroll = the slice's {} chunks (an even "
-                       "count) and pair_scales, got unroll {}", chunks, unroll));
-  }
   if (!shared_mainloop && tile_m * tile_n > 32 * 256)
     fail(fmt::format("tile_m {} x tile_n {} is too large a tile for the register main loop (at most 8192 elements)",
                      tile_m, tile_n));
@@ -68,21 +61,20 @@ bool MoeStage2Config::uses_shared_activations() const {
 std::string MoeStage2Config::kernel_name() const {
   // token_owner: the unroll as given (the kernel resolves it per K part, which depends on the target),
   // and no pair_scales / register_epilogue flags (it reads neither).
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
                      wgmma_rs && stagger_warpgroups ? "g" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales || token_owner ? "" : "_s8", register_epilogue && !token_owner ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
-                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "",
-                     persistent ? "_ps" : "");
+                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "");
 }
 
 std::string MoeStage2Config::tiles_text() const {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}{}", tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
+  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}", tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
-                     wgmma_rs && !stagger_warpgroups ? " ns" : "", token_owner ? " ow" : "", persistent ? " ps" : "");
+                     wgmma_rs && !stagger_warpgroups ? " ns" : "", token_owner ? " ow" : "");
 }
 
 MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
@@ -94,7 +86,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
   c.k_batch = 1;
   c.unroll = 2;
   c.warps_m = 1;
-  c.shared_mainloop = c.wgmma = c.wgmma_rs = c.token_owner = c.persistent = false;
+  c.shared_mainloop = c.wgmma = c.wgmma_rs = c.token_owner = false;
   c.stagger_warpgroups = true;
   std::set<std::string> seen;
   std::istringstream words{std::string(text)};
@@ -103,8 +95,8 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     const std::string key = w.substr(0, digits);
     const bool loop_word = key == "sh" || key == "wg" || key == "wr";
     if (!seen.insert(loop_word ? "loop" : key).second) fail(fmt::format("'{}' repeats a field", w));
-    if ((key == "ow" || key == "ps") && digits == std::string::npos) {
-      (key == "ow" ? c.token_owner : c.persistent) = true;
+    if (key == "ow" && digits == std::string::npos) {
+      c.token_owner = true;
       continue;
     }
     if (loop_word || key == "ns") {
@@ -117,7 +109,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     }
     int* field = key == "tm" ? &c.tile_m : key == "tn" ? &c.tile_n : key == "kb" ? &c.k_batch
                : key == "u" ? &c.unroll : key == "wm" ? &c.warps_m : nullptr;
-    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns ow ps)", w));
+    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns ow)", w));
     const std::string number = digits == std::string::npos ? "" : w.substr(digits);
     if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
       fail(fmt::format("'{}' needs a number after '{}'", w, key));

@@ -13,9 +13,6 @@ enum class OutDtype : uint8_t { BF16, F32 };
 /// measured 5-6% faster than five on the H100 at 1024 / 4096 tokens (docs/performance.md).
 inline constexpr int kWgmmaRsStages = 4;
 
-/// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
-inline constexpr int kStage2Threads = 256;
-
 /// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
 inline constexpr int kStage2ChunkK = 128;
 
@@ -93,23 +90,6 @@ struct MoeStage2Config {
   /// of GPT-OSS 16.1 against 15.3 us: N / tile_n blocks balance poorly over 132 SMs), faster than
   /// the MoE sorting plus them (docs/performance.md); no built-in row picks it.
   bool token_owner = false;
-  /// Register main loop: a grid of about persistent_blocks_per_sm() blocks per SM walks the work
-  /// items (one tile of sorted rows x tile_n columns x one K slice each, in the order of the plain
-  /// grid), so that a block's next item is in flight while it computes the current one: on sm_90a
-  /// each thread copies the next item's raw weights and scale words into its own shared-memory
-  /// slots with cp.async (persistent_stage_bytes()) right after reading the current ones back; gfx950
-  /// loads each item into registers when it starts it. Needs the whole K slice in one iteration
-  /// (unroll_for(chunks) == chunks, an even count) and pair_scales.
-  bool persistent = false;
-  /// persistent: blocks per SM the grid is sized for (two fit the staged slots and shared activations).
-  static constexpr int persistent_blocks_per_sm() { return 2; }
-  /// persistent on sm_90a: the shared-memory slots of one item per block, 16 bytes per weight load
-  /// and 4 per scale word of each of the 256 threads (the sm_90a wave grid: n-tiles of 8 columns).
-  int persistent_stage_bytes() const {
-    const int chunks = slice_k() / kStage2ChunkK, n_tiles = tile_n * warps_m / 64;
-    const int scale_words = n_tiles % 4 == 0 ? n_tiles / 2 : n_tiles;  // a wave with 32k columns shares them (16 rows apart)
-    return persistent ? kStage2Threads * (chunks * n_tiles * 16 + chunks / 2 * scale_words * 4) : 0;
-  }
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where
   /// the 128-K chunks divide evenly (the largest divisor of K / 128 with topk x parts <= waves).
   int owner_k_parts(int waves) const {
@@ -126,7 +106,6 @@ struct MoeStage2Config {
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
     if (token_owner) return 0;
-    if (persistent) return persistent_blocks_per_sm();
     return wgmma_rs || (!shared_mainloop && tile_m == 16 && small_scale_decode) ? 2 : 0;
   }
 
@@ -136,24 +115,22 @@ struct MoeStage2Config {
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
   /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs, " ns"
-  /// for wgmma_rs without stagger_warpgroups, " ow" for token_owner (whose u is the unroll asked for)
-  /// and " ps" for persistent.
+  /// for wgmma_rs without stagger_warpgroups and " ow" for token_owner (whose u is the unroll asked for).
   std::string tiles_text() const;
   /// This config (shape and epilogue) with the tiles of `text` in tiles_text()'s form, words in any
   /// order: tmN and tnN required, kbN (default 1), uN (default 2; 1 with a shared main loop, as
   /// the tables have it), wmN (default 1), at most one of
-  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner), ps
-  /// (persistent). Validated; throws
+  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner). Validated; throws
   /// std::invalid_argument naming the word for unknown, repeated or malformed words.
   MoeStage2Config with_tiles_text(std::string_view text) const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
-  /// stages of tile_n x 64 bf16, shared activations their slice, persistent its staged slots.
-  /// token_owner: the token's rows and the waves' column sums.
+  /// stages of tile_n x 64 bf16, shared activations their slice. token_owner: the token's rows
+  /// and the waves' column sums.
   int shared_bytes() const {
     if (token_owner) return topk * inter_dim * 2 + 8 * tile_n * 4;  // topk rows of K bf16; f32 sums of up to 8 waves
     const int shared_loop = tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
-                            (uses_shared_activations() ? activation_bytes() : 0) + persistent_stage_bytes();
+                            (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
     // the scale words that hold its two 32-K blocks.
     return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop;
@@ -169,6 +146,8 @@ struct MoeStage2Config {
   int slice_k() const { return inter_dim / k_batch; }
 };
 
+/// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
+inline constexpr int kStage2Threads = 256;
 /// The largest activation slice the sm_90a register main loop stages in shared memory (two
 /// blocks per SM keep room to spare in the H100's 228 KiB).
 inline constexpr int kStage2MaxActivationBytes = 64 * 1024;

@@ -19,8 +19,6 @@
 #include "kernels/moe/stage2/kernel.h"
 
 #include <array>
-#include <functional>
-#include <optional>
 
 #include "dsl/kernel_family.h"
 #include "dsl/tile/intrinsics.h"
@@ -49,14 +47,8 @@ Value words_to_bf16(const std::vector<Value>& words) {
 
 Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
 
-// One work item of the register main loop: sorted-row block bm, column block bn, K slice z, expert e.
-struct Stage2Item {
-  Value bn, bm, z, e;
-};
-
 template <class OutT>
-void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<OutT>& params,
-                 const std::optional<Value>& sorted_blocks) {
+void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<OutT>& params) {
   const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
   const stage2_detail::WaveGrid grid(cfg);
   const bool amd = grid.amd;
@@ -65,7 +57,6 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   const int N = cfg.model_dim, K = cfg.inter_dim;
   const int expert_bytes = N * K / 2;
   const int chunks_per_slice = cfg.slice_k() / kStage2ChunkK;
-  const int col_blocks = (N + cfg.tile_n - 1) / cfg.tile_n;
   // The weights decode in the target's cheaper order; the activations follow the same K order.
   const tile::Fp4Order order = tile::preferred_fp4_order();
   auto k_order = [&](const Value& v8) { return tile::in_fp4_order(v8, order); };
@@ -82,132 +73,65 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   if (shared_a) a_tile = shared_array<int32_t>(cfg.activation_bytes() / 4);
   Value lane = lane_id();
   Value wave_row0 = grid.row0;
+  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
+  Value row0 = bm * cfg.tile_m;
+
+  // The expert and the activation rows are read before the bounds check, so that the check does
+  // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
+  // indices are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
+  Value e = sorted_experts[bm];
   Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
-  // The weight row of each n-tile and the 32-K block (kl) this lane holds.
-  Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
-  Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
-  auto n_rows_of = [&](const Value& bn) {
-    std::vector<Value> n_rows;
-    for (int j = 0; j < n_tiles; ++j) n_rows.push_back(bn * cfg.tile_n + grid.col0 + (n_lane + j * mma_n));
-    return n_rows;
-  };
-  auto weights_of = [&](const Value& e) { return Value(w + cast<int64_t>(e) * int64_t(expert_bytes / 4)); };  // i32 words
-  auto scales_of = [&](const Value& e) { return Value(w_scale + cast<int64_t>(e) * int64_t(N / 32 * K)); };  // N*K/32 bytes
+  Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
 
-  // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
-  // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
-  struct Raw {
-    std::vector<Value> words, scales;
+  // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
+  auto a_row = [&](Value r) {
+    Value id = sorted_ids[min(row0 + r, last_row)];
+    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
+    return Ptr<bf16>(a + arow * K);
   };
-  // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
-  // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
-  // range-checked load, same lease, both measured twice.
-  const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
-  const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
-  const int unroll = cfg.unroll_for(chunks_per_slice);
-  // With paired scales (an even count from an even chunk) one 4-byte word gives the scales of two
-  // chunks, and of two n-tiles 16 rows apart where a wave's columns start on a 32-row boundary.
-  const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
-  const bool share_words = cols_per_wave % 32 == 0;
-  auto owns_scale_word = [&](int j) { return !(share_words && (j / rows_apart) % 2); };
-
-  // persistent on sm_90a: each thread's slots for one item, weight load i at 16-byte slot
-  // i * 256 + thread, scale word i at 4-byte slot i * 256 + thread (its own copies only: no barrier).
-  const bool staged = cfg.persistent && !amd;
-  std::optional<SharedPtr<int32_t>> word_slots;
-  std::optional<SharedPtr<uint8_t>> scale_slots;
-  if (staged) {
-    int scale_words = 0;
-    for (int j = 0; j < n_tiles; ++j) scale_words += owns_scale_word(j);
-    word_slots = shared_array<int32_t>(kStage2Threads * unroll * n_tiles * 4);
-    scale_slots = shared_array<uint8_t>(kStage2Threads * (unroll / 2) * scale_words * 4);
+  std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
+  for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
+    if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
+    else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
   }
-  // Calls f(u, j, word slot) for every weight load of a whole slice and g(u, j, scale slot) for
-  // every scale word it owns, in the slots' order.
-  auto for_slots = [&](const std::function<void(int, int, int)>& f, const std::function<void(int, int, int)>& g) {
-    int words = 0, scales = 0;
-    for (int u = 0; u < unroll; ++u)
-      for (int j = 0; j < n_tiles; ++j) f(u, j, words++);
-    for (int u = 0; u < unroll; u += 2)
-      for (int j = 0; j < n_tiles; ++j)
-        if (owns_scale_word(j)) g(u, j, scales++);
-  };
-  const Value thread = thread_id();
-  // Copies the raw weights and scale words of `item`'s whole slice into this thread's slots.
-  auto stage_item = [&](const Stage2Item& item) {
-    Value w_e = weights_of(item.e), s_e = scales_of(item.e), first = item.z * chunks_per_slice;
-    std::vector<Value> n_rows = n_rows_of(item.bn);
-    for_slots(
-        [&](int u, int j, int slot) {
-          Value n = n_rows[size_t(j)];
-          Value at = tile::mxfp4_weight_offset(rows_checked ? Value(min(n, N - 1)) : n, (first + u) * 4 + kl, K);
-          tile::cp_async_16(Value(*word_slots + (slot * kStage2Threads + thread) * 4), Value(w_e + udiv(at, 4)),
-                            rows_checked ? Value(select(n < N, 16, 0)) : Value(Int(16)));
-        },
-        [&](int u, int j, int slot) {
-          // load_mxfp4_scale_word's word: rows n, n ^ 16 x blocks kb, kb ^ 4.
-          Value n = rows_checked ? Value(min(n_rows[size_t(j)], N - 1)) : n_rows[size_t(j)];
-          Value kb = (first + u) * 4 + kl;
-          Value at = tile::mxfp4_scale_offset(n & ~16, kb & ~4, K);
-          tile::cp_async_4(Value(*scale_slots + (slot * kStage2Threads + thread) * 4), Value(s_e + at));
-        });
-  };
-  // This thread's staged slice, read back as load_chunks would have loaded it.
-  auto read_staged = [&](const std::vector<Value>& n_rows, const Value& first) {
-    std::vector<Raw> raws(static_cast<size_t>(unroll));
-    for (Raw& r : raws) r.scales.resize(static_cast<size_t>(n_tiles));
-    for_slots(
-        [&](int u, int j, int slot) {
-          raws[size_t(u)].words.push_back(load(Value(*word_slots + (slot * kStage2Threads + thread) * 4), 4));
-        },
-        [&](int u, int j, int slot) {
-          Value word = bitcast(load(Value(*scale_slots + (slot * kStage2Threads + thread) * 4), 4), Type::scalar(Scalar::I32));
-          for (int jj : {j, j + rows_apart})
-            if (jj < n_tiles && (jj == j || !owns_scale_word(jj)))
-              for (int h = 0; h < 2; ++h) {
-                Value kb = (first + u) * 4 + kl;
-                raws[size_t(u + h)].scales[size_t(jj)] = tile::mxfp4_scale_in_word(word, n_rows[size_t(jj)], kb + 4 * h);
-              }
-        });
-    return raws;
-  };
+  // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
+  // 8 activations of rows 16 mt + g and + 8 each.
+  const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
+  const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
+  std::vector<Value> unit_index;
+  std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
+  for (int j = 0; j < units_per_thread; ++j) {
+    Value p = thread_id() + j * kStage2Threads;
+    Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
+    unit_index.push_back(p);
+    unit_rows.push_back({a_row(r), a_row(r + 8)});
+  }
 
-  // One work item: its activation rows, weights (from `staged_raws`, or loaded here), main loop and epilogue.
-  auto run_item = [&](const Stage2Item& item, const std::optional<std::vector<Raw>>& staged_raws) {
-    const Value bn = item.bn, z = item.z, e = item.e;
-    Value row0 = item.bm * cfg.tile_m;
-    Value w_e = weights_of(e), s_e = scales_of(e);
-    // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two). Row indices
-    // are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
-    auto a_row = [&](Value r) {
-      Value id = sorted_ids[min(row0 + r, last_row)];
-      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-      Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
-      return Ptr<bf16>(a + arow * K);
-    };
-    std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
-    for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
-      if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
-      else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
-    }
-    // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
-    // 8 activations of rows 16 mt + g and + 8 each.
-    const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
-    const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
-    std::vector<Value> unit_index;
-    std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
-    for (int j = 0; j < units_per_thread; ++j) {
-      Value p = thread + j * kStage2Threads;
-      Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
-      unit_index.push_back(p);
-      unit_rows.push_back({a_row(r), a_row(r + 8)});
-    }
-    std::vector<Value> n_rows = n_rows_of(bn);
+  // Blocks past the sorted rows exit at once.
+  if_(row0 < num_valid[0], [&] {
+    // The weight row of each n-tile and the 32-K block (kl) this lane holds.
+    Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
+    Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
+    Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
+    std::vector<Value> n_rows;
+    for (int j = 0; j < n_tiles; ++j)
+      n_rows.push_back(bn * cfg.tile_n + grid.col0 + (n_lane + j * mma_n));
 
     std::vector<std::unique_ptr<Var<>>> acc;
     for (int i = 0; i < m_tiles * n_tiles; ++i)
       acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
+    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
+    // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
+    struct Raw {
+      std::vector<Value> words, scales;
+    };
+    // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
+    // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
+    // range-checked load, same lease, both measured twice.
+    const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
+    const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
     auto load_weights = [&](Value c, bool with_scales) {
       Raw raw;
       raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
@@ -222,7 +146,11 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       }
       return raw;
     };
-    // `count` chunks from c0, the codes without their scale bytes where the scales are paired.
+    // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
+    // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
+    // columns start on a 32-row boundary; the codes are loaded without their scale bytes then.
+    const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
+    const bool share_words = cols_per_wave % 32 == 0;
     auto load_chunks = [&](Value c0, int count) {
       const bool paired = cfg.pair_scales && count % 2 == 0;
       std::vector<Raw> raws;
@@ -232,8 +160,8 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         Value kb = (c0 + u) * 4 + kl;
         std::vector<Value> words;
         for (int j = 0; j < n_tiles; ++j)
-          words.push_back(!owns_scale_word(j) ? words[j - rows_apart]
-                                              : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
+          words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
+                                                              : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
         for (int h = 0; h < 2; ++h)
           for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
       }
@@ -290,13 +218,14 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
     // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
     // that LLVM cannot fold it back into a load at the top of the loop.
+    const int unroll = cfg.unroll_for(chunks_per_slice);
     Value end = first + chunks_per_slice;
     std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
     // sm_90a: the main loop decodes with one multiply per pair (see the redo below).
     const bool fast = !amd && cfg.small_scale_decode;
     std::optional<Var<>> scale_max;
     if (fast) scale_max.emplace(Int(0));
-    std::vector<Raw> first_raws = staged_raws ? *staged_raws : load_chunks(first, unroll);
+    std::vector<Raw> first_raws = load_chunks(first, unroll);
     // The shared activations, staged while the first weights are in flight.
     auto stage_unit = [&](int j) {
       Value p = unit_index[j];
@@ -352,48 +281,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
 
     stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
                                        {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
-  };
-
-  if (!cfg.persistent) {
-    // The expert is read before the bounds check, so that the check does not delay the weight
-    // loads: sorted_expert_ids has an entry per block of the grid. Blocks past the sorted rows exit at once.
-    const Stage2Item item{block_id(0), block_id(1), block_id(2), sorted_experts[block_id(1)]};
-    if_(item.bm * cfg.tile_m < num_valid[0], [&] { run_item(item, std::nullopt); });
-    return;
-  }
-  // Persistent: items in the plain grid's order (column blocks fastest, then row blocks, then K
-  // slices), block b taking b, b + G, b + 2G, ...; the expert of the item two ahead is read one
-  // item early, so that staging the next item waits for nothing.
-  Value row_blocks = min(udiv(num_valid[0] + (cfg.tile_m - 1), cfg.tile_m), *sorted_blocks);
-  Value items = row_blocks * (col_blocks * cfg.k_batch), divisor = max(row_blocks, 1);
-  Value stride = grid_dim(0);
-  auto item_at = [&](const Value& i, const Value& e) {
-    Value rest = udiv(i, col_blocks);
-    return Stage2Item{urem(i, col_blocks), urem(rest, divisor), udiv(rest, divisor), e};
-  };
-  // Past the last item: some row block's expert (the read stays in bounds; that item is not run).
-  auto expert_at = [&](const Value& i) { return Value(sorted_experts[urem(udiv(i, col_blocks), divisor)]); };
-  Var<> e_now(expert_at(block_id(0))), e_next(expert_at(block_id(0) + stride));
-  if (staged) {
-    if_(block_id(0) < items, [&] { stage_item(item_at(block_id(0), e_now)); });
-    tile::cp_async_commit();
-  }
-  for_range(block_id(0), items, stride, [&](Value i) {
-    const Stage2Item item = item_at(i, e_now);
-    std::optional<std::vector<Raw>> raws;
-    if (staged) {
-      tile::cp_async_wait(0);  // this thread's copies of item i landed
-      raws = read_staged(n_rows_of(item.bn), item.z * chunks_per_slice);
-      if_(i + stride < items, [&] { stage_item(item_at(i + stride, e_next)); });
-      tile::cp_async_commit();
-    }
-    e_now = e_next.get();
-    e_next = expert_at(i + stride * 2);
-    run_item(item, raws);
-    // The next item restages the shared activations (or the epilogue tile) that slower waves may still read.
-    if (shared_a || c_tile) barrier();
   });
-  if (staged) tile::cp_async_wait(0);  // no copy outlives the kernel
 }
 
 template <class OutT>
@@ -404,39 +292,26 @@ KernelDef define(const MoeStage2Config& cfg) {
   opts.trace_key = cfg.kernel_name();  // the name spells out every field the body depends on
   opts.param_names = {"out", "a", "w", "w_scale", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",
                       "num_valid_ids", "bias", "tokens"};
-  auto body = [cfg](const stage2_detail::Stage2Params<OutT>& params, const std::optional<Value>& sorted_blocks) {
-    // Started early (MoeStage2A16W4::launch_early), the blocks wait here for the kernel before
-    // (the sorting or the zeroing), whose outputs they read or add into; otherwise a no-op.
-    // Waiting before the epilogue instead measured the same (H100, 1-32 tokens): the early
-    // start gains the launch, not overlap with the zeroing.
-    tile::wait_prior_grids();
-    if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
-      stage2_detail::stage2_wgmma_rs_body<OutT>(cfg, params);
-    else if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
-      stage2_detail::stage2_wgmma_body<OutT>(cfg, params);
-    else if (cfg.shared_mainloop)
-      stage2_detail::stage2_shared_body<OutT>(cfg, params);
-    else
-      stage2_body<OutT>(cfg, params, sorted_blocks);
-  };
-  if (cfg.persistent) {  // one more parameter: the sorted buffers' block count, which bounds the items
-    opts.param_names.push_back("sorted_blocks");
-    return kernel(
-        cfg.kernel_name(),
-        [body](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
-               Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
-               Int tokens, Int sorted_blocks) {
-          body({out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens},
-               Value(sorted_blocks));
-        },
-        std::move(opts));
-  }
   return kernel(
       cfg.kernel_name(),
-      [body](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
-             Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
-             Int tokens) {
-        body({out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens}, std::nullopt);
+      [cfg](Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids,
+            Ptr<float> sorted_weights, Ptr<int32_t> sorted_experts, Ptr<int32_t> num_valid, Ptr<float> bias,
+            Int tokens) {
+        const stage2_detail::Stage2Params<OutT> params{out, a, w, w_scale, sorted_ids, sorted_weights,
+                                                       sorted_experts, num_valid, bias, tokens};
+        // Started early (MoeStage2A16W4::launch_early), the blocks wait here for the kernel before
+        // (the sorting or the zeroing), whose outputs they read or add into; otherwise a no-op.
+        // Waiting before the epilogue instead measured the same (H100, 1-32 tokens): the early
+        // start gains the launch, not overlap with the zeroing.
+        tile::wait_prior_grids();
+        if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
+          stage2_detail::stage2_wgmma_rs_body<OutT>(cfg, params);
+        else if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
+          stage2_detail::stage2_wgmma_body<OutT>(cfg, params);
+        else if (cfg.shared_mainloop)
+          stage2_detail::stage2_shared_body<OutT>(cfg, params);
+        else
+          stage2_body<OutT>(cfg, params);
       },
       std::move(opts));
 }
