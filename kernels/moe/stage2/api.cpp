@@ -108,7 +108,9 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
   size_check(in.w_packed.size(), E * N * K / 2, "w");
   size_check(in.w_scales.size(), E * N * K / 32, "w_scale");
   if (cfg.has_bias) size_check(in.bias.size(), E * N, "bias");
-  moe::SortedRouting sorted = moe::moe_sorting(in.topk_ids, in.topk_weights, tokens, topk, E, cfg.tile_m);
+  // A token owner reads the routing as given; the others read its sorting.
+  const moe::SortedRouting sorted = cfg.token_owner ? moe::SortedRouting{}
+                                                    : moe::moe_sorting(in.topk_ids, in.topk_weights, tokens, topk, E, cfg.tile_m);
   std::vector<uint8_t> w = mxfp4::preshuffle_weights(in.w_packed, E, N, K);
   std::vector<uint8_t> s = mxfp4::preshuffle_scales(in.w_scales, E, N, K);
 
