@@ -12,6 +12,17 @@ namespace {
 
 using testing_support::SeededRng;
 
+/// `c`'s shape and epilogue with the default tiles (what with_tiles_text starts from).
+MoeStage2Config base_of(const MoeStage2Config& c) {
+  MoeStage2Config b{c.model_dim, c.inter_dim, c.experts, c.topk};
+  b.out_dtype = c.out_dtype;
+  b.has_bias = c.has_bias;
+  b.doweight = c.doweight;
+  b.accumulate = c.accumulate;
+  b.min_blocks_per_sm = c.min_blocks_per_sm;
+  return b;
+}
+
 // Random valid configs (every main loop, 96-row tiles, warps_m, in step) read back from their text:
 // the same kernel, the shape and epilogue fields untouched.
 TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
@@ -54,6 +65,40 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
     ++checked;
   }
   EXPECT_GE(checked, 100);
+}
+
+// validate() on arbitrary field values (zeros and negatives included) either throws
+// std::invalid_argument or accepts a config whose name, text and sizes can be computed: it never
+// divides by zero or reads past a table on the way.
+TEST(Stage2TilesText, ValidateRejectsAnyFieldValuesCleanly) {
+  SeededRng rng;
+  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + std::uniform_int_distribution<int>(0, int(v.size()) - 1)(*rng)); };
+  int accepted = 0;
+  for (int i = 0; i < 100000; ++i) {
+    // Valid values more often than not, so that some combinations pass.
+    MoeStage2Config c{pick({3072, 3072, 96, 0, -32, 100}), pick({3072, 512, 256, 0, -256, 384}), pick({8, 128, 8, 0, -1}),
+                      pick({2, 4, 1, 0, -1, 300})};
+    c.tile_m = pick({16, 16, 32, 64, 96, 128, 0, -16, 80});
+    c.tile_n = pick({128, 128, 256, 64, 32, 16, 0, -64, 96});
+    c.k_batch = pick({1, 1, 2, 3, 4, 6, 0, -1, 24});
+    c.unroll = pick({2, 2, 4, 6, 8, 1, 3, 0, -1, 5, 9});
+    c.warps_m = pick({1, 1, 1, 2, 4, 0, -1, 3});
+    c.min_blocks_per_sm = pick({-1, -1, 0, 2, 9, -2});
+    c.shared_mainloop = pick({0, 1});
+    c.wgmma = c.shared_mainloop && pick({0, 1});
+    c.wgmma_rs = c.wgmma && pick({0, 1});
+    c.token_owner = pick({0, 0, 0, 1});
+    try {
+      c.validate();
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    ++accepted;
+    EXPECT_FALSE(c.kernel_name().empty());
+    EXPECT_EQ(base_of(c).with_tiles_text(c.tiles_text()).kernel_name(), c.kernel_name());
+    EXPECT_GT(c.shared_bytes(), 0);
+  }
+  EXPECT_GT(accepted, 30);
 }
 
 TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
