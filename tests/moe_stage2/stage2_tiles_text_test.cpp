@@ -69,7 +69,7 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
 
 // validate() on arbitrary field values (zeros and negatives included) either throws
 // std::invalid_argument or accepts a config whose name, text and sizes can be computed: it never
-// divides by zero or reads past a table on the way.
+// divides by zero on the way (k_batch and unroll are checked before anything divides by them).
 TEST(Stage2TilesText, ValidateRejectsAnyFieldValuesCleanly) {
   SeededRng rng;
   auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + std::uniform_int_distribution<int>(0, int(v.size()) - 1)(*rng)); };
