@@ -326,6 +326,9 @@ TEST(CliCompile, Stage2Errors) {
       {{"--shape", "deepseek_r1", "--tiles", "tm96 tn256 wr ns"}, "more than gfx950's 160 KiB"},
       {{"--shape", "deepseek_r1", "--tiles", "tm16 tn128 zz"}, "unknown word 'zz'"},
       {{"--n", "48", "--k", "256", "--experts", "4", "--topk", "2", "--tiles", "tm16 tn64"}, "model_dim must be a positive multiple of 32"},
+      // Zero is not "left out": the option itself is refused.
+      {{"--n", "256", "--k", "0", "--experts", "4", "--topk", "2", "--tiles", "tm16 tn64"}, "--k: Value 0 not in range 1"},
+      {{"--n", "256", "--k", "256", "--experts", "4", "--topk", "-1", "--tiles", "tm16 tn64"}, "--topk: Value -1 not in range 1"},
   };
   for (const Bad& b : cases) {
     CommandResult r = run_compile(b.args);

@@ -11,10 +11,11 @@ namespace tilejit::cli {
 
 void MoeShapeArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--shape", shape, "a model shape")->check(CLI::IsMember({"gpt_oss", "deepseek_r1"}));
-  cmd->add_option("--n", n, "model_dim N (with --k, --experts, --topk instead of --shape)");
-  cmd->add_option("--k", k, "inter_dim K");
-  cmd->add_option("--experts", experts, "experts E");
-  cmd->add_option("--topk", topk, "experts per token");
+  // Positive (0 stands for "not given" in resolve()), and within what a config table accepts.
+  cmd->add_option("--n", n, "model_dim N (with --k, --experts, --topk instead of --shape)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--k", k, "inter_dim K")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--experts", experts, "experts E")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--topk", topk, "experts per token")->check(CLI::Range(1, 255));
 }
 
 kernels::MoeStage2Shape MoeShapeArgs::resolve() const {
