@@ -267,6 +267,10 @@ TEST(CApiErrors, ConfigAndHandles) {
   cfg.doweight = 2;
   expect_error(tilejit_moe_stage2_create(&cfg, &op), TILEJIT_ERROR_INVALID_ARGUMENT, {"doweight"});
   cfg.doweight = 1;
+  // Zero split-K slices: an error naming the field, not a division by zero.
+  cfg.k_batch = 0;
+  expect_error(tilejit_moe_stage2_create(&cfg, &op), TILEJIT_ERROR_INVALID_ARGUMENT, {"k_batch 0"});
+  cfg.k_batch = 1;
   expect_error(tilejit_moe_stage2_create(nullptr, &op), TILEJIT_ERROR_INVALID_ARGUMENT, {"config is null"});
   expect_error(tilejit_moe_stage2_create(&cfg, nullptr), TILEJIT_ERROR_INVALID_ARGUMENT, {"out is null"});
 
