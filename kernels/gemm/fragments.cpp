@@ -1,6 +1,7 @@
 // Shared GEMM tracing pieces: MMA geometry, the K-permuted operand fragments, the C epilogue.
 #include "kernels/gemm/fragments.h"
 
+#include "dsl/tile/bf16_words.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 
@@ -9,18 +10,6 @@ namespace tilejit::kernels::gemm_detail {
 using namespace dsl;
 using ir::Scalar;
 using ir::Type;
-
-namespace {
-const Type kV4I32 = Type::vector(Scalar::I32, 4);
-
-/// 32-bit word i (a bf16 pair) of a <8 x bf16> vector.
-Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
-
-/// <2n x bf16> from n words of bf16 pairs.
-Value from_words(const std::vector<Value>& words) {
-  return bitcast(make_vector(words), Type::vector(Scalar::BF16, int(words.size()) * 2));
-}
-}  // namespace
 
 Geometry target_geometry() {
   Geometry g;
@@ -42,7 +31,7 @@ std::vector<Value> a_fragments(const std::vector<Value>& lo, const std::vector<V
   std::vector<Value> steps;
   for (size_t q = 0; q < lo.size(); ++q)
     for (int h = 0; h < 2; ++h)
-      steps.push_back(from_words({word(lo[q], 2 * h), word(hi[q], 2 * h), word(lo[q], 2 * h + 1), word(hi[q], 2 * h + 1)}));
+      steps.push_back(tile::bf16_from_words({tile::bf16_word(lo[q], 2 * h), tile::bf16_word(hi[q], 2 * h), tile::bf16_word(lo[q], 2 * h + 1), tile::bf16_word(hi[q], 2 * h + 1)}));
   return steps;
 }
 
@@ -50,7 +39,7 @@ std::vector<Value> b_fragments(const std::vector<Value>& vectors) {
   if (wave_size() == 64) return vectors;
   std::vector<Value> steps;
   for (const Value& v : vectors)
-    for (int h = 0; h < 2; ++h) steps.push_back(from_words({word(v, 2 * h), word(v, 2 * h + 1)}));
+    for (int h = 0; h < 2; ++h) steps.push_back(tile::bf16_from_words({tile::bf16_word(v, 2 * h), tile::bf16_word(v, 2 * h + 1)}));
   return steps;
 }
 

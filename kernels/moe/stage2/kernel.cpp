@@ -21,6 +21,7 @@
 #include <array>
 
 #include "dsl/kernel_family.h"
+#include "dsl/tile/bf16_words.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
 #include "kernels/moe/stage2/epilogue.h"
@@ -37,15 +38,6 @@ using ir::Type;
 namespace {
 
 const Type kV4I32 = Type::vector(Scalar::I32, 4);
-const Type kV8BF16 = Type::vector(Scalar::BF16, 8);
-
-/// Builds <N x bf16> from i32 words of bf16 pairs.
-Value words_to_bf16(const std::vector<Value>& words) {
-  Value v = words.size() == 1 ? words[0] : make_vector(words);
-  return bitcast(v, Type::vector(Scalar::BF16, v.type().size_bytes() / 2));
-}
-
-Value word(const Value& v8bf16, int i) { return extract(bitcast(v8bf16, kV4I32), i); }
 
 template <class OutT>
 void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<OutT>& params) {
@@ -181,8 +173,8 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
           if (amd) {
             b_frag[j].push_back(vals);
           } else {
-            b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 0), word(vals, 1)})}));
-            b_frag[j].push_back(words_to_bf16({make_vector({word(vals, 2), word(vals, 3)})}));
+            b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 0), tile::bf16_word(vals, 1)}));
+            b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 2), tile::bf16_word(vals, 3)}));
           }
         }
       // The activations load here, not with the weights one iteration ahead: that (measured on the
@@ -199,12 +191,12 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
             a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
           } else if (shared_a) {
             for (int s = 0; s < 2; ++s)
-              a_frag.push_back(words_to_bf16({load(*a_lane + (c - first) * (8 * frag_words) +
+              a_frag.push_back(tile::bf16_from_words({load(*a_lane + (c - first) * (8 * frag_words) +
                                                        ((q * 2 + s) * frag_words + mt * 128), 4)}));
           } else {
             Value r0 = a_words(mt, 0, q), r1 = a_words(mt, 1, q);
-            a_frag.push_back(words_to_bf16({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
-            a_frag.push_back(words_to_bf16({extract(r0, 2), extract(r1, 2), extract(r0, 3), extract(r1, 3)}));
+            a_frag.push_back(tile::bf16_from_words({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
+            a_frag.push_back(tile::bf16_from_words({extract(r0, 2), extract(r1, 2), extract(r0, 3), extract(r1, 3)}));
           }
         }
         for (int j = 0; j < n_tiles; ++j) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dsl/kernel_family.h"
+#include "dsl/tile/bf16_words.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
@@ -36,10 +37,6 @@ using ir::Type;
 namespace {
 
 const Type kV4I32 = Type::vector(Scalar::I32, 4);
-
-Value bf16_words(const std::vector<Value>& words) {
-  return bitcast(make_vector(words), Type::vector(Scalar::BF16, 2 * int(words.size())));
-}
 
 template <class OutT>
 void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int32_t> w, Ptr<uint8_t> w_scale,
@@ -146,8 +143,8 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
           if (amd) {
             a_frag.push_back(bitcast(r, Type::vector(Scalar::BF16, 8)));
           } else {  // rows g and g + 8 both hold the token's row
-            a_frag.push_back(bf16_words({extract(r, 0), extract(r, 0), extract(r, 1), extract(r, 1)}));
-            a_frag.push_back(bf16_words({extract(r, 2), extract(r, 2), extract(r, 3), extract(r, 3)}));
+            a_frag.push_back(tile::bf16_from_words({extract(r, 0), extract(r, 0), extract(r, 1), extract(r, 1)}));
+            a_frag.push_back(tile::bf16_from_words({extract(r, 2), extract(r, 2), extract(r, 3), extract(r, 3)}));
           }
         }
         for (int j = 0; j < n_tiles; ++j) {
@@ -158,8 +155,8 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
               b_frag.push_back(vals);
             } else {
               Value r = bitcast(vals, kV4I32);
-              b_frag.push_back(bf16_words({extract(r, 0), extract(r, 1)}));
-              b_frag.push_back(bf16_words({extract(r, 2), extract(r, 3)}));
+              b_frag.push_back(tile::bf16_from_words({extract(r, 0), extract(r, 1)}));
+              b_frag.push_back(tile::bf16_from_words({extract(r, 2), extract(r, 3)}));
             }
           }
           Value sum = *acc[j];
