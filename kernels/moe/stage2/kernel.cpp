@@ -27,6 +27,7 @@
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/mainloops.h"
 #include "kernels/moe/stage2/owner_kernel.h"
+#include "kernels/moe/stage2/register_k_loop.h"
 #include "kernels/moe/stage2/wave_grid.h"
 
 namespace tilejit::kernels {
@@ -116,16 +117,13 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
 
     // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
     // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
-    struct Raw {
-      std::vector<Value> words, scales;
-    };
     // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
     // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
     // range-checked load, same lease, both measured twice.
     const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
     const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
     auto load_weights = [&](Value c, bool with_scales) {
-      Raw raw;
+      stage2_detail::RawChunk raw;
       raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
       for (int j = 0; j < n_tiles; ++j) {
         if (with_scales) {
@@ -145,7 +143,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     const bool share_words = cols_per_wave % 32 == 0;
     auto load_chunks = [&](Value c0, int count) {
       const bool paired = cfg.pair_scales && count % 2 == 0;
-      std::vector<Raw> raws;
+      std::vector<stage2_detail::RawChunk> raws;
       for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u, !paired));
       if (!paired) return raws;
       for (int u = 0; u < count; u += 2) {
@@ -165,7 +163,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     std::optional<SharedPtr<int32_t>> a_lane;
     if (shared_a) a_lane = *a_tile + (udiv(wave_row0, 16) * 32 + lane) * 4;
     // Decode, the activations in the same K permutation, and the MMAs of one chunk.
-    auto compute = [&](Value c, const Raw& raw, tile::Fp4Path path) {
+    auto compute = [&](const Value& c, const stage2_detail::RawChunk& raw, tile::Fp4Path path) {
       std::vector<std::vector<Value>> b_frag(n_tiles);
       for (int j = 0; j < n_tiles; ++j)
         for (int q = 0; q < 4; ++q) {
@@ -207,17 +205,12 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         }
       }
     };
-    // Double-buffered K loop: the weights of the next `unroll` chunks are loaded into slots
-    // before the current ones are decoded and multiplied. The prefetch sits under an if_ so
-    // that LLVM cannot fold it back into a load at the top of the loop.
+    // The first group of weights is requested before the activations are staged.
     const int unroll = cfg.unroll_for(chunks_per_slice);
-    Value end = first + chunks_per_slice;
-    std::vector<std::unique_ptr<Var<>>> next_words, next_scales;
-    // sm_90a: the main loop decodes with one multiply per pair (see the redo below).
+    const Value end = first + chunks_per_slice;
+    // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
     const bool fast = !amd && cfg.small_scale_decode;
-    std::optional<Var<>> scale_max;
-    if (fast) scale_max.emplace(Int(0));
-    std::vector<Raw> first_raws = load_chunks(first, unroll);
+    std::vector<stage2_detail::RawChunk> first_raws = load_chunks(first, unroll);
     // The shared activations, staged while the first weights are in flight.
     auto stage_unit = [&](int j) {
       Value p = unit_index[j];
@@ -237,39 +230,11 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
     }
     if (shared_a) barrier();
-    for (int u = 0; u < unroll; ++u)
-      for (int j = 0; j < n_tiles; ++j) {
-        next_words.push_back(std::make_unique<Var<>>(first_raws[u].words[j]));
-        next_scales.push_back(std::make_unique<Var<>>(first_raws[u].scales[j]));
-      }
-    for_range(first, end, unroll, [&](Value c0) {
-      std::vector<Raw> current(unroll);
-      for (int u = 0; u < unroll; ++u)
-        for (int j = 0; j < n_tiles; ++j) {
-          current[u].words.push_back(next_words[u * n_tiles + j]->get());
-          current[u].scales.push_back(next_scales[u * n_tiles + j]->get());
-        }
-      if_(c0 + unroll < end, [&] {
-        std::vector<Raw> raws = load_chunks(c0 + unroll, unroll);
-        for (int u = 0; u < unroll; ++u)
-          for (int j = 0; j < n_tiles; ++j) {
-            *next_words[u * n_tiles + j] = raws[u].words[j];
-            *next_scales[u * n_tiles + j] = raws[u].scales[j];
-          }
-      });
-      for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
-      if (fast)
-        for (const Raw& r : current)
-          for (const Value& sc : r.scales) *scale_max = umax(*scale_max, sc);
-    });
-    // The one-multiply decode is exact only for scales up to 2^1. Should this warp have met a larger
-    // one, it redoes its slice with the exact decode, one chunk at a time (the wave-uniform branch is
-    // after the main loop, so the main loop stays one straight block for the scheduler).
-    if (fast)
-      if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
-        for (auto& v : acc) *v = splat(0.0f, 4);
-        for_range(first, end, 1, [&](Value c) { compute(c, load_weights(c, true), tile::Fp4Path::Software); });
-      });
+    stage2_detail::WeightSlots slots(first_raws);
+    stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
+                                   {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
+                                    .load_exact = [&](const Value& c) { return load_weights(c, true); },
+                                    .compute = compute});
 
     stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
                                        {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});

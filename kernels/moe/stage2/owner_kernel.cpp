@@ -8,7 +8,7 @@
 //    pieces p, p + waves, ...; k_parts splits K so that there are at least as many pieces as waves;
 //  - the token's topk activation rows are staged in shared memory once (in the decode's K order)
 //    while the first weights are in flight;
-//  - a piece runs the register main loop of kernel.cpp on one activation row: per 128-K chunk each
+//  - a piece runs the register main loop's K loop (register_k_loop.h) on one activation row: per 128-K chunk each
 //    lane loads 16 preshuffled weight bytes of each of its n-tiles (unroll chunks ahead), decodes
 //    them (sm_90a with small_scale_decode: one multiply per pair, the piece redone exactly should
 //    a scale exceed 2^1) and multiplies them with the token's row, fed as every row of the MMA's A
@@ -18,7 +18,6 @@
 #include "kernels/moe/stage2/owner_kernel.h"
 
 #include <memory>
-#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -27,6 +26,7 @@
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/layout.h"
 #include "dsl/tile/mxfp4.h"
+#include "kernels/moe/stage2/register_k_loop.h"
 
 namespace tilejit::kernels {
 
@@ -112,30 +112,29 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
     return pc;
   };
   auto load_chunk = [&](const Piece& pc, const Value& c) {
-    std::vector<tile::Mxfp4Fragment> frags;
-    for (int j = 0; j < n_tiles; ++j)
-      frags.push_back(tile::load_b_mxfp4(pc.w_e, pc.s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy));
-    return frags;
+    stage2_detail::RawChunk raw;
+    for (int j = 0; j < n_tiles; ++j) {
+      tile::Mxfp4Fragment f = tile::load_b_mxfp4(pc.w_e, pc.s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
+      raw.words.push_back(f.words);
+      raw.scales.push_back(f.scale);
+    }
+    return raw;
   };
-  // The weight slots of the double-buffered K loop: the piece's first `unroll` chunks.
-  struct Slots {
-    std::vector<std::unique_ptr<Var<>>> words, scales;
+  auto load_group = [&](const Piece& pc, const Value& c0) {
+    std::vector<stage2_detail::RawChunk> group;
+    for (int u = 0; u < unroll; ++u) group.push_back(load_chunk(pc, c0 + u));
+    return group;
   };
+  // The weight slots of the double-buffered K loop, holding the piece's first `unroll` chunks.
   auto first_chunks = [&](const Piece& pc) {
-    auto slots = std::make_unique<Slots>();
-    for (int u = 0; u < unroll; ++u)
-      for (const tile::Mxfp4Fragment& f : load_chunk(pc, pc.part * part_chunks + u)) {
-        slots->words.push_back(std::make_unique<Var<>>(f.words));
-        slots->scales.push_back(std::make_unique<Var<>>(f.scale));
-      }
-    return slots;
+    return std::make_unique<stage2_detail::WeightSlots>(load_group(pc, pc.part * part_chunks));
   };
-  auto run_piece = [&](const Piece& pc, Slots& next) {
+  auto run_piece = [&](const Piece& pc, stage2_detail::WeightSlots& next) {
     if_(pc.active, [&] {
       SharedPtr<int32_t> a_row = rows + pc.slot * (K / 2);
       std::vector<std::unique_ptr<Var<>>> acc;
       for (int j = 0; j < n_tiles; ++j) acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
-      auto compute = [&](const Value& c, const std::vector<tile::Mxfp4Fragment>& frags, tile::Fp4Path path) {
+      auto compute = [&](const Value& c, const stage2_detail::RawChunk& raw, tile::Fp4Path path) {
         Value k_base = c * kStage2ChunkK + kl * 32;
         std::vector<Value> a_frag;
         for (int q = 0; q < 4; ++q) {
@@ -150,7 +149,7 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
         for (int j = 0; j < n_tiles; ++j) {
           std::vector<Value> b_frag;
           for (int q = 0; q < 4; ++q) {
-            Value vals = tile::decode_fp4x8(extract(frags[j].words, q), frags[j].scale, path, order);
+            Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], path, order);
             if (amd) {
               b_frag.push_back(vals);
             } else {
@@ -164,37 +163,11 @@ void owner_body(const MoeStage2Config& cfg, Ptr<OutT> out, Ptr<bf16> a, Ptr<int3
           *acc[j] = sum;
         }
       };
-      // Double-buffered K loop as in kernel.cpp: the next `unroll` chunks load before the current
-      // ones are decoded (the prefetch under an if_ so that LLVM cannot fold it into the loop top).
-      Value first = pc.part * part_chunks, end = first + part_chunks;
-      std::optional<Var<>> scale_max;
-      if (fast) scale_max.emplace(Int(0));
-      for_range(first, end, unroll, [&](Value c0) {
-        std::vector<std::vector<tile::Mxfp4Fragment>> current(unroll);
-        for (int u = 0; u < unroll; ++u)
-          for (int j = 0; j < n_tiles; ++j)
-            current[u].push_back({next.words[u * n_tiles + j]->get(), next.scales[u * n_tiles + j]->get()});
-        if_(c0 + unroll < end, [&] {
-          for (int u = 0; u < unroll; ++u) {
-            std::vector<tile::Mxfp4Fragment> f = load_chunk(pc, c0 + unroll + u);
-            for (int j = 0; j < n_tiles; ++j) {
-              *next.words[u * n_tiles + j] = f[j].words;
-              *next.scales[u * n_tiles + j] = f[j].scale;
-            }
-          }
-        });
-        for (int u = 0; u < unroll; ++u) compute(c0 + u, current[u], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
-        if (fast)
-          for (const auto& chunk : current)
-            for (const tile::Mxfp4Fragment& f : chunk) *scale_max = umax(*scale_max, f.scale);
-      });
-      // As in kernel.cpp: the one-multiply decode is exact for scales up to 2^1; a warp that met a
-      // larger one redoes its piece with the exact decode.
-      if (fast)
-        if_(tile::wave_umax(*scale_max) > tile::kFp4SmallScaleMax, [&] {
-          for (auto& v : acc) *v = splat(0.0f, 4);
-          for_range(first, end, 1, [&](Value c) { compute(c, load_chunk(pc, c), tile::Fp4Path::Software); });
-        });
+      Value first = pc.part * part_chunks;
+      stage2_detail::register_k_loop(first, first + part_chunks, unroll, fast, next, acc,
+                                     {.load_group = [&](const Value& c0) { return load_group(pc, c0); },
+                                      .load_exact = [&](const Value& c) { return load_chunk(pc, c); },
+                                      .compute = compute});
 
       Value wgt = cfg.doweight ? Value(topk_weights[t * cfg.topk + pc.slot]) : Value(Float(1.0f));
       for (int j = 0; j < n_tiles; ++j) {
