@@ -290,6 +290,45 @@ TEST(Stage2Emulator, ZeroedLaunchOverwritesWhatTheOutputHeld) {
   EXPECT_THROW(run_moe_stage2(*device, plain, in, tokens, {}, /*zeroed=*/true), std::logic_error);
 }
 
+// Weights preshuffled and uploaded once (MoeStage2DeviceWeights) serve several runs: each gives
+// bit for bit what the run that uploads its own gives (f32, topk 2, no split-K: two additions
+// from zero, in either order alike) and matches the reference. Weights of another shape or on
+// another device, and host weights of the wrong size, are argument errors.
+TEST(Stage2Emulator, DeviceWeightsServeSeveralRunsAlike) {
+  testing_support::SeededRng rng;
+  const int tokens = 7, N = 128, K = 256, E = 4, topk = 2;
+  RandomProblem p(*rng, tokens, N, K, E, topk, true);
+  moe::Stage2Inputs in = p.inputs();
+  auto device = emulator::make_emulator_device({.target = Target::Sm90a});
+  const MoeStage2DeviceWeights weights(*device, in, E, N, K);
+  moe::Stage2Result ref = moe::moe_stage2_reference({tokens, topk, E, N, K}, in, {true, true, moe::OutputType::f32});
+  for (const char* tiles : {"tm16 tn128", "tm16 tn32 ow"}) {
+    SCOPED_TRACE(tiles);
+    MoeStage2Config cfg = MoeStage2Config{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
+    MoeStage2Run own = run_moe_stage2(*device, cfg, in, tokens);
+    moe::Stage2Inputs no_host_weights = in;
+    no_host_weights.w_packed = {};
+    no_host_weights.w_scales = {};
+    MoeStage2Run shared = run_moe_stage2(*device, cfg, no_host_weights, tokens, {}, false, &weights);
+    ASSERT_EQ(shared.out.size(), own.out.size());
+    EXPECT_EQ(std::memcmp(shared.out.data(), own.out.data(), own.out.size() * 4), 0);
+    ASSERT_EQ(shared.out.size(), ref.exact.size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < shared.out.size(); ++i) {
+      num += (shared.out[i] - ref.exact[i]) * (shared.out[i] - ref.exact[i]);
+      den += ref.exact[i] * ref.exact[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-5);
+  }
+  MoeStage2Config other{N, K, E + 1, topk, 16, 128, 1, OutDtype::F32, true, true, true};
+  RandomProblem q(*rng, tokens, N, K, E + 1, topk, true);
+  EXPECT_THROW(run_moe_stage2(*device, other, q.inputs(), tokens, {}, false, &weights), std::invalid_argument);
+  auto device2 = emulator::make_emulator_device({.target = Target::Sm90a});
+  MoeStage2Config same{N, K, E, topk, 16, 128, 1, OutDtype::F32, true, true, true};
+  EXPECT_THROW(run_moe_stage2(*device2, same, in, tokens, {}, false, &weights), std::invalid_argument);
+  EXPECT_THROW(MoeStage2DeviceWeights(*device, in, E, N, K * 2), std::invalid_argument);
+}
+
 // With the emulator's shared-memory race check on (Options::race_check) every main loop runs
 // without a fault and gives bit for bit what it gives without: no two warps touch a shared word
 // between barriers unless both only read it.

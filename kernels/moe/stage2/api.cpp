@@ -96,29 +96,56 @@ void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, La
                        RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);
 }
 
+namespace {
+
+void check_size(const char* fn, size_t got, int64_t want, const char* name) {
+  if (int64_t(got) != want)
+    throw std::invalid_argument(fmt::format("{}: {} has {} elements, expected {}", fn, name, got, want));
+}
+
+}  // namespace
+
+MoeStage2DeviceWeights::MoeStage2DeviceWeights(Device& device, const moe::Stage2Inputs& in, int64_t E, int64_t N,
+                                               int64_t K)
+    : E_(E), N_(N), K_(K) {
+  check_size("MoeStage2DeviceWeights", in.w_packed.size(), E * N * K / 2, "w");
+  check_size("MoeStage2DeviceWeights", in.w_scales.size(), E * N * K / 32, "w_scale");
+  std::vector<uint8_t> w = mxfp4::preshuffle_weights(in.w_packed, E, N, K);
+  w_ = Buffer<uint8_t>(device, std::span<const uint8_t>(w));
+  w = {};  // one host copy at a time
+  std::vector<uint8_t> s = mxfp4::preshuffle_scales(in.w_scales, E, N, K);
+  s_ = Buffer<uint8_t>(device, std::span<const uint8_t>(s));
+}
+
+bool MoeStage2DeviceWeights::fits(const MoeStage2Config& config) const {
+  return config.experts == E_ && config.model_dim == N_ && config.inter_dim == K_;
+}
+
 MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const moe::Stage2Inputs& in, int tokens,
-                            std::span<const uint8_t> initial_out, bool zeroed) {
+                            std::span<const uint8_t> initial_out, bool zeroed, const MoeStage2DeviceWeights* weights) {
   cfg.validate();
   const int64_t E = cfg.experts, N = cfg.model_dim, K = cfg.inter_dim, topk = cfg.topk;
-  auto size_check = [](size_t got, int64_t want, const char* name) {
-    if (int64_t(got) != want)
-      throw std::invalid_argument(fmt::format("run_moe_stage2: {} has {} elements, expected {}", name, got, want));
-  };
-  size_check(in.a.size(), tokens * topk * K, "a");
-  size_check(in.w_packed.size(), E * N * K / 2, "w");
-  size_check(in.w_scales.size(), E * N * K / 32, "w_scale");
-  if (cfg.has_bias) size_check(in.bias.size(), E * N, "bias");
+  check_size("run_moe_stage2", in.a.size(), tokens * topk * K, "a");
+  if (cfg.has_bias) check_size("run_moe_stage2", in.bias.size(), E * N, "bias");
+  if (!weights) {
+    check_size("run_moe_stage2", in.w_packed.size(), E * N * K / 2, "w");
+    check_size("run_moe_stage2", in.w_scales.size(), E * N * K / 32, "w_scale");
+  }
+  if (weights && &weights->device() != &device)
+    throw std::invalid_argument("run_moe_stage2: the device weights live on another device");
+  if (weights && !weights->fits(cfg))
+    throw std::invalid_argument(fmt::format("run_moe_stage2: the device weights are not of the config's shape "
+                                            "(experts {}, model_dim {}, inter_dim {})", E, N, K));
   // A token owner reads the routing as given; the others read its sorting.
   const moe::SortedRouting sorted = cfg.token_owner ? moe::SortedRouting{}
                                                     : moe::moe_sorting(in.topk_ids, in.topk_weights, tokens, topk, E, cfg.tile_m);
-  std::vector<uint8_t> w = mxfp4::preshuffle_weights(in.w_packed, E, N, K);
-  std::vector<uint8_t> s = mxfp4::preshuffle_scales(in.w_scales, E, N, K);
+  std::optional<MoeStage2DeviceWeights> own_weights;
+  if (!weights) weights = &own_weights.emplace(device, in, E, N, K);
 
   MoeStage2A16W4 op(cfg);
   MoeStage2Run run;
   run.compile = op.compile(device).info();
   Buffer<uint16_t> a(device, in.a);
-  Buffer<uint8_t> dw(device, std::span<const uint8_t>(w)), ds(device, std::span<const uint8_t>(s));
   Buffer<int32_t> ids(device, std::span<const int32_t>(sorted.sorted_token_ids));
   Buffer<float> wts(device, std::span<const float>(sorted.sorted_weights));
   Buffer<int32_t> experts(device, std::span<const int32_t>(sorted.sorted_expert_ids));
@@ -136,7 +163,7 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
 
   Buffer<int32_t> topk_ids(device, in.topk_ids);
   Buffer<float> topk_weights(device, in.topk_weights);
-  MoeStage2Args args{out.ptr(), a.ptr(), dw.ptr(), ds.ptr(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
+  MoeStage2Args args{out.ptr(), a.ptr(), weights->w(), weights->scales(), ids.ptr(), wts.ptr(), experts.ptr(), valid.ptr(),
                      bias ? bias->ptr() : 0, tokens, int(std::max<int64_t>(sorted.num_blocks(), 1)),
                      topk_ids.ptr(), topk_weights.ptr()};
   auto start = device.create_event(), stop = device.create_event();

@@ -3,6 +3,7 @@
 #include <optional>
 #include <vector>
 
+#include "backend/launch/buffer.h"
 #include "backend/launch/kernel.h"
 #include "kernels/moe/host/reference.h"
 #include "kernels/moe/stage2/config.h"
@@ -68,6 +69,26 @@ class MoeStage2A16W4 {
   std::optional<Kernel> zeroing_;  // accumulating configs: the kernel of launch_zeroed()
 };
 
+/// The weights and scales of one problem preshuffled and uploaded once, for several
+/// run_moe_stage2 calls over the same weights (a model's 0.6-1.5 GB take seconds to preshuffle
+/// and upload per call otherwise).
+class MoeStage2DeviceWeights {
+ public:
+  /// Preshuffles `in.w_packed` ([E, N, K/2]) and `in.w_scales` ([E*N, K/32]) and uploads them to
+  /// `device`; std::invalid_argument when their sizes do not match E, N, K (or the preshuffle's
+  /// divisibility rules).
+  MoeStage2DeviceWeights(Device& device, const moe::Stage2Inputs& in, int64_t E, int64_t N, int64_t K);
+  Device& device() const { return w_.device(); }
+  DevicePtr w() const { return w_.ptr(); }
+  DevicePtr scales() const { return s_.ptr(); }
+  /// True when these are the weights of `config`'s shape (experts, model_dim, inter_dim).
+  bool fits(const MoeStage2Config& config) const;
+
+ private:
+  int64_t E_, N_, K_;
+  Buffer<uint8_t> w_, s_;
+};
+
 /// Host tensors of one problem in the plain layouts (see moe::Stage2Inputs); the runner sorts,
 /// preshuffles, uploads, zeroes the output, launches and downloads.
 struct MoeStage2Run {
@@ -79,7 +100,10 @@ struct MoeStage2Run {
 /// `initial_out`: the output's bytes before the launch (empty: zeros when accumulating, else a
 /// NaN poison); tests pass random values so that an element the kernel never touched shows.
 /// `zeroed`: launch through launch_zeroed() (accumulating configs), which overwrites initial_out.
+/// `weights`: the problem's weights already on `device` (then `in.w_packed` / `in.w_scales` are
+/// not read); std::invalid_argument when they live on another device or have another shape.
 MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& config, const moe::Stage2Inputs& in, int tokens,
-                            std::span<const uint8_t> initial_out = {}, bool zeroed = false);
+                            std::span<const uint8_t> initial_out = {}, bool zeroed = false,
+                            const MoeStage2DeviceWeights* weights = nullptr);
 
 }  // namespace tilejit::kernels
