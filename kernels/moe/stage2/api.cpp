@@ -127,20 +127,18 @@ MoeStage2Run run_moe_stage2(Device& device, const MoeStage2Config& cfg, const mo
   const int64_t E = cfg.experts, N = cfg.model_dim, K = cfg.inter_dim, topk = cfg.topk;
   check_size("run_moe_stage2", in.a.size(), tokens * topk * K, "a");
   if (cfg.has_bias) check_size("run_moe_stage2", in.bias.size(), E * N, "bias");
+  std::optional<MoeStage2DeviceWeights> own_weights;
   if (!weights) {
-    check_size("run_moe_stage2", in.w_packed.size(), E * N * K / 2, "w");
-    check_size("run_moe_stage2", in.w_scales.size(), E * N * K / 32, "w_scale");
-  }
-  if (weights && &weights->device() != &device)
+    weights = &own_weights.emplace(device, in, E, N, K);  // checks the host weights' sizes
+  } else if (&weights->device() != &device) {
     throw std::invalid_argument("run_moe_stage2: the device weights live on another device");
-  if (weights && !weights->fits(cfg))
+  } else if (!weights->fits(cfg)) {
     throw std::invalid_argument(fmt::format("run_moe_stage2: the device weights are not of the config's shape "
                                             "(experts {}, model_dim {}, inter_dim {})", E, N, K));
+  }
   // A token owner reads the routing as given; the others read its sorting.
   const moe::SortedRouting sorted = cfg.token_owner ? moe::SortedRouting{}
                                                     : moe::moe_sorting(in.topk_ids, in.topk_weights, tokens, topk, E, cfg.tile_m);
-  std::optional<MoeStage2DeviceWeights> own_weights;
-  if (!weights) weights = &own_weights.emplace(device, in, E, N, K);
 
   MoeStage2A16W4 op(cfg);
   MoeStage2Run run;

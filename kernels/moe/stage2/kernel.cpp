@@ -115,13 +115,13 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     for (int i = 0; i < m_tiles * n_tiles; ++i)
       acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
 
-    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
-    // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
     // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
     // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
     // range-checked load, same lease, both measured twice.
     const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
     const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
+    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
+    // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
     auto load_weights = [&](Value c, bool with_scales) {
       stage2_detail::RawChunk raw;
       raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`

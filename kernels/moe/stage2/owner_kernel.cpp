@@ -8,11 +8,11 @@
 //    pieces p, p + waves, ...; k_parts splits K so that there are at least as many pieces as waves;
 //  - the token's topk activation rows are staged in shared memory once (in the decode's K order)
 //    while the first weights are in flight;
-//  - a piece runs the register main loop's K loop (register_k_loop.h) on one activation row: per 128-K chunk each
-//    lane loads 16 preshuffled weight bytes of each of its n-tiles (unroll chunks ahead), decodes
-//    them (sm_90a with small_scale_decode: one multiply per pair, the piece redone exactly should
-//    a scale exceed 2^1) and multiplies them with the token's row, fed as every row of the MMA's A
-//    operand (the weights dominate the bytes; rows 1..15 of the product are ignored);
+//  - a piece runs the register main loop's K loop (register_k_loop.h) on one activation row: per
+//    128-K chunk each lane loads 16 preshuffled weight bytes of each of its n-tiles (unroll chunks
+//    ahead), decodes them (sm_90a with small_scale_decode: one multiply per pair, the piece redone
+//    exactly should a scale exceed 2^1) and multiplies them with the token's row, fed as every row
+//    of the MMA's A operand (the weights dominate the bytes; rows 1..15 of the product are ignored);
 //  - each wave folds its pieces into row 0 of its accumulators (bias once per slot, routing weight),
 //    the waves add theirs in shared memory, and tile_n / 2 threads store column pairs.
 #include "kernels/moe/stage2/owner_kernel.h"
