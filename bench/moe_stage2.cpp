@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
   bool no_read_probe = false;
   app.add_flag("--no-read-probe", no_read_probe,
                "skip the read probe (per point: a kernel that only streams the point's weight bytes, same timing)");
+  bool bulk_read_probe = false;
+  app.add_flag("--bulk-read-probe", bulk_read_probe,
+               "sm_90a: also stream each point's bytes with bulk copies (the copy engine) instead of loads, in each "
+               "geometry of bench::kBulkProbeGeometries")
+      ->excludes("--no-read-probe");
   app.add_option("--json", json_name, "name of the JSON file written under --out");
   app.add_option("--reps", reps, "timed launches per point (median)");
   app.add_option("--out", out_dir, "directory for moe_stage2.json");
@@ -146,6 +151,11 @@ int main(int argc, char** argv) {
 
   Device& dev = default_device();
   std::printf("device: %s\n", dev.name().c_str());
+  if (bulk_read_probe && dev.target() != Target::Sm90a) {
+    std::fprintf(stderr, "bench_moe_stage2: --bulk-read-probe needs an sm_90a device (bulk copies), this is %s\n",
+                 dev.name().c_str());
+    return 2;
+  }
   double bw = copy_bandwidth(dev);
   std::printf("copy bandwidth: %.0f GB/s (read + write)\n", bw / 1e9);
   Buffer<uint8_t> flush(dev, size_t(256) << 20);  // larger than L2: a decode step sees a cold L2
@@ -277,13 +287,27 @@ int main(int argc, char** argv) {
       // The same number of bytes streamed by a kernel that does nothing else (-1: skipped).
       const double probe_us = no_read_probe ? -1.0
                                             : bench::read_probe_us(dev, flush, *probe_src, size_t(distinct.size() * expert_bytes), reps);
+      // The same bytes through the copy engine, each geometry of bench::kBulkProbeGeometries; the best kept.
+      double bulk_probe_us = -1.0;
+      nlohmann::json bulk_probes = nlohmann::json::object();
+      if (bulk_read_probe) {
+        std::string line;
+        for (const bench::BulkProbeGeometry& geo : bench::kBulkProbeGeometries) {
+          const double us = bench::bulk_read_probe_us(dev, flush, *probe_src, size_t(distinct.size() * expert_bytes), reps, geo);
+          bulk_probes[geo.text()] = us;
+          if (bulk_probe_us < 0 || us < bulk_probe_us) bulk_probe_us = us;
+          line += fmt::format(" {} {:.1f}", geo.text(), us);
+        }
+        std::printf("%-12s %6d bulk read probe us (stage x stages x blocks per SM):%s; load probe %.1f\n", "", tokens,
+                    line.c_str(), probe_us);
+      }
       double flops = 2.0 * tokens * s.topk * double(s.N) * s.K;
       const std::string c = cfg.tiles_text();
       std::printf("%-12s %6d %9.1f %9.1f %8.2f %8.1f %9.2f %7.0f  %s (%s)\n", "", tokens, t, floor_us, floor_us / t,
                   probe_us, flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
                   choice.from_table ? "table" : config_text.empty() ? "heuristic" : "--config");
       results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
-                         {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us}, {"tflops", flops / (t * 1e-6) / 1e12},
+                         {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us}, {"bulk_read_probe_us", bulk_probe_us}, {"bulk_read_probes", bulk_probes}, {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
                          {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
                          {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},

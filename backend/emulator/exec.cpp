@@ -43,6 +43,8 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
   run_block(w, w.P->wg_prologue);
   w.cp_pending.clear();
   std::fill(w.cp_committed.begin(), w.cp_committed.end(), 0u);
+  w.mbarriers.clear();
+  w.bulk_pending.clear();
   reset_wgmma_reads(w);
   if (w.P->opts.race_check) reset_race_check(w);
   // Shared memory starts undefined on a GPU; fill it with 0xFF (NaN / -1) so reads before writes

@@ -81,6 +81,22 @@ struct CpCopy {
   uint8_t data[16];
 };
 
+/// One mbarrier of a workgroup (sm_90a), by the shared offset of its 8 bytes.
+struct Mbarrier {
+  uint32_t at = 0;
+  uint32_t count = 0;    // arrivals each phase expects
+  uint32_t pending = 0;  // arrivals the current phase still misses
+  int64_t tx = 0;        // bytes the current phase still waits for (negative: delivered before expected)
+  uint32_t phase = 0;    // phases completed
+};
+
+/// One bulk copy in flight: its source bytes read at issue, written to shared memory by the first
+/// mbarrier_wait that needs its mbarrier's phase to complete.
+struct BulkCopy {
+  uint32_t bar, dst, lane;
+  std::vector<uint8_t> data;
+};
+
 /// One wgmma group of a warpgroup: the 16-byte shared chunks its wgmmas read, and the first of
 /// them (named when a write races with it).
 struct WgmmaGroup {
@@ -130,6 +146,8 @@ struct Wave {
   std::vector<Range> caches;  // per op: the allocation its last access hit (empty range at first)
   std::vector<CpCopy> cp_pending;
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
+  std::vector<Mbarrier> mbarriers;     // initialised in this workgroup
+  std::vector<BulkCopy> bulk_pending;
   WgmmaReads wgmma;
   ProxyWrites proxy;
   SharedRaces races;
@@ -200,5 +218,6 @@ Handler select_convert(Prep& p);     // casts, bitcast, vector element ops
 Handler select_memory(Prep& p);      // ptr_add, load, store, atomics, shared_alloc, buffer_load
 Handler select_control(Prep& p);     // for, if, barrier, var slots
 Handler select_intrinsics(Prep& p);  // mma, cvt_pk_bf16_fp4, ldmatrix, cp_async*, wgmma*, wave_umax/umin, prefetch_l2
+Handler select_bulk_copy(Prep& p);   // mbarrier_*, bulk_copy_to_shared (called by select_intrinsics)
 
 }  // namespace tilejit::emulator::detail

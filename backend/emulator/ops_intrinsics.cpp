@@ -477,6 +477,9 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait: return select_cp_async(p);
     case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
     case OpCode::PrefetchL2: return select_prefetch_l2(p);
+    case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx: case OpCode::BulkCopyToShared:
+    case OpCode::MbarrierWait:
+      return select_bulk_copy(p);
     case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
       return exec_nothing;  // the emulator runs launches one after another: nothing overlaps
     case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:

@@ -323,6 +323,54 @@ class Sm90aBackend final : public TargetBackend {
     return false;
   }
 
+  /// The mbarrier and bulk-copy ops as inline PTX (ISA 8.0) with a memory clobber, so that no load of
+  /// what a copy brings moves above the wait. Shared addresses are passed as 32-bit shared-window
+  /// offsets. The wait loops on try_wait inside its own brace scope (labels are local to it).
+  static void bulk_copy_op(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args) {
+    auto shared32 = [&](llvm::Value* p) {
+      if (!p->getType()->isPointerTy() || p->getType()->getPointerAddressSpace() != 3)
+        throw InternalError(fmt::format("{} takes a shared pointer as its mbarrier / destination", ir::op_info(op.code).name));
+      return b.CreatePtrToInt(p, b.getInt32Ty());
+    };
+    auto* i32 = b.getInt32Ty();
+    const char* text = nullptr;
+    const char* constraints = nullptr;
+    std::vector<llvm::Value*> vals;
+    std::vector<llvm::Type*> types;
+    switch (op.code) {
+      case ir::OpCode::MbarrierInit:
+        text = "mbarrier.init.shared.b64 [$0], $1;\n\tfence.mbarrier_init.release.cluster;";
+        constraints = "r,r,~{memory}";
+        vals = {shared32(args[0]), args[1]};
+        break;
+      case ir::OpCode::MbarrierArriveExpectTx:
+        text = "{\n\t.reg .b64 tj_state;\n\tmbarrier.arrive.expect_tx.shared.b64 tj_state, [$0], $1;\n\t}";
+        constraints = "r,r,~{memory}";
+        vals = {shared32(args[0]), args[1]};
+        break;
+      case ir::OpCode::MbarrierWait:
+        text = "{\n\t.reg .pred tj_done;\n\tTJ_WAIT_${:uid}:\n\t"
+               "mbarrier.try_wait.parity.shared.b64 tj_done, [$0], $1;\n\t@!tj_done bra TJ_WAIT_${:uid};\n\t}";
+        constraints = "r,r,~{memory}";
+        vals = {shared32(args[0]), args[1]};
+        break;
+      default:  // BulkCopyToShared
+        if (args[1]->getType()->getPointerAddressSpace() != 1)
+          throw InternalError("bulk_copy_to_shared copies from a global pointer");
+        text = "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [$0], [$1], $2, [$3];";
+        constraints = "r,l,r,r,~{memory}";
+        vals = {shared32(args[0]), args[1], args[2], shared32(args[3])};
+        break;
+    }
+    for (llvm::Value* v : vals) {
+      if (v->getType() != i32 && !v->getType()->isPointerTy())
+        throw InternalError(fmt::format("{} takes i32 operands", ir::op_info(op.code).name));
+      types.push_back(v->getType());
+    }
+    auto* fty = llvm::FunctionType::get(b.getVoidTy(), types, false);
+    b.CreateCall(fty, llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true), vals);
+  }
+
   llvm::Value* intrinsic(IRB& b, const ir::Op& op, llvm::ArrayRef<llvm::Value*> args, llvm::Type* result) override {
     llvm::LLVMContext& ctx = b.getContext();
     auto* i32 = b.getInt32Ty();
@@ -414,6 +462,10 @@ class Sm90aBackend final : public TargetBackend {
         b.CreateCall(llvm::InlineAsm::get(fty, text, "~{memory}", /*hasSideEffects=*/true));
         return nullptr;
       }
+      case ir::OpCode::MbarrierInit: case ir::OpCode::MbarrierArriveExpectTx: case ir::OpCode::MbarrierWait:
+      case ir::OpCode::BulkCopyToShared:
+        bulk_copy_op(b, op, args);
+        return nullptr;
       case ir::OpCode::WaveUMax: case ir::OpCode::WaveUMin: {
         if (!args[0]->getType()->isIntegerTy(32) || result != i32)
           throw InternalError("wave_umax / wave_umin take and return i32");

@@ -20,6 +20,8 @@ bool has_result(OpCode c) {
     case OpCode::For: case OpCode::If: case OpCode::CpAsync: case OpCode::CpAsyncCommit:
     case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
     case OpCode::PrefetchL2: case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
+    case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx: case OpCode::BulkCopyToShared:
+    case OpCode::MbarrierWait:
       return false;
     default:
       return true;
@@ -53,7 +55,8 @@ std::optional<Target> only_target(const Op& op) {
     case OpCode::CvtPkBf16Fp4: return Target::Gfx950;
     case OpCode::LdMatrix: case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait:
     case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
-    case OpCode::FenceProxyAsync:
+    case OpCode::FenceProxyAsync: case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx:
+    case OpCode::BulkCopyToShared: case OpCode::MbarrierWait:
       return Target::Sm90a;
     case OpCode::Mma:
       if (op.attrs.size() == 1 && op.attrs[0] == 0) return Target::Gfx950;
@@ -448,6 +451,20 @@ class Verifier {
       case OpCode::PrefetchL2:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");
         want_operand(op, 1, ty(op, 1) == Type::scalar(Scalar::I32), "i32 (bytes)");
+        break;
+      case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx: case OpCode::MbarrierWait:
+        want_operand(op, 0, ty(op, 0) == Type::pointer(Scalar::I64, AddrSpace::Shared), "ptr<shared, i64> (the mbarrier)");
+        want_operand(op, 1, ty(op, 1) == Type::scalar(Scalar::I32),
+                     op.code == OpCode::MbarrierInit ? "i32 (the arrival count)"
+                     : op.code == OpCode::MbarrierWait ? "i32 (the phase parity)" : "i32 (bytes)");
+        break;
+      case OpCode::BulkCopyToShared:
+        want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Shared, "ptr<shared, T>");
+        want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global &&
+                                ty(op, 1).elem == ty(op, 0).elem,
+                     fmt::format("ptr<global, {}>", scalar_name(ty(op, 0).elem)));
+        want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (bytes)");
+        want_operand(op, 3, ty(op, 3) == Type::pointer(Scalar::I64, AddrSpace::Shared), "ptr<shared, i64> (the mbarrier)");
         break;
       case OpCode::Wgmma: {
         int64_t n = op.attrs[0], lbo = op.attrs[1], sbo = op.attrs[2], swizzle = op.attrs[3];

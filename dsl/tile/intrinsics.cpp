@@ -125,6 +125,44 @@ void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc
   emit(OpCode::PrefetchL2, Type::void_(), {src, bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
 }
 
+namespace {
+void need_mbarrier(const dsl::Value& bar, const char* what, const dsl::SrcLoc& loc) {
+  need_type(bar, Type::pointer(Scalar::I64, ir::AddrSpace::Shared), what, loc);
+}
+}  // namespace
+
+void mbarrier_init(const dsl::Value& bar, const dsl::Arg& count, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "mbarrier_init", loc);
+  need_mbarrier(bar, "mbarrier_init", loc);
+  emit(OpCode::MbarrierInit, Type::void_(), {bar, count.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
+
+void mbarrier_arrive_expect_tx(const dsl::Value& bar, const dsl::Arg& bytes, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "mbarrier_arrive_expect_tx", loc);
+  need_mbarrier(bar, "mbarrier_arrive_expect_tx", loc);
+  emit(OpCode::MbarrierArriveExpectTx, Type::void_(), {bar, bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
+
+void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& bytes, const dsl::Value& bar,
+                         const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "bulk_copy_to_shared", loc);
+  const Type& d = dst.type();
+  const Type& s = src.type();
+  if (!d.is_pointer() || d.space != ir::AddrSpace::Shared || !s.is_pointer() || s.space != ir::AddrSpace::Global ||
+      d.elem != s.elem)
+    type_error(fmt::format("bulk_copy_to_shared copies ptr<global, T> to ptr<shared, T>, got {} to {}",
+                           ir::to_string(s), ir::to_string(d)),
+               loc);
+  need_mbarrier(bar, "bulk_copy_to_shared's mbarrier", loc);
+  emit(OpCode::BulkCopyToShared, Type::void_(), {dst, src, bytes.as(Type::scalar(Scalar::I32)), bar}, {}, loc);
+}
+
+void mbarrier_wait(const dsl::Value& bar, const dsl::Arg& parity, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "mbarrier_wait", loc);
+  need_mbarrier(bar, "mbarrier_wait", loc);
+  emit(OpCode::MbarrierWait, Type::void_(), {bar, parity.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
+
 void wait_prior_grids(const dsl::SrcLoc& loc) { emit(OpCode::WaitPriorGrids, Type::void_(), {}, {}, loc); }
 
 void launch_dependents(const dsl::SrcLoc& loc) { emit(OpCode::LaunchDependents, Type::void_(), {}, {}, loc); }

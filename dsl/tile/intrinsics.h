@@ -1,4 +1,5 @@
-// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async, wgmma, wave reductions.
+// DSL entry points for the target intrinsics: MMA, FP4 conversion, ldmatrix, cp.async, wgmma, bulk copies,
+// wave reductions.
 #pragma once
 #include "dsl/matrix/mma.h"
 #include "dsl/value.h"
@@ -75,6 +76,33 @@ void fence_proxy_async(const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// sm_90a: cp.async.bulk.prefetch.L2; gfx950 has no such instruction and drops it. The emulator
 /// checks the range lies in one allocation (and the alignment) and otherwise does nothing.
 void prefetch_l2(const dsl::Value& src, const dsl::Arg& bytes, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
+/// sm_90a bulk copies through the copy engine, completing on an mbarrier: a 64-bit object in
+/// shared memory (`bar`, ptr<shared, i64>, 8-byte aligned, e.g. from shared_array<int64_t>) that
+/// counts, per phase, thread arrivals and transferred bytes; phase k has parity k % 2. A ring of
+/// stages: one thread initialises each stage's mbarrier (count 1) before a block barrier; a
+/// producing thread calls mbarrier_arrive_expect_tx(bar, bytes) and bulk_copy_to_shared() for those
+/// bytes; readers call mbarrier_wait(bar, k % 2) before reading the k-th fill of the stage, and a
+/// stage is refilled only after every reader is done with it (a block barrier, or a second
+/// mbarrier the readers arrive on). gfx950 has no copy engine: the verifier rejects these there.
+/// The emulator performs a copy at the first wait that needs it and faults on a wait that could
+/// never return (arrivals or bytes missing), on misaligned or out-of-range copies and on an
+/// mbarrier used before mbarrier_init.
+///
+/// mbarrier_init: phase 0 of `bar` expects `count` (>= 1) arrivals; visible to the copy engine and
+/// the other threads after the next block barrier.
+void mbarrier_init(const dsl::Value& bar, const dsl::Arg& count, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// The current phase of `bar` also waits for `bytes` (i32) of bulk copies; then this thread arrives.
+void mbarrier_arrive_expect_tx(const dsl::Value& bar, const dsl::Arg& bytes,
+                               const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// cp.async.bulk: `bytes` (i32, a positive multiple of 16) from `src` (ptr<global, T>) to `dst`
+/// (ptr<shared, T>), both 16-byte aligned, completing on `bar`'s current phase. Issued by each
+/// active thread (usually one).
+void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& bytes, const dsl::Value& bar,
+                         const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+/// Returns once the phase of `bar` with parity `parity` (i32, 0 or 1) has completed; the bytes its
+/// copies brought are then visible to this thread.
+void mbarrier_wait(const dsl::Value& bar, const dsl::Arg& parity, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
 /// Programmatic dependent launch (sm_90a; see LaunchOptions::early_start). wait_prior_grids():
 /// waits until the kernel launched before this one on its stream has completed and its writes are

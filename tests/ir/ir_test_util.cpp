@@ -216,6 +216,11 @@ Function make_valid(Target target) {
     ValueId d = b.emit(OpCode::Wgmma, vec(Scalar::F32, 8), {sh, sh, acc8}, {16, 128, 256, 0});
     b.emit(OpCode::WgmmaCommit, Type::void_());
     b.emit(OpCode::WgmmaWait, vec(Scalar::F32, 8), {d}, {1});
+    ValueId bar = b.emit(OpCode::SharedAlloc, sptr(Scalar::I64), {}, {2});
+    b.emit(OpCode::MbarrierInit, Type::void_(), {bar, b.const_int(i32(), 1)});
+    b.emit(OpCode::MbarrierArriveExpectTx, Type::void_(), {bar, c16});
+    b.emit(OpCode::BulkCopyToShared, Type::void_(), {spf, px, c16, bar});
+    b.emit(OpCode::MbarrierWait, Type::void_(), {bar, b.const_int(i32(), 0)});
   }
   return fn;
 }

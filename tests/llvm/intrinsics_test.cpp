@@ -231,6 +231,36 @@ TEST(Intrinsics, PrefetchL2IsABulkPrefetchOnSm90aAndNothingOnGfx950) {
   EXPECT_EQ(file_check(amd.assembly, "CHECK-LABEL: prefetch:\nCHECK: global_load_dwordx4\nCHECK: s_endpgm\n"), "");
 }
 
+// The mbarrier and bulk-copy ops: inline PTX (ISA 8.0) in program order, shared addresses as 32-bit
+// registers, the wait a try_wait loop in its own scope, and the load of the copied bytes after it.
+TEST(Intrinsics, Sm90aBulkCopyCompletesOnAnMbarrier) {
+  Kernel k("bulk");
+  ValueId src = k.param("src", gptr(Scalar::F32));
+  ValueId n = k.param("n", i32());
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {1024});
+  ValueId bar = k.op(OpCode::SharedAlloc, sptr(Scalar::I64), {}, {1});
+  k.effect(OpCode::MbarrierInit, {bar, k.ci32(1)});
+  k.effect(OpCode::Barrier, {});
+  k.effect(OpCode::MbarrierArriveExpectTx, {bar, n});
+  k.effect(OpCode::BulkCopyToShared, {tile, src, n, bar});
+  k.effect(OpCode::MbarrierWait, {bar, k.ci32(0)});
+  ValueId g4 = k.op(OpCode::Mul, i32(), {k.global_id(), k.ci32(4)});
+  k.store(k.ptr_add(out, g4), k.load(vec(Scalar::F32, 4), k.ptr_add(tile, g4)));
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, "CHECK: mbarrier.init.shared.b64 [%r{{[0-9]+}}], %r{{[0-9]+}};\n"
+                                   "CHECK-NEXT: fence.mbarrier_init.release.cluster;\n"
+                                   "CHECK: bar.sync 0;\n"
+                                   "CHECK: mbarrier.arrive.expect_tx.shared.b64 tj_state, [%r{{[0-9]+}}], %r{{[0-9]+}};\n"
+                                   "CHECK: cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
+                                   "[%r{{[0-9]+}}], [%rd{{[0-9]+}}], %r{{[0-9]+}}, [%r{{[0-9]+}}];\n"
+                                   "CHECK: TJ_WAIT_[[ID:[0-9]+]]:\n"
+                                   "CHECK-NEXT: mbarrier.try_wait.parity.shared.b64 tj_done, [%r{{[0-9]+}}], %r{{[0-9]+}};\n"
+                                   "CHECK-NEXT: @!tj_done bra TJ_WAIT_[[ID]];\n"
+                                   "CHECK: ld.shared.v4\n"),
+            "") << r.assembly;
+}
+
 // wait_prior_grids / launch_dependents: griddepcontrol on sm_90a, in program order around the
 // memory operations: a load after the wait is not merged with the same load before it (the prior
 // grid may have written there meanwhile). Nothing on gfx950, where the kernel still compiles.

@@ -1,0 +1,150 @@
+// Semantics of the sm_90a mbarrier and bulk-copy ops (ops.def): per workgroup, each initialised
+// mbarrier's arrival and byte counts per phase; a bulk copy reads its source at issue and lands
+// in shared memory at the first mbarrier_wait that needs its phase, so a read before that wait
+// sees the old bytes, as it may on the hardware.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/emulator/access.h"
+#include "backend/emulator/fault.h"
+#include "backend/emulator/interp.h"
+
+namespace tilejit::emulator::detail {
+
+namespace {
+
+using ir::OpCode;
+using ir::Scalar;
+
+/// The mbarrier at shared offset `at` (8 bytes, checked), or a fault when it was never initialised.
+Mbarrier& find_mbarrier(Wave& w, const Inst& in, uint32_t lane, uint32_t at) {
+  shared_ptr(w, in, lane, at, 8, 8, false, 1);
+  for (Mbarrier& m : w.mbarriers)
+    if (m.at == at) return m;
+  fault_at(w, in, lane, "uses an mbarrier that no mbarrier_init of this workgroup initialised", true, at);
+}
+
+void complete_if_done(Mbarrier& m) {
+  if (m.pending == 0 && m.tx == 0) {
+    ++m.phase;
+    m.pending = m.count;
+  }
+}
+
+void exec_mbarrier_init(Wave& w, const Inst& in) {
+  const uint32_t* bar = w.at<uint32_t>(in.o[0]);
+  const int32_t* count = w.at<int32_t>(in.o[1]);
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    shared_ptr(w, in, l, bar[l], 8, 8, true, 1);
+    if (count[l] < 1) fault(w, in, l, fmt::format("mbarrier_init with an arrival count of {}: at least 1", count[l]));
+    for (const BulkCopy& c : w.bulk_pending)
+      if (c.bar == bar[l]) fault_at(w, in, l, "re-initialises an mbarrier that bulk copies in flight complete on", true, bar[l]);
+    auto it = std::find_if(w.mbarriers.begin(), w.mbarriers.end(), [&](const Mbarrier& m) { return m.at == bar[l]; });
+    if (it == w.mbarriers.end()) it = w.mbarriers.insert(w.mbarriers.end(), Mbarrier{});
+    *it = Mbarrier{bar[l], uint32_t(count[l]), uint32_t(count[l]), 0, 0};
+  }
+}
+
+void exec_mbarrier_arrive_expect_tx(Wave& w, const Inst& in) {
+  const uint32_t* bar = w.at<uint32_t>(in.o[0]);
+  const int32_t* bytes = w.at<int32_t>(in.o[1]);
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    Mbarrier& m = find_mbarrier(w, in, l, bar[l]);
+    if (bytes[l] < 0) fault(w, in, l, fmt::format("mbarrier_arrive_expect_tx of {} bytes", bytes[l]));
+    if (m.pending == 0)
+      fault_at(w, in, l,
+               "arrives on an mbarrier whose current phase already has all its arrivals (it waits only for bytes); "
+               "wait for that phase first",
+               true, bar[l]);
+    m.tx += bytes[l];
+    --m.pending;
+    complete_if_done(m);
+  }
+}
+
+void exec_bulk_copy(Wave& w, const Inst& in) {
+  const uint32_t* dst = w.at<uint32_t>(in.o[0]);
+  const uint64_t* src = w.at<uint64_t>(in.o[1]);
+  const int32_t* bytes = w.at<int32_t>(in.o[2]);
+  const uint32_t* bar = w.at<uint32_t>(in.ov[3]);  // o[] holds the first three operands
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    const int32_t n = bytes[l];
+    if (n <= 0 || n % 16) fault(w, in, l, fmt::format("bulk_copy_to_shared of {} bytes: not a positive multiple of 16", n));
+    find_mbarrier(w, in, l, bar[l]);
+    // The shared side uses the second cache slot; the barrier check above used it too, which only costs a lookup.
+    shared_ptr(w, in, l, dst[l], uint64_t(n), 16, true, 1);
+    if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], uint64_t(n));  // the copy may land at any time
+    if (w.P->opts.race_check) note_shared_access(w, in, l, dst[l], uint64_t(n), true);  // ... from now on
+    const uint8_t* from = global_ptr(w, in, l, src[l], uint64_t(n), 16, false);
+    w.bulk_pending.push_back(BulkCopy{bar[l], dst[l], l, std::vector<uint8_t>(from, from + n)});
+  }
+}
+
+/// Lands every copy in flight on `m` (in issue order) and counts its bytes.
+void land_copies(Wave& w, Mbarrier& m) {
+  size_t out = 0;
+  for (size_t i = 0; i < w.bulk_pending.size(); ++i) {
+    BulkCopy& c = w.bulk_pending[i];
+    if (c.bar != m.at) {
+      if (out != i) w.bulk_pending[out] = std::move(c);
+      ++out;
+      continue;
+    }
+    const uint32_t n = uint32_t(c.data.size());
+    std::memcpy(w.shared + c.dst, c.data.data(), n);
+    m.tx -= n;
+    // Written by the copy engine: visible to wgmma without a proxy fence, and to every thread that
+    // waits on the mbarrier (no shared-memory race with the readers after the wait).
+    if (w.P->uses_wgmma)
+      for (uint32_t ch = c.dst / 16; ch <= (c.dst + n - 1) / 16; ++ch) w.proxy.writer[ch] = 0;
+    if (w.P->opts.race_check)
+      for (uint32_t word = c.dst / 4; word <= (c.dst + n - 1) / 4 && word < w.races.write_epoch.size(); ++word)
+        w.races.write_epoch[word] = 0;
+  }
+  w.bulk_pending.resize(out);
+}
+
+void exec_mbarrier_wait(Wave& w, const Inst& in) {
+  const uint32_t* bar = w.at<uint32_t>(in.o[0]);
+  const int32_t* parity = w.at<int32_t>(in.o[1]);
+  for (uint32_t l = 0; l < w.nlanes; ++l) {
+    if (!w.mask[l]) continue;
+    if (parity[l] != 0 && parity[l] != 1) fault(w, in, l, fmt::format("mbarrier_wait on parity {}: 0 or 1", parity[l]));
+    Mbarrier& m = find_mbarrier(w, in, l, bar[l]);
+    if (m.phase % 2 != uint32_t(parity[l])) continue;  // the phase of that parity is the completed one before
+    land_copies(w, m);
+    complete_if_done(m);
+    if (m.phase % 2 == uint32_t(parity[l]))
+      fault_at(w, in, l,
+               fmt::format("mbarrier_wait never returns: phase {} (parity {}) misses {} arrival(s) and {} byte(s), "
+                           "and no copy in flight completes on it",
+                           m.phase, parity[l], m.pending, m.tx),
+               true, bar[l]);
+  }
+}
+
+}  // namespace
+
+Handler select_bulk_copy(Prep& p) {
+  p.require(p.opts.target == Target::Sm90a, fmt::format("{} does not exist on {}", ir::op_info(p.op.code).name, p.ti.name));
+  const ir::Type bar = ir::Type::pointer(Scalar::I64, ir::AddrSpace::Shared), i32 = ir::Type::scalar(Scalar::I32);
+  switch (p.op.code) {
+    case OpCode::BulkCopyToShared:
+      p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Shared, "dst must be ptr<shared, T>");
+      p.require(p.type(1).is_pointer() && p.type(1).space == ir::AddrSpace::Global, "src must be ptr<global, T>");
+      p.require(p.type(2) == i32 && p.type(3) == bar, "bytes must be i32 and the mbarrier ptr<shared, i64>");
+      return exec_bulk_copy;
+    default:
+      p.require(p.type(0) == bar && p.type(1) == i32, "operands must be (ptr<shared, i64> mbarrier, i32)");
+      if (p.op.code == OpCode::MbarrierInit) return exec_mbarrier_init;
+      if (p.op.code == OpCode::MbarrierArriveExpectTx) return exec_mbarrier_arrive_expect_tx;
+      return exec_mbarrier_wait;
+  }
+}
+
+}  // namespace tilejit::emulator::detail

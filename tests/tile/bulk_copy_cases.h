@@ -1,0 +1,28 @@
+// The bulk-copy ring of the tile tests: blocks stream their slice of a buffer through shared-memory
+// stages with tile::bulk_copy_to_shared and mbarriers, and copy each stage out; run on the emulator
+// (bulk_copy_test.cpp) and on an sm_90a GPU (bulk_copy_gpu_test.cpp).
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backend/launch/kernel.h"
+
+namespace tilejit::tile_test {
+
+/// Each block reads `chunks` chunks of `chunk_words` i32 (its slice starts at block * chunks *
+/// chunk_words) through a ring of `stages` slots: thread 0 initialises one mbarrier per slot and
+/// issues each chunk (arrive_expect_tx + one or two bulk copies, `split` halves), every thread
+/// waits for the slot's phase and copies its words to out; a block barrier frees the slot.
+struct BulkRingCase {
+  int threads = 64, chunk_words = 256, stages = 2, chunks = 5, blocks = 3;
+  bool split = false;  // two copies of half a chunk each on one mbarrier phase
+};
+
+/// Random words for src (no word equals the 0xA5A5A5A5 poison), sized for the case.
+std::vector<int32_t> bulk_ring_source(const BulkRingCase& c, std::mt19937& rng);
+/// Runs the case on `device`: out poisoned with 0xA5 bytes first; returns out.
+std::vector<int32_t> run_bulk_ring(Device& device, const BulkRingCase& c, const std::vector<int32_t>& src,
+                                   CompileInfo* info = nullptr);
+
+}  // namespace tilejit::tile_test

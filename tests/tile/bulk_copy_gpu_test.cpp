@@ -1,0 +1,32 @@
+// Bulk copies and mbarriers on an sm_90a GPU (skips elsewhere): the ring of stages delivers every
+// chunk exactly, as on the emulator, and the JIT reports no lost performance.
+#include <gtest/gtest.h>
+
+#include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
+#include "tests/tile/bulk_copy_cases.h"
+
+using namespace tilejit;
+using namespace tilejit::tile_test;
+
+namespace {
+
+TEST(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
+  Device* gpu = testing_support::gpu_device();
+  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies exist only on sm_90a";
+  testing_support::SeededRng rng;
+  for (BulkRingCase c : {BulkRingCase{}, BulkRingCase{32, 64, 1, 3, 2}, BulkRingCase{128, 4096, 3, 9, 264},
+                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{256, 2048, 2, 16, 132, true}}) {
+    SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
+                                    << " chunks " << c.chunks << " blocks " << c.blocks << (c.split ? " split" : ""));
+    const std::vector<int32_t> src = bulk_ring_source(c, *rng);
+    CompileInfo info;
+    const std::vector<int32_t> on_gpu = run_bulk_ring(*gpu, c, src, &info);
+    EXPECT_EQ(on_gpu, src);
+    EXPECT_TRUE(info.performance_advisories.empty()) << "the CUDA JIT reports lost performance";
+    if (c.blocks <= 3) EXPECT_EQ(run_bulk_ring(testing_support::emulator_device(Target::Sm90a), c, src), on_gpu);
+  }
+}
+
+}  // namespace

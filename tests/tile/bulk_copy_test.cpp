@@ -1,0 +1,155 @@
+// Bulk copies and mbarriers (tile::bulk_copy_to_shared, mbarrier_*) on the sm_90a emulator: a ring of
+// stages delivers every chunk exactly, copied bytes appear only at the wait, misuse faults with a
+// message naming the op, and gfx950 rejects the ops when tracing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "backend/emulator/emulator.h"
+#include "backend/launch/buffer.h"
+#include "dsl/error.h"
+#include "dsl/tile/intrinsics.h"
+#include "dsl/tilejit.h"
+#include "tests/common/seeded_rng.h"
+#include "tests/common/test_devices.h"
+#include "tests/tile/bulk_copy_cases.h"
+
+using namespace tilejit;
+using namespace tilejit::dsl;
+using namespace tilejit::tile_test;
+
+namespace {
+
+bool mentions(const std::string& text, std::initializer_list<std::string> parts) {
+  for (const std::string& p : parts)
+    if (text.find(p) == std::string::npos) return false;
+  return true;
+}
+
+TEST(BulkCopy, RingOfStagesDeliversEveryChunk) {
+  testing_support::SeededRng rng;
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  for (BulkRingCase c : {BulkRingCase{}, BulkRingCase{32, 64, 1, 3, 2}, BulkRingCase{128, 512, 3, 7, 2},
+                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{64, 256, 2, 6, 2, true}}) {
+    SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
+                                    << " chunks " << c.chunks << (c.split ? " split" : ""));
+    const std::vector<int32_t> src = bulk_ring_source(c, *rng);
+    EXPECT_EQ(run_bulk_ring(emu, c, src), src);
+  }
+}
+
+/// One block of 32 threads: the slot is poisoned by stores, thread 0 copies 64 words into it, every
+/// thread records its word before and after the wait.
+KernelDef visibility_kernel() {
+  KernelOptions opts;
+  opts.block = {32, 1, 1};
+  return kernel(
+      "bulk_visibility",
+      [](Ptr<int32_t> src, Ptr<int32_t> out) {
+        SharedPtr<int32_t> slot = shared_array<int32_t>(64);
+        SharedPtr<int64_t> bar = shared_array<int64_t>(1);
+        const Value t = thread_id();
+        slot[t] = 0x5A5A5A5A;
+        slot[t + 32] = 0x5A5A5A5A;
+        if_(t == 0, [&] { tile::mbarrier_init(bar, 1); });
+        barrier();
+        if_(t == 0, [&] {
+          tile::mbarrier_arrive_expect_tx(bar, 256);
+          tile::bulk_copy_to_shared(slot, src, 256, bar);
+        });
+        out[t] = slot[t];
+        tile::mbarrier_wait(bar, 0);
+        out[t + 32] = slot[t];
+        out[t + 64] = slot[t + 32];
+      },
+      opts);
+}
+
+TEST(BulkCopy, BytesLandOnlyAtTheWait) {
+  testing_support::SeededRng rng;
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  static const KernelDef def = visibility_kernel();
+  std::vector<int32_t> src(64);
+  for (auto& x : src) x = int32_t((*rng)() | 1);
+  Buffer<int32_t> dsrc(emu, std::span<const int32_t>(src)), dout(emu, 96);
+  dout.fill_bytes(0xA5);
+  compile(def, emu).launch({1, 1, 1}, {32, 1, 1}, dsrc, dout);
+  const std::vector<int32_t> out = dout.download();
+  for (int t = 0; t < 32; ++t) {
+    EXPECT_EQ(uint32_t(out[size_t(t)]), 0x5A5A5A5Au) << "thread " << t << " saw the copy before its wait";
+    EXPECT_EQ(out[size_t(32 + t)], src[size_t(t)]) << "thread " << t;
+    EXPECT_EQ(out[size_t(64 + t)], src[size_t(32 + t)]) << "thread " << t;
+  }
+}
+
+/// What a misused mbarrier or copy does: each variant of one small kernel, and the fault it raises.
+enum class Misuse { None, NeverCompletes, MisalignedDst, OddSize, SourceOutOfRange, Uninitialised, ArriveTwice, BadParity };
+
+std::string run_misuse(Misuse m) {
+  KernelOptions opts;
+  opts.block = {32, 1, 1};
+  const KernelDef def = kernel(
+      fmt::format("bulk_misuse_{}", int(m)),
+      [m](Ptr<int32_t> src, Ptr<int32_t> out) {
+        SharedPtr<int32_t> slot = shared_array<int32_t>(72);
+        SharedPtr<int64_t> bars = shared_array<int64_t>(2);
+        const Value t = thread_id();
+        if_(t == 0, [&] {
+          if (m != Misuse::Uninitialised) tile::mbarrier_init(bars, 1);
+        });
+        barrier();
+        if_(t == 0, [&] {
+          const SharedPtr<int64_t> bar = m == Misuse::Uninitialised ? SharedPtr<int64_t>(bars + 1) : bars;
+          tile::mbarrier_arrive_expect_tx(bar, m == Misuse::NeverCompletes ? 512 : 256);
+          if (m == Misuse::ArriveTwice) tile::mbarrier_arrive_expect_tx(bar, 0);
+          const SharedPtr<int32_t> dst = m == Misuse::MisalignedDst ? SharedPtr<int32_t>(slot + 1) : slot;
+          const Ptr<int32_t> from = m == Misuse::SourceOutOfRange ? Ptr<int32_t>(src + 8) : src;
+          tile::bulk_copy_to_shared(dst, from, m == Misuse::OddSize ? 248 : 256, bar);
+        });
+        tile::mbarrier_wait(bars, m == Misuse::BadParity ? 2 : 0);
+        out[t] = slot[t];
+      },
+      opts);
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  Buffer<int32_t> dsrc(emu, 64), dout(emu, 32);
+  dsrc.fill_bytes(0x11);
+  try {
+    compile(def, emu).launch({1, 1, 1}, {32, 1, 1}, dsrc, dout);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BulkCopy, MisuseFaultsNamingTheOp) {
+  EXPECT_EQ(run_misuse(Misuse::None), "");
+  EXPECT_TRUE(mentions(run_misuse(Misuse::NeverCompletes), {"'mbarrier_wait'", "never returns", "256 byte(s)"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::MisalignedDst), {"'bulk_copy_to_shared'", "thread (0,0,0)", "misaligned"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::OddSize), {"'bulk_copy_to_shared'", "248 bytes", "multiple of 16"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::SourceOutOfRange), {"'bulk_copy_to_shared'", "out-of-bounds global read"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::Uninitialised), {"'mbarrier_arrive_expect_tx'", "no mbarrier_init"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::ArriveTwice), {"'mbarrier_arrive_expect_tx'", "already has all its arrivals"}));
+  EXPECT_TRUE(mentions(run_misuse(Misuse::BadParity), {"'mbarrier_wait'", "parity 2"}));
+}
+
+TEST(BulkCopy, Gfx950RejectsTheOpsWhenTracing) {
+  KernelOptions opts;
+  opts.block = {64, 1, 1};
+  const KernelDef def = kernel(
+      "bulk_on_gfx950",
+      [](Ptr<int32_t> src) {
+        SharedPtr<int64_t> bar = shared_array<int64_t>(1);
+        tile::mbarrier_init(bar, 1);
+        (void)src;
+      },
+      opts);
+  try {
+    compile(def, testing_support::emulator_device(Target::Gfx950));
+    FAIL() << "gfx950 accepted mbarrier_init";
+  } catch (const UserError& e) {
+    EXPECT_TRUE(mentions(e.what(), {"mbarrier_init", "exists only on sm_90a", "bulk_copy_test.cpp"})) << e.what();
+  }
+}
+
+}  // namespace
