@@ -51,7 +51,6 @@ TEST(Stage2Name, EveryFieldThatChangesTheKernelChangesTheName) {
       {"shared_activations", [](MoeStage2Config& c) { c.shared_activations = false; }},
       {"wgmma", [](MoeStage2Config& c) { c.tile_m = 64, c.shared_mainloop = true, c.wgmma = true; }},
       {"token_owner", [](MoeStage2Config& c) { c.tile_n = 32, c.k_batch = 1, c.token_owner = true; }},
-      {"bulk_weights", [](MoeStage2Config& c) { c.bulk_weights = true; }},
   };
   for (const Mutation& m : mutations) {
     MoeStage2Config c = base;

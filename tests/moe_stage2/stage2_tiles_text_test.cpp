@@ -45,7 +45,6 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
     c.wgmma = loop > 1;
     c.wgmma_rs = loop == 3;
     c.stagger_warpgroups = !c.wgmma_rs || std::uniform_int_distribution<int>(0, 1)(*rng);
-    c.bulk_weights = loop == 0 && std::uniform_int_distribution<int>(0, 2)(*rng) == 0;
     if (std::uniform_int_distribution<int>(0, 5)(*rng) == 0) {  // a token owner
       c = base;
       c.token_owner = true;
@@ -89,7 +88,6 @@ TEST(Stage2TilesText, ValidateRejectsAnyFieldValuesCleanly) {
     c.wgmma = c.shared_mainloop && pick({0, 1});
     c.wgmma_rs = c.wgmma && pick({0, 1});
     c.token_owner = pick({0, 0, 0, 1});
-    c.bulk_weights = pick({0, 0, 1});
     try {
       c.validate();
     } catch (const std::invalid_argument&) {
@@ -121,9 +119,6 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   EXPECT_EQ(o.tile_n, 32);
   EXPECT_EQ(o.unroll, 6);
   EXPECT_EQ(o.tiles_text(), "tm16 tn32 kb1 u6 ow");
-  const MoeStage2Config b = base.with_tiles_text("bk tn128 tm16 u8");
-  EXPECT_TRUE(b.bulk_weights);
-  EXPECT_EQ(b.tiles_text(), "tm16 tn128 kb1 u8 bk");
 }
 
 TEST(Stage2TilesText, BadTextNamesTheWord) {
@@ -138,15 +133,10 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"tm64 tn99999999 sh", "needs a number"}, {"tm16 tn256 ow", "token_owner needs tile_n"},
       {"tm16 tn32 kb2 ow", "token_owner needs tile_m 16, k_batch 1"}, {"tm16 tn32 ow2", "unknown word 'ow2'"},
       {"tm16 tn128 kb0", "k_batch 0 does not split"}, {"tm16 tn128 u0", "unroll must be"},  // not a division by zero
-      {"tm32 tn128 sh bk", "bulk_weights needs the register main loop"}, {"tm16 tn128 bk2", "unknown word 'bk2'"},
-      {"tm16 tn128 kb24 bk", "even number of 128-K chunks"}, {"tm16 tn128 bk bk", "'bk' repeats"},
   };
   for (const auto& [text, says] : cases)
     testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },
                                                               {"tiles \"" + text + "\"", says});
-  const MoeStage2Config odd_n{3200, 3072, 128, 4};  // 25 x 128: no whole 256-column blocks
-  testing_support::expect_throw_with<std::invalid_argument>([&] { (void)odd_n.with_tiles_text("tm16 tn256 bk"); },
-                                                            {"bulk_weights needs model_dim 3200 a multiple of tile_n 256"});
 }
 
 }  // namespace

@@ -81,13 +81,6 @@ struct MoeStage2Config {
   /// kStage2MaxActivationBytes the warps load A themselves; gfx950 always does (its decode
   /// order needs no permutation).
   bool shared_activations = true;
-  /// sm_90a, register main loop: thread 0 copies the block's whole weight slice (codes and scales)
-  /// into shared memory with the copy engine (bulk copies on an mbarrier, bulk_weights.h) instead of
-  /// every lane loading its words from global memory; the threads wait for it once, then read their
-  /// words from shared memory and decode and multiply as before. Needs model_dim a multiple of
-  /// tile_n and an even number of 128-K chunks per slice; gfx950 loads from global memory as
-  /// without it. An experiment: no built-in row picks it before it is measured.
-  bool bulk_weights = false;
   /// Decode: each block owns tile_n columns of one token's output row and sums every routed expert
   /// over all of K itself (owner_kernel.cpp), reading topk_ids / topk_weights directly: no MoE
   /// sorting, no zeroing before it, no atomics. Grid (N / tile_n, tokens); the block's waves split
@@ -122,25 +115,22 @@ struct MoeStage2Config {
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
   /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs, " ns"
-  /// for wgmma_rs without stagger_warpgroups, " ow" for token_owner (whose u is the unroll asked for)
-  /// and " bk" for bulk_weights.
+  /// for wgmma_rs without stagger_warpgroups and " ow" for token_owner (whose u is the unroll asked for).
   std::string tiles_text() const;
   /// This config (shape and epilogue) with the tiles of `text` in tiles_text()'s form, words in any
   /// order: tmN and tnN required, kbN (default 1), uN (default 2; 1 with a shared main loop, as
   /// the tables have it), wmN (default 1), at most one of
-  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner), bk
-  /// (bulk_weights). Validated; throws
+  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner). Validated; throws
   /// std::invalid_argument naming the word for unknown, repeated or malformed words.
   MoeStage2Config with_tiles_text(std::string_view text) const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
   /// tile_n x 4 bytes); the shared main loop adds its four A stages of tile_m x 64 and two B
-  /// stages of tile_n x 64 bf16, shared activations their slice, bulk_weights the weight slice. token_owner: the token's rows
+  /// stages of tile_n x 64 bf16, shared activations their slice. token_owner: the token's rows
   /// and the waves' column sums.
   int shared_bytes() const {
     if (token_owner) return topk * inter_dim * 2 + 8 * tile_n * 4;  // topk rows of K bf16; f32 sums of up to 8 waves
     const int shared_loop = tile_m * tile_n * 4 + (shared_mainloop ? (4 * tile_m + 2 * tile_n) * 64 * 2 : 0) +
-                            (uses_shared_activations() ? activation_bytes() : 0) +
-                            (bulk_weights ? tile_n * slice_k() / 2 + tile_n * slice_k() / 32 + 8 : 0);
+                            (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
     // the scale words that hold its two 32-K blocks.
     return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop;
@@ -163,7 +153,5 @@ inline constexpr int kStage2Threads = 256;
 inline constexpr int kStage2MaxActivationBytes = 64 * 1024;
 /// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup.
 inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
-/// sm_90a's shared memory per block (bulk_weights configs, which only sm_90a runs with it).
-inline constexpr int kStage2MaxSharedBytesSm90 = 227 * 1024;
 
 }  // namespace tilejit::kernels

@@ -24,7 +24,6 @@
 #include "dsl/tile/bf16_words.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tile/mxfp4.h"
-#include "kernels/moe/stage2/bulk_weights.h"
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/mainloops.h"
 #include "kernels/moe/stage2/owner_kernel.h"
@@ -69,9 +68,6 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   Value wave_row0 = grid.row0;
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
-  // sm_90a with bulk_weights: the block's weight slice through the copy engine (gfx950 loads it).
-  std::optional<stage2_detail::BulkWeightSlice> slab;
-  if (cfg.bulk_weights && !amd) slab.emplace(cfg, bn * cfg.tile_n, z * (chunks_per_slice * 4));
 
   // The expert and the activation rows are read before the bounds check, so that the check does
   // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
@@ -130,11 +126,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       stage2_detail::RawChunk raw;
       raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
       for (int j = 0; j < n_tiles; ++j) {
-        if (slab) {
-          const Value kb = c * 4 + kl;
-          raw.words.push_back(slab->codes(n_rows[j], kb));
-          if (with_scales) raw.scales[size_t(j)] = tile::mxfp4_scale_in_word(slab->scale_word(n_rows[j], kb), n_rows[j], kb);
-        } else if (with_scales) {
+        if (with_scales) {
           tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
           raw.words.push_back(f.words);
           raw.scales[size_t(j)] = f.scale;
@@ -159,8 +151,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         std::vector<Value> words;
         for (int j = 0; j < n_tiles; ++j)
           words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
-                          : slab ? slab->scale_word(n_rows[j], kb)
-                                 : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
+                                                              : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
         for (int h = 0; h < 2; ++h)
           for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
       }
@@ -219,11 +210,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
     const Value end = first + chunks_per_slice;
     // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
     const bool fast = !amd && cfg.small_scale_decode;
-    // With the slab, thread 0 requests the whole slice instead, and the first group is read from
-    // shared memory once it has landed (below).
-    if (slab) if_(thread_id() == 0, [&] { slab->issue(w_e, s_e); });
-    std::vector<stage2_detail::RawChunk> first_raws;
-    if (!slab) first_raws = load_chunks(first, unroll);
+    std::vector<stage2_detail::RawChunk> first_raws = load_chunks(first, unroll);
     // The shared activations, staged while the first weights are in flight.
     auto stage_unit = [&](int j) {
       Value p = unit_index[j];
@@ -242,11 +229,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       if ((j + 1) * kStage2Threads <= units) stage_unit(j);
       else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
     }
-    if (shared_a || slab) barrier();  // with the slab also: its mbarrier is initialised
-    if (slab) {
-      slab->wait();
-      first_raws = load_chunks(first, unroll);
-    }
+    if (shared_a) barrier();
     stage2_detail::WeightSlots slots(first_raws);
     stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
                                    {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
