@@ -19,28 +19,39 @@ KernelDef bulk_ring_kernel(const BulkRingCase& c) {
   KernelOptions opts;
   opts.block = {uint32_t(c.threads), 1, 1};
   return kernel(
-      fmt::format("bulk_ring_t{}_w{}_s{}_c{}{}", c.threads, c.chunk_words, c.stages, c.chunks, c.split ? "_split" : ""),
+      fmt::format("bulk_ring_t{}_w{}_s{}_c{}{}{}", c.threads, c.chunk_words, c.stages, c.chunks, c.split ? "_split" : "",
+                  c.every_warp ? "_warps" : ""),
       [c](Ptr<int32_t> src, Ptr<int32_t> out) {
         SharedPtr<int32_t> slots = shared_array<int32_t>(int64_t(c.stages) * c.chunk_words);
         SharedPtr<int64_t> bars = shared_array<int64_t>(c.stages);
         const Value t = thread_id();
         const Value base = block_id() * (c.chunks * c.chunk_words);
         const int chunk_bytes = c.chunk_words * 4;
+        const int warps = c.threads / 32;
         if_(t == 0, [&] {
-          for (int s = 0; s < c.stages; ++s) tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 1);
+          for (int s = 0; s < c.stages; ++s) tile::mbarrier_init(SharedPtr<int64_t>(bars + s), c.every_warp ? warps : 1);
         });
         barrier();
-        // Chunk k into slot k % stages: the whole chunk's bytes expected, then one or two copies.
+        // Chunk k into slot k % stages: the bytes expected, then the copies (thread 0: the whole
+        // chunk in one or two copies; every_warp: lane 0 of warp w its share).
         auto issue = [&](const Value& k) {
           const Value s = k % c.stages;
           const SharedPtr<int64_t> bar(bars + s);
+          const int parts = c.split ? 2 : 1, words = c.chunk_words / (c.every_warp ? warps : parts);
+          if (c.every_warp) {
+            const Value w = t / 32;
+            tile::mbarrier_arrive_expect_tx(bar, words * 4);
+            tile::bulk_copy_to_shared(SharedPtr<int32_t>(slots + s * c.chunk_words + w * words),
+                                      Ptr<int32_t>(src + base + k * c.chunk_words + w * words), words * 4, bar);
+            return;
+          }
           tile::mbarrier_arrive_expect_tx(bar, chunk_bytes);
-          const int parts = c.split ? 2 : 1, words = c.chunk_words / parts;
           for (int h = 0; h < parts; ++h)
             tile::bulk_copy_to_shared(SharedPtr<int32_t>(slots + s * c.chunk_words + h * words),
                                       Ptr<int32_t>(src + base + k * c.chunk_words + h * words), words * 4, bar);
         };
-        if_(t == 0, [&] {
+        const Value producer = c.every_warp ? Value(t % 32 == 0) : Value(t == 0);
+        if_(producer, [&] {
           for (int k = 0; k < std::min(c.stages, c.chunks); ++k) issue(Int(k));
         });
         for_range(0, c.chunks, [&](Value k) {
@@ -49,7 +60,7 @@ KernelDef bulk_ring_kernel(const BulkRingCase& c) {
           for_range(t, c.chunk_words, c.threads,
                     [&](Value i) { out[base + k * c.chunk_words + i] = slots[s * c.chunk_words + i]; });
           barrier();  // every thread is done with slot s before it is refilled
-          if_(t == 0, [&] { if_(k + c.stages < c.chunks, [&] { issue(k + c.stages); }); });
+          if_(producer, [&] { if_(k + c.stages < c.chunks, [&] { issue(k + c.stages); }); });
         });
       },
       opts);
@@ -68,8 +79,8 @@ std::vector<int32_t> bulk_ring_source(const BulkRingCase& c, std::mt19937& rng) 
 
 std::vector<int32_t> run_bulk_ring(Device& device, const BulkRingCase& c, const std::vector<int32_t>& src,
                                    CompileInfo* info) {
-  static std::map<std::tuple<int, int, int, int, bool>, KernelDef> defs;
-  const auto key = std::tuple{c.threads, c.chunk_words, c.stages, c.chunks, c.split};
+  static std::map<std::tuple<int, int, int, int, bool, bool>, KernelDef> defs;
+  const auto key = std::tuple{c.threads, c.chunk_words, c.stages, c.chunks, c.split, c.every_warp};
   if (!defs.count(key)) defs.emplace(key, bulk_ring_kernel(c));
   Kernel k = compile(defs.at(key), device);
   Buffer<int32_t> dsrc(device, std::span<const int32_t>(src)), dout(device, src.size());

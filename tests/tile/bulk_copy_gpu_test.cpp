@@ -17,9 +17,11 @@ TEST(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
   if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies exist only on sm_90a";
   testing_support::SeededRng rng;
   for (BulkRingCase c : {BulkRingCase{}, BulkRingCase{32, 64, 1, 3, 2}, BulkRingCase{128, 4096, 3, 9, 264},
-                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{256, 2048, 2, 16, 132, true}}) {
+                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{256, 2048, 2, 16, 132, true},
+                         BulkRingCase{256, 2048, 3, 12, 264, false, true}}) {
     SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
-                                    << " chunks " << c.chunks << " blocks " << c.blocks << (c.split ? " split" : ""));
+                                    << " chunks " << c.chunks << " blocks " << c.blocks << (c.split ? " split" : "")
+                                    << (c.every_warp ? " every warp" : ""));
     const std::vector<int32_t> src = bulk_ring_source(c, *rng);
     CompileInfo info;
     const std::vector<int32_t> on_gpu = run_bulk_ring(*gpu, c, src, &info);

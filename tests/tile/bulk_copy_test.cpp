@@ -31,9 +31,10 @@ TEST(BulkCopy, RingOfStagesDeliversEveryChunk) {
   testing_support::SeededRng rng;
   Device& emu = testing_support::emulator_device(Target::Sm90a);
   for (BulkRingCase c : {BulkRingCase{}, BulkRingCase{32, 64, 1, 3, 2}, BulkRingCase{128, 512, 3, 7, 2},
-                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{64, 256, 2, 6, 2, true}}) {
+                         BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{64, 256, 2, 6, 2, true},
+                         BulkRingCase{128, 256, 2, 5, 2, false, true}, BulkRingCase{256, 2048, 3, 4, 1, false, true}}) {
     SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
-                                    << " chunks " << c.chunks << (c.split ? " split" : ""));
+                                    << " chunks " << c.chunks << (c.split ? " split" : "") << (c.every_warp ? " every warp" : ""));
     const std::vector<int32_t> src = bulk_ring_source(c, *rng);
     EXPECT_EQ(run_bulk_ring(emu, c, src), src);
   }
@@ -131,6 +132,46 @@ TEST(BulkCopy, MisuseFaultsNamingTheOp) {
   EXPECT_TRUE(mentions(run_misuse(Misuse::Uninitialised), {"'mbarrier_arrive_expect_tx'", "no mbarrier_init"}));
   EXPECT_TRUE(mentions(run_misuse(Misuse::ArriveTwice), {"'mbarrier_arrive_expect_tx'", "already has all its arrivals"}));
   EXPECT_TRUE(mentions(run_misuse(Misuse::BadParity), {"'mbarrier_wait'", "parity 2"}));
+}
+
+// With race checking, a copy issued into bytes another warp read since the last barrier is a race
+// (the copy engine may overwrite them before that read on the GPU); with a barrier between, and for
+// the readers after the wait, it is not.
+TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
+  auto run = [](bool barrier_first) -> std::string {
+    KernelOptions opts;
+    opts.block = {64, 1, 1};
+    const KernelDef def = kernel(
+        barrier_first ? "bulk_refill_after_barrier" : "bulk_refill_racing",
+        [barrier_first](Ptr<int32_t> src, Ptr<int32_t> out) {
+          SharedPtr<int32_t> slot = shared_array<int32_t>(64);
+          SharedPtr<int64_t> bar = shared_array<int64_t>(1);
+          const Value t = thread_id();
+          slot[t] = t;
+          if_(t == 0, [&] { tile::mbarrier_init(bar, 1); });
+          barrier();
+          out[t] = slot[63 - t];  // warp 1 reads what warp 0's thread 0 is about to copy over
+          if (barrier_first) barrier();
+          if_(t == 0, [&] {
+            tile::mbarrier_arrive_expect_tx(bar, 256);
+            tile::bulk_copy_to_shared(slot, src, 256, bar);
+          });
+          tile::mbarrier_wait(bar, 0);
+          out[t + 64] = slot[63 - t];
+        },
+        opts);
+    auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+    Buffer<int32_t> dsrc(*dev, 64), dout(*dev, 128);
+    dsrc.fill_bytes(0x22);
+    try {
+      compile(def, *dev).launch({1, 1, 1}, {64, 1, 1}, dsrc, dout);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(run(true), "");
+  EXPECT_TRUE(mentions(run(false), {"'bulk_copy_to_shared'", "shared-memory race", "warp 1 read"})) << run(false);
 }
 
 TEST(BulkCopy, Gfx950RejectsTheOpsWhenTracing) {
