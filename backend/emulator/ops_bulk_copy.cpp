@@ -122,7 +122,9 @@ void exec_mbarrier_wait(Wave& w, const Inst& in) {
     if (m.phase % 2 == uint32_t(parity[l]))
       fault_at(w, in, l,
                fmt::format("mbarrier_wait never returns: phase {} (parity {}) misses {} arrival(s) and {} byte(s), "
-                           "and no copy in flight completes on it",
+                           "and no copy in flight completes on it (the emulator runs a workgroup's threads in step, "
+                           "one branch after the other: arrivals that other threads make later in program order, "
+                           "as in a warp-specialized producer waiting for its consumers, never come here)",
                            m.phase, parity[l], m.pending, m.tx),
                true, bar[l]);
   }

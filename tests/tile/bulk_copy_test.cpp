@@ -174,6 +174,35 @@ TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
   EXPECT_TRUE(mentions(run(false), {"'bulk_copy_to_shared'", "shared-memory race", "warp 1 read"})) << run(false);
 }
 
+// The emulator runs a workgroup's threads in step through branches: a producer warp that waits for
+// an arrival its consumer warp makes in the other branch would wait forever there, and the wait
+// says so instead of hanging (on a GPU the warps run independently and this kernel finishes).
+TEST(BulkCopy, CrossBranchWaitsFaultOnTheEmulator) {
+  KernelOptions opts;
+  opts.block = {64, 1, 1};
+  const KernelDef def = kernel(
+      "bulk_warp_roles",
+      [](Ptr<int32_t> out) {
+        SharedPtr<int64_t> empty = shared_array<int64_t>(1);
+        const Value t = thread_id();
+        if_(t == 0, [&] { tile::mbarrier_init(empty, 1); });
+        barrier();
+        if_(
+            t < 32, [&] { tile::mbarrier_wait(empty, 0); },  // the producer waits for the consumer
+            [&] { if_(t == 32, [&] { tile::mbarrier_arrive_expect_tx(empty, 0); }); });
+        out[t] = t;
+      },
+      opts);
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  Buffer<int32_t> dout(emu, 64);
+  try {
+    compile(def, emu).launch({1, 1, 1}, {64, 1, 1}, dout);
+    FAIL() << "the cross-branch wait returned";
+  } catch (const EmulatorFault& e) {
+    EXPECT_TRUE(mentions(e.what(), {"'mbarrier_wait'", "never returns", "misses 1 arrival(s)", "in step"})) << e.what();
+  }
+}
+
 TEST(BulkCopy, Gfx950RejectsTheOpsWhenTracing) {
   KernelOptions opts;
   opts.block = {64, 1, 1};
