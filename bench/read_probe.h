@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/graph_timing.h"
+#include "dsl/tile/bulk_ring.h"
 #include "dsl/tile/intrinsics.h"
 
 namespace tilejit::bench {
@@ -103,28 +104,22 @@ inline const KernelDef& bulk_read_probe_kernel(const BulkProbeGeometry& geo) {
   KernelDef def = tilejit::kernel(
       "bench_bulk_read_probe_w" + std::to_string(geo.stage_words) + "_s" + std::to_string(geo.stages),
       [stage = geo.stage_words, stages = geo.stages](Ptr<int32_t> data, Ptr<int32_t> sink, Int words, Int chunk_words) {
-        SharedPtr<int32_t> slots = shared_array<int32_t>(int64_t(stage) * stages);
-        SharedPtr<int64_t> bars = shared_array<int64_t>(stages);
+        tile::BulkRing ring(stages, stage);
         if_(thread_id() == 0, [&] {
           const Value begin = block_id() * chunk_words;
           const Value end = min(begin + chunk_words, words);
           const Value n = (max(end - begin, 0) + (stage - 1)) / stage;  // stages of this block's chunk
-          for (int s = 0; s < stages; ++s) tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 1);
-          // Stage j of the chunk into slot j % stages (the last one may be short; sizes stay multiples of 16 bytes).
+          ring.init();
+          // Stage j of the chunk (the last one may be short; sizes stay multiples of 16 bytes).
           auto issue = [&](const Value& j) {
-            const Value s = j % stages, at = begin + j * stage;
-            const Value bytes = min(end - at, stage) * 4;
-            const SharedPtr<int64_t> bar(bars + s);
-            tile::mbarrier_arrive_expect_tx(bar, bytes);
-            tile::bulk_copy_to_shared(SharedPtr<int32_t>(slots + s * stage), Ptr<int32_t>(data + at), bytes, bar);
+            const Value at = begin + j * stage;
+            ring.fill(j, Ptr<int32_t>(data + at), min(end - at, stage) * 4);
           };
           for_range(0, min(n, stages), [&](Value j) { issue(j); });
           Var<> acc(Int(0));
           for_range(0, n, [&](Value j) {
-            const Value s = j % stages;
-            tile::mbarrier_wait(SharedPtr<int64_t>(bars + s), (j / stages) % 2);
-            acc = acc ^ slots[s * stage];
-            tile::fence_proxy_async();  // the read above before the copy engine refills the slot
+            acc = acc ^ ring.wait(j)[0];
+            tile::fence_proxy_async();  // the read above before the copy engine refills the stage
             if_(j + stages < n, [&] { issue(j + stages); });
           });
           store(sink, block_id(), acc.get());

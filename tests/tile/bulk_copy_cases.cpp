@@ -7,7 +7,7 @@
 
 #include "backend/launch/buffer.h"
 #include "dsl/tilejit.h"
-#include "dsl/tile/intrinsics.h"
+#include "dsl/tile/bulk_ring.h"
 
 namespace tilejit::tile_test {
 
@@ -22,44 +22,31 @@ KernelDef bulk_ring_kernel(const BulkRingCase& c) {
       fmt::format("bulk_ring_t{}_w{}_s{}_c{}{}{}", c.threads, c.chunk_words, c.stages, c.chunks, c.split ? "_split" : "",
                   c.every_warp ? "_warps" : ""),
       [c](Ptr<int32_t> src, Ptr<int32_t> out) {
-        SharedPtr<int32_t> slots = shared_array<int32_t>(int64_t(c.stages) * c.chunk_words);
-        SharedPtr<int64_t> bars = shared_array<int64_t>(c.stages);
+        tile::BulkRing ring(c.stages, c.chunk_words);
         const Value t = thread_id();
         const Value base = block_id() * (c.chunks * c.chunk_words);
-        const int chunk_bytes = c.chunk_words * 4;
-        const int warps = c.threads / 32;
-        if_(t == 0, [&] {
-          for (int s = 0; s < c.stages; ++s) tile::mbarrier_init(SharedPtr<int64_t>(bars + s), c.every_warp ? warps : 1);
-        });
+        // Chunk k in `parts` copies, each expected and arrived on by its producer (thread 0 for all
+        // of them; every_warp: lane 0 of warp p for part p).
+        const int parts = c.every_warp ? c.threads / 32 : c.split ? 2 : 1, words = c.chunk_words / parts;
+        if_(t == 0, [&] { ring.init(parts); });
         barrier();
-        // Chunk k into slot k % stages: the bytes expected, then the copies (thread 0: the whole
-        // chunk in one or two copies; every_warp: lane 0 of warp w its share).
         auto issue = [&](const Value& k) {
-          const Value s = k % c.stages;
-          const SharedPtr<int64_t> bar(bars + s);
-          const int parts = c.split ? 2 : 1, words = c.chunk_words / (c.every_warp ? warps : parts);
           if (c.every_warp) {
             const Value w = t / 32;
-            tile::mbarrier_arrive_expect_tx(bar, words * 4);
-            tile::bulk_copy_to_shared(SharedPtr<int32_t>(slots + s * c.chunk_words + w * words),
-                                      Ptr<int32_t>(src + base + k * c.chunk_words + w * words), words * 4, bar);
+            ring.fill_part(k, w * words, Ptr<int32_t>(src + base + k * c.chunk_words + w * words), words * 4);
             return;
           }
-          tile::mbarrier_arrive_expect_tx(bar, chunk_bytes);
           for (int h = 0; h < parts; ++h)
-            tile::bulk_copy_to_shared(SharedPtr<int32_t>(slots + s * c.chunk_words + h * words),
-                                      Ptr<int32_t>(src + base + k * c.chunk_words + h * words), words * 4, bar);
+            ring.fill_part(k, h * words, Ptr<int32_t>(src + base + k * c.chunk_words + h * words), words * 4);
         };
         const Value producer = c.every_warp ? Value(t % 32 == 0) : Value(t == 0);
         if_(producer, [&] {
           for (int k = 0; k < std::min(c.stages, c.chunks); ++k) issue(Int(k));
         });
         for_range(0, c.chunks, [&](Value k) {
-          const Value s = k % c.stages;
-          tile::mbarrier_wait(SharedPtr<int64_t>(bars + s), (k / c.stages) % 2);
-          for_range(t, c.chunk_words, c.threads,
-                    [&](Value i) { out[base + k * c.chunk_words + i] = slots[s * c.chunk_words + i]; });
-          barrier();  // every thread is done with slot s before it is refilled
+          const SharedPtr<int32_t> stage = ring.wait(k);
+          for_range(t, c.chunk_words, c.threads, [&](Value i) { out[base + k * c.chunk_words + i] = stage[i]; });
+          barrier();  // every thread is done with the stage before it is refilled
           if_(producer, [&] { if_(k + c.stages < c.chunks, [&] { issue(k + c.stages); }); });
         });
       },

@@ -11,13 +11,12 @@
 namespace tilejit::tile_test {
 
 /// Each block reads `chunks` chunks of `chunk_words` i32 (its slice starts at block * chunks *
-/// chunk_words) through a ring of `stages` slots: thread 0 initialises one mbarrier per slot and
-/// issues each chunk (arrive_expect_tx + one or two bulk copies, `split` halves; or each warp its
-/// share, `every_warp`), every thread waits for the slot's phase and copies its words to out; a
-/// block barrier frees the slot.
+/// chunk_words) through a tile::BulkRing of `stages` stages: thread 0 initialises it and issues each
+/// chunk (one copy, or two halves with `split`; or each warp its share, `every_warp`), every thread
+/// waits for the stage and copies its words to out; a block barrier frees the stage.
 struct BulkRingCase {
   int threads = 64, chunk_words = 256, stages = 2, chunks = 5, blocks = 3;
-  bool split = false;  // two copies of half a chunk each on one mbarrier phase
+  bool split = false;  // two copies of half a chunk each on one mbarrier phase (two arrivals)
   /// Lane 0 of each warp copies its warp's share of every chunk and arrives on the slot's mbarrier
   /// (initialised for one arrival per warp) instead of thread 0 copying the whole chunk.
   bool every_warp = false;

@@ -9,6 +9,7 @@
 #include "backend/emulator/emulator.h"
 #include "backend/launch/buffer.h"
 #include "dsl/error.h"
+#include "dsl/tile/bulk_ring.h"
 #include "dsl/tile/intrinsics.h"
 #include "dsl/tilejit.h"
 #include "tests/common/seeded_rng.h"
@@ -201,6 +202,31 @@ TEST(BulkCopy, CrossBranchWaitsFaultOnTheEmulator) {
   } catch (const EmulatorFault& e) {
     EXPECT_TRUE(mentions(e.what(), {"'mbarrier_wait'", "never returns", "misses 1 arrival(s)", "in step"})) << e.what();
   }
+}
+
+TEST(BulkCopy, RingArgumentErrorsNameTheLine) {
+  auto trace_error = [](int stages, int64_t words, int arrivals) -> std::string {
+    KernelOptions opts;
+    opts.block = {32, 1, 1};
+    const KernelDef def = kernel(
+        "bulk_ring_args",
+        [=](Ptr<int32_t> out) {
+          tile::BulkRing ring(stages, words);
+          ring.init(arrivals);
+          out[thread_id()] = 0;
+        },
+        opts);
+    try {
+      (void)def.trace(Target::Sm90a);
+    } catch (const UserError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(trace_error(2, 64, 1), "");
+  EXPECT_TRUE(mentions(trace_error(0, 64, 1), {"bulk_copy_test.cpp", "at least one stage", "0 stages"}));
+  EXPECT_TRUE(mentions(trace_error(2, 6, 1), {"bulk_copy_test.cpp", "multiple of 4 words", "6 words"}));
+  EXPECT_TRUE(mentions(trace_error(2, 64, 0), {"bulk_copy_test.cpp", "at least one arrival", "got 0"}));
 }
 
 TEST(BulkCopy, Gfx950RejectsTheOpsWhenTracing) {
