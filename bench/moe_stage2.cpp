@@ -285,15 +285,15 @@ int main(int argc, char** argv) {
       }
       double floor_us = distinct.size() * expert_bytes / bw * 1e6;
       // The same number of bytes streamed by a kernel that does nothing else (-1: skipped).
-      const double probe_us = no_read_probe ? -1.0
-                                            : bench::read_probe_us(dev, flush, *probe_src, size_t(distinct.size() * expert_bytes), reps);
+      const size_t point_bytes = size_t(distinct.size() * expert_bytes);
+      const double probe_us = no_read_probe ? -1.0 : bench::read_probe_us(dev, flush, *probe_src, point_bytes, reps);
       // The same bytes through the copy engine, each geometry of bench::kBulkProbeGeometries; the best kept.
       double bulk_probe_us = -1.0;
       nlohmann::json bulk_probes = nlohmann::json::object();
       if (bulk_read_probe) {
         std::string line;
         for (const bench::BulkProbeGeometry& geo : bench::kBulkProbeGeometries) {
-          const double us = bench::bulk_read_probe_us(dev, flush, *probe_src, size_t(distinct.size() * expert_bytes), reps, geo);
+          const double us = bench::bulk_read_probe_us(dev, flush, *probe_src, point_bytes, reps, geo);
           bulk_probes[geo.text()] = us;
           if (bulk_probe_us < 0 || us < bulk_probe_us) bulk_probe_us = us;
           line += fmt::format(" {} {:.1f}", geo.text(), us);
@@ -307,7 +307,9 @@ int main(int argc, char** argv) {
                   probe_us, flops / (t * 1e-6) / 1e12, distinct.size() * expert_bytes / (t * 1e-6) / 1e9, c.c_str(),
                   choice.from_table ? "table" : config_text.empty() ? "heuristic" : "--config");
       results.push_back({{"shape", s.name}, {"tokens", tokens}, {"time_us", t}, {"floor_us", floor_us},
-                         {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us}, {"bulk_read_probe_us", bulk_probe_us}, {"bulk_read_probes", bulk_probes}, {"tflops", flops / (t * 1e-6) / 1e12},
+                         {"fraction_of_floor", floor_us / t}, {"read_probe_us", probe_us},
+                         {"bulk_read_probe_us", bulk_probe_us}, {"bulk_read_probes", bulk_probes},
+                         {"tflops", flops / (t * 1e-6) / 1e12},
                          {"weight_gbs", distinct.size() * expert_bytes / (t * 1e-6) / 1e9},
                          {"experts_touched", distinct.size()}, {"config", c}, {"config_source", choice.reason},
                          {"copy_gbs", bw / 1e9}, {"protocol_empty_kernel_us", empty_us},

@@ -179,6 +179,14 @@ inline void note_generic_write(Wave& w, uint32_t lane, uint64_t addr, uint64_t b
     p.epoch[c] = p.fences[lane];
   }
 }
+/// Records that the copy engine wrote `bytes` at `addr`: visible to wgmma without a proxy fence
+/// (call only when the program uses wgmma).
+inline void note_async_write(Wave& w, uint64_t addr, uint64_t bytes) {
+  for (uint64_t c = addr / 16; c <= (addr + bytes - 1) / 16; ++c) w.proxy.writer[c] = 0;
+}
+/// Race checking: forgets the last writes of `bytes` at `addr` (bytes a synchronisation other than
+/// a barrier, an mbarrier wait, has made visible to every thread that reads them after it).
+void forget_shared_writes(Wave& w, uint64_t addr, uint64_t bytes);
 /// Race checking: clears the record for a new workgroup; records `lane`'s shared access of `bytes`
 /// at `addr` and faults when another warp wrote those bytes (or, for a write, read them) since the
 /// last barrier. Call only when w.P->opts.race_check.

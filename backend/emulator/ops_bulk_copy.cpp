@@ -4,7 +4,6 @@
 // sees the old bytes, as it may on the hardware.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "backend/emulator/access.h"
@@ -18,11 +17,17 @@ namespace {
 using ir::OpCode;
 using ir::Scalar;
 
+/// The mbarrier initialised at shared offset `at`, or null.
+Mbarrier* lookup(Wave& w, uint32_t at) {
+  for (Mbarrier& m : w.mbarriers)
+    if (m.at == at) return &m;
+  return nullptr;
+}
+
 /// The mbarrier at shared offset `at` (8 bytes, checked), or a fault when it was never initialised.
 Mbarrier& find_mbarrier(Wave& w, const Inst& in, uint32_t lane, uint32_t at) {
   shared_ptr(w, in, lane, at, 8, 8, false, 1);
-  for (Mbarrier& m : w.mbarriers)
-    if (m.at == at) return m;
+  if (Mbarrier* m = lookup(w, at)) return *m;
   fault_at(w, in, lane, "uses an mbarrier that no mbarrier_init of this workgroup initialised", true, at);
 }
 
@@ -42,9 +47,9 @@ void exec_mbarrier_init(Wave& w, const Inst& in) {
     if (count[l] < 1) fault(w, in, l, fmt::format("mbarrier_init with an arrival count of {}: at least 1", count[l]));
     for (const BulkCopy& c : w.bulk_pending)
       if (c.bar == bar[l]) fault_at(w, in, l, "re-initialises an mbarrier that bulk copies in flight complete on", true, bar[l]);
-    auto it = std::find_if(w.mbarriers.begin(), w.mbarriers.end(), [&](const Mbarrier& m) { return m.at == bar[l]; });
-    if (it == w.mbarriers.end()) it = w.mbarriers.insert(w.mbarriers.end(), Mbarrier{});
-    *it = Mbarrier{bar[l], uint32_t(count[l]), uint32_t(count[l]), 0, 0};
+    Mbarrier* m = lookup(w, bar[l]);
+    if (!m) m = &w.mbarriers.emplace_back();
+    *m = Mbarrier{bar[l], uint32_t(count[l]), uint32_t(count[l]), 0, 0};
   }
 }
 
@@ -100,11 +105,8 @@ void land_copies(Wave& w, Mbarrier& m) {
     m.tx -= n;
     // Written by the copy engine: visible to wgmma without a proxy fence, and to every thread that
     // waits on the mbarrier (no shared-memory race with the readers after the wait).
-    if (w.P->uses_wgmma)
-      for (uint32_t ch = c.dst / 16; ch <= (c.dst + n - 1) / 16; ++ch) w.proxy.writer[ch] = 0;
-    if (w.P->opts.race_check)
-      for (uint32_t word = c.dst / 4; word <= (c.dst + n - 1) / 4 && word < w.races.write_epoch.size(); ++word)
-        w.races.write_epoch[word] = 0;
+    if (w.P->uses_wgmma) note_async_write(w, c.dst, n);
+    if (w.P->opts.race_check) forget_shared_writes(w, c.dst, n);
   }
   w.bulk_pending.resize(out);
 }

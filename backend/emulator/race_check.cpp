@@ -34,6 +34,11 @@ void reset_race_check(Wave& w) {
   r.epoch = 1;
 }
 
+void forget_shared_writes(Wave& w, uint64_t addr, uint64_t bytes) {
+  SharedRaces& r = w.races;
+  for (uint64_t i = addr / 4; i <= (addr + bytes - 1) / 4 && i < r.write_epoch.size(); ++i) r.write_epoch[i] = 0;
+}
+
 void note_shared_access(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes, bool write) {
   SharedRaces& r = w.races;
   const uint32_t warp = lane / w.L->wave_size, e = r.epoch;

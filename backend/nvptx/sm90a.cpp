@@ -332,11 +332,12 @@ class Sm90aBackend final : public TargetBackend {
         throw InternalError(fmt::format("{} takes a shared pointer as its mbarrier / destination", ir::op_info(op.code).name));
       return b.CreatePtrToInt(p, b.getInt32Ty());
     };
-    auto* i32 = b.getInt32Ty();
+    for (llvm::Value* v : args)
+      if (!v->getType()->isIntegerTy(32) && !v->getType()->isPointerTy())
+        throw InternalError(fmt::format("{} takes pointers and i32 operands", ir::op_info(op.code).name));
     const char* text = nullptr;
     const char* constraints = nullptr;
     std::vector<llvm::Value*> vals;
-    std::vector<llvm::Type*> types;
     switch (op.code) {
       case ir::OpCode::MbarrierInit:
         text = "mbarrier.init.shared.b64 [$0], $1;\n\tfence.mbarrier_init.release.cluster;";
@@ -362,11 +363,8 @@ class Sm90aBackend final : public TargetBackend {
         vals = {shared32(args[0]), args[1], args[2], shared32(args[3])};
         break;
     }
-    for (llvm::Value* v : vals) {
-      if (v->getType() != i32 && !v->getType()->isPointerTy())
-        throw InternalError(fmt::format("{} takes i32 operands", ir::op_info(op.code).name));
-      types.push_back(v->getType());
-    }
+    std::vector<llvm::Type*> types;
+    for (llvm::Value* v : vals) types.push_back(v->getType());
     auto* fty = llvm::FunctionType::get(b.getVoidTy(), types, false);
     b.CreateCall(fty, llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true), vals);
   }

@@ -129,18 +129,20 @@ namespace {
 void need_mbarrier(const dsl::Value& bar, const char* what, const dsl::SrcLoc& loc) {
   need_type(bar, Type::pointer(Scalar::I64, ir::AddrSpace::Shared), what, loc);
 }
+/// mbarrier_init / mbarrier_arrive_expect_tx / mbarrier_wait: (the mbarrier, one i32).
+void emit_mbarrier_op(OpCode code, const char* what, const dsl::Value& bar, const dsl::Arg& value, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, what, loc);
+  need_mbarrier(bar, what, loc);
+  emit(code, Type::void_(), {bar, value.as(Type::scalar(Scalar::I32))}, {}, loc);
+}
 }  // namespace
 
 void mbarrier_init(const dsl::Value& bar, const dsl::Arg& count, const dsl::SrcLoc& loc) {
-  need_target(Target::Sm90a, "mbarrier_init", loc);
-  need_mbarrier(bar, "mbarrier_init", loc);
-  emit(OpCode::MbarrierInit, Type::void_(), {bar, count.as(Type::scalar(Scalar::I32))}, {}, loc);
+  emit_mbarrier_op(OpCode::MbarrierInit, "mbarrier_init", bar, count, loc);
 }
 
 void mbarrier_arrive_expect_tx(const dsl::Value& bar, const dsl::Arg& bytes, const dsl::SrcLoc& loc) {
-  need_target(Target::Sm90a, "mbarrier_arrive_expect_tx", loc);
-  need_mbarrier(bar, "mbarrier_arrive_expect_tx", loc);
-  emit(OpCode::MbarrierArriveExpectTx, Type::void_(), {bar, bytes.as(Type::scalar(Scalar::I32))}, {}, loc);
+  emit_mbarrier_op(OpCode::MbarrierArriveExpectTx, "mbarrier_arrive_expect_tx", bar, bytes, loc);
 }
 
 void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& bytes, const dsl::Value& bar,
@@ -158,9 +160,7 @@ void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl
 }
 
 void mbarrier_wait(const dsl::Value& bar, const dsl::Arg& parity, const dsl::SrcLoc& loc) {
-  need_target(Target::Sm90a, "mbarrier_wait", loc);
-  need_mbarrier(bar, "mbarrier_wait", loc);
-  emit(OpCode::MbarrierWait, Type::void_(), {bar, parity.as(Type::scalar(Scalar::I32))}, {}, loc);
+  emit_mbarrier_op(OpCode::MbarrierWait, "mbarrier_wait", bar, parity, loc);
 }
 
 void wait_prior_grids(const dsl::SrcLoc& loc) { emit(OpCode::WaitPriorGrids, Type::void_(), {}, {}, loc); }
