@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/emulator/interp.h"
+#include "backend/emulator/warp_scheduler.h"
 
 namespace tilejit::emulator::detail {
 
@@ -50,7 +51,10 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
   // Shared memory starts undefined on a GPU; fill it with 0xFF (NaN / -1) so reads before writes
   // show the same garbage in every run instead of what the worker's previous workgroup left.
   std::memset(w.shared, 0xFF, w.P->shared_bytes);
-  run_block(w, *w.P->blocks[0]);
+  if (w.P->warp_scheduling)
+    run_scheduled(w, *w.P->blocks[0]);
+  else
+    run_block(w, *w.P->blocks[0]);
 }
 
 }  // namespace tilejit::emulator::detail

@@ -1,6 +1,7 @@
 // Emulator internals: the prepared program (one handler per op), per-workgroup state, dispatch.
 #pragma once
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,6 +61,9 @@ struct Program {
   std::vector<Range> shared_ranges;            // each shared_alloc's [offset, offset+bytes)
   uint32_t insts = 0;                          // ops prepared (Inst::cache slots)
   bool uses_wgmma = false;                     // shared writes are then tracked (ProxyWrites)
+  /// Uses mbarriers: threads may wait for each other's arrivals, so the branches of an if both
+  /// threads take run as separate thread groups interleaved at their waits (warp_scheduler.h).
+  bool warp_scheduling = false;
 };
 
 /// Builds the program; throws UserError for IR the emulator cannot run (naming the op).
@@ -81,6 +85,9 @@ struct CpCopy {
   uint8_t data[16];
 };
 
+/// Warps a workgroup can hold (1024 threads of 32).
+constexpr uint32_t kMaxWarps = 32;
+
 /// One mbarrier of a workgroup (sm_90a), by the shared offset of its 8 bytes.
 struct Mbarrier {
   uint32_t at = 0;
@@ -88,6 +95,9 @@ struct Mbarrier {
   uint32_t pending = 0;  // arrivals the current phase still misses
   int64_t tx = 0;        // bytes the current phase still waits for (negative: delivered before expected)
   uint32_t phase = 0;    // phases completed
+  /// Race checking: the vector clock of every arrival so far (joined at each arrive) and its
+  /// value when the last phase completed (a waiter acquires it).
+  std::array<uint32_t, kMaxWarps> clock{}, done_clock{};
 };
 
 /// One bulk copy in flight: its source bytes read at issue, written to shared memory by the first
@@ -126,11 +136,19 @@ struct ProxyWrites {
 };
 
 /// Shared-memory race checking (Options::race_check): per 4-byte word the barrier interval
-/// (epoch) and warp of its last write and of its reads (kManyWarps in race_check.cpp: several).
+/// (epoch), warp and stamp of its last write, and the warps that read it in that interval (a
+/// bitmask) with, for mbarrier programs, each reader's stamp. Within an interval, an access
+/// another warp made is ordered before this warp's when this warp has since waited on an mbarrier
+/// phase that the other warp arrived on after the access (happens-before through vector clocks:
+/// a warp's stamp counts its arrivals; clocks[w][v]: the stamps of warp v that warp w has seen).
 struct SharedRaces {
-  std::vector<uint32_t> write_epoch, write_warp, read_epoch, read_warp;
+  std::vector<uint32_t> write_epoch, write_warp, write_stamp, read_epoch, read_warps;
+  std::vector<uint32_t> read_stamp;  // per word kMaxWarps entries (mbarrier programs only)
+  std::vector<std::array<uint32_t, kMaxWarps>> clocks;  // per warp
   uint32_t epoch = 1;  // barriers passed in this workgroup + 1
 };
+
+struct Scheduler;
 
 /// The state of one worker running workgroups one after another.
 struct Wave {
@@ -151,6 +169,7 @@ struct Wave {
   WgmmaReads wgmma;
   ProxyWrites proxy;
   SharedRaces races;
+  Scheduler* sched = nullptr;  // the thread groups of this workgroup (Program::warp_scheduling)
 
   template <class T>
   T* at(uint32_t off) const { return reinterpret_cast<T*>(vals + size_t(off) * nlanes); }
@@ -159,6 +178,7 @@ struct Wave {
 
   // Owned buffers (operator new: 16-byte aligned).
   std::vector<uint8_t> vals_buf, masks_buf, shared_buf;
+  std::shared_ptr<Scheduler> sched_buf;
 };
 
 /// Allocates a worker's buffers for a launch.
@@ -192,6 +212,10 @@ void forget_shared_writes(Wave& w, uint64_t addr, uint64_t bytes);
 /// last barrier. Call only when w.P->opts.race_check.
 void reset_race_check(Wave& w);
 void note_shared_access(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes, bool write);
+/// Race checking: `lane` arrives on `m` (a release: its warp's earlier accesses are ordered before
+/// whatever a waiter on the phase does next) / has waited for `m`'s completed phase (an acquire).
+void note_arrival(Wave& w, uint32_t lane, Mbarrier& m);
+void note_wait(Wave& w, uint32_t lane, const Mbarrier& m);
 /// Runs a region's ops under the current mask.
 inline void run_block(Wave& w, const Block& b) {
   for (const Inst& in : b.insts) in.fn(w, in);

@@ -1,7 +1,8 @@
 // Semantics of the sm_90a mbarrier and bulk-copy ops (ops.def): per workgroup, each initialised
 // mbarrier's arrival and byte counts per phase; a bulk copy reads its source at issue and lands
 // in shared memory at the first mbarrier_wait that needs its phase, so a read before that wait
-// sees the old bytes, as it may on the hardware.
+// sees the old bytes, as it may on the hardware. A wait that cannot return yet lets the
+// workgroup's other thread groups run (warp_scheduler.h) and faults when none can help.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -9,6 +10,7 @@
 #include "backend/emulator/access.h"
 #include "backend/emulator/fault.h"
 #include "backend/emulator/interp.h"
+#include "backend/emulator/warp_scheduler.h"
 
 namespace tilejit::emulator::detail {
 
@@ -35,6 +37,7 @@ void complete_if_done(Mbarrier& m) {
   if (m.pending == 0 && m.tx == 0) {
     ++m.phase;
     m.pending = m.count;
+    m.done_clock = m.clock;
   }
 }
 
@@ -49,8 +52,9 @@ void exec_mbarrier_init(Wave& w, const Inst& in) {
       if (c.bar == bar[l]) fault_at(w, in, l, "re-initialises an mbarrier that bulk copies in flight complete on", true, bar[l]);
     Mbarrier* m = lookup(w, bar[l]);
     if (!m) m = &w.mbarriers.emplace_back();
-    *m = Mbarrier{bar[l], uint32_t(count[l]), uint32_t(count[l]), 0, 0};
+    *m = Mbarrier{bar[l], uint32_t(count[l]), uint32_t(count[l]), 0, 0, {}, {}};
   }
+  note_progress(w);
 }
 
 void exec_mbarrier_arrive_expect_tx(Wave& w, const Inst& in) {
@@ -67,8 +71,10 @@ void exec_mbarrier_arrive_expect_tx(Wave& w, const Inst& in) {
                true, bar[l]);
     m.tx += bytes[l];
     --m.pending;
+    if (w.P->opts.race_check) note_arrival(w, l, m);
     complete_if_done(m);
   }
+  note_progress(w);
 }
 
 void exec_bulk_copy(Wave& w, const Inst& in) {
@@ -107,6 +113,7 @@ void land_copies(Wave& w, Mbarrier& m) {
     // waits on the mbarrier (no shared-memory race with the readers after the wait).
     if (w.P->uses_wgmma) note_async_write(w, c.dst, n);
     if (w.P->opts.race_check) forget_shared_writes(w, c.dst, n);
+    note_progress(w);
   }
   w.bulk_pending.resize(out);
 }
@@ -117,18 +124,24 @@ void exec_mbarrier_wait(Wave& w, const Inst& in) {
   for (uint32_t l = 0; l < w.nlanes; ++l) {
     if (!w.mask[l]) continue;
     if (parity[l] != 0 && parity[l] != 1) fault(w, in, l, fmt::format("mbarrier_wait on parity {}: 0 or 1", parity[l]));
-    Mbarrier& m = find_mbarrier(w, in, l, bar[l]);
-    if (m.phase % 2 != uint32_t(parity[l])) continue;  // the phase of that parity is the completed one before
-    land_copies(w, m);
-    complete_if_done(m);
-    if (m.phase % 2 == uint32_t(parity[l]))
+    for (;;) {
+      Mbarrier& m = find_mbarrier(w, in, l, bar[l]);
+      if (m.phase % 2 != uint32_t(parity[l])) {  // the phase of that parity is the completed one before
+        if (w.P->opts.race_check) note_wait(w, l, m);
+        break;
+      }
+      land_copies(w, m);
+      complete_if_done(m);
+      if (m.phase % 2 != uint32_t(parity[l])) continue;
+      // Arrivals or bytes are missing: other thread groups (the other side of an if) may bring them.
+      if (w.sched && wait_for_others(w)) continue;
       fault_at(w, in, l,
                fmt::format("mbarrier_wait never returns: phase {} (parity {}) misses {} arrival(s) and {} byte(s), "
-                           "and no copy in flight completes on it (the emulator runs a workgroup's threads in step, "
-                           "one branch after the other: arrivals that other threads make later in program order, "
-                           "as in a warp-specialized producer waiting for its consumers, never come here)",
+                           "no copy in flight completes on it, and every other thread of the workgroup is waiting "
+                           "too or has finished (a deadlock)",
                            m.phase, parity[l], m.pending, m.tx),
                true, bar[l]);
+    }
   }
 }
 

@@ -2,9 +2,11 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <vector>
 
 #include "backend/emulator/fault.h"
 #include "backend/emulator/interp.h"
+#include "backend/emulator/warp_scheduler.h"
 
 namespace tilejit::emulator::detail {
 
@@ -25,7 +27,8 @@ struct MaskScope {
   }
 };
 
-/// if: the then region runs for lanes whose condition holds, then the else region for the rest.
+/// if: the then region runs for lanes whose condition holds, then the else region for the rest
+/// (under the warp scheduler, when threads take both: the two as separate thread groups).
 void exec_if(Wave& w, const Inst& in) {
   MaskScope scope(w);
   const uint8_t* cond = w.at<uint8_t>(in.o[0]);
@@ -35,6 +38,13 @@ void exec_if(Wave& w, const Inst& in) {
   for (uint32_t l = 0; l < w.nlanes; ++l) {
     child[l] = parent[l] & cond[l];
     taken += child[l];
+  }
+  if (w.sched && taken && taken != scope.active && !in.region[0]->insts.empty() && !in.region[1]->insts.empty()) {
+    // Threads on both sides may wait for each other (a producer and its consumers).
+    std::vector<uint8_t> other(w.nlanes);
+    for (uint32_t l = 0; l < w.nlanes; ++l) other[l] = parent[l] & uint8_t(cond[l] ^ 1);
+    fork_branches(w, in, child, taken, other.data(), scope.active - taken);
+    return;
   }
   if (taken && !in.region[0]->insts.empty()) {
     w.mask = child;

@@ -48,9 +48,12 @@ struct Loop {
 /// Liveness over the ops numbered in program (pre-)order. A value lives from the op that
 /// defines it to its last use; a use inside a loop that does not contain the definition keeps
 /// the value alive to the end of that loop. Operands of for/if are used at the end of the op.
+/// With concurrent ifs, an if counts as a loop and what its regions define lives to its end.
 class Layout {
  public:
-  explicit Layout(const ir::Function& fn) : fn_(fn) {
+  /// concurrent_ifs: the two regions of an if may run interleaved (the warp scheduler), so an if
+  /// keeps what its regions use or define alive to its end, like a loop.
+  Layout(const ir::Function& fn, bool concurrent_ifs) : fn_(fn), concurrent_ifs_(concurrent_ifs) {
     size_t n = fn.value_types.size();
     def_.assign(n, kNone);
     last_.assign(n, 0);
@@ -60,9 +63,9 @@ class Layout {
     uint32_t next = 0;
     number(fn.body, next);
     count_ = next;
-    std::vector<Loop> loops;
+    std::vector<Loop> loops, ifs;
     std::vector<const ir::Region*> scopes{&fn.body};
-    uses(fn.body, loops, scopes);
+    uses(fn.body, loops, ifs, scopes);
     allocate();
   }
 
@@ -101,9 +104,15 @@ class Layout {
     last_[v] = std::max(last_[v], idx);
   }
 
-  void uses(const ir::Region& r, std::vector<Loop>& loops, std::vector<const ir::Region*>& scopes) {
+  void uses(const ir::Region& r, std::vector<Loop>& loops, std::vector<Loop>& ifs,
+            std::vector<const ir::Region*>& scopes) {
     for (const ir::Op& op : r.ops) {
       uint32_t idx = index_.at(&op), end = end_.at(&op);
+      if (!ifs.empty()) {  // defined inside a concurrent if: alive until the outermost one ends
+        if (op.result != ir::kNoValue) last_[op.result] = std::max(last_[op.result], ifs.front().end);
+        for (const ir::Region& sub : op.regions)
+          for (ir::ValueId a : sub.args) last_[a] = std::max(last_[a], ifs.front().end);
+      }
       uint32_t at = op.regions.empty() ? idx : end;
       for (ir::ValueId v : op.operands) {
         if (v >= def_.size() || def_[v] == kNone || def_[v] > idx)
@@ -121,13 +130,16 @@ class Layout {
           }
         last_[v] = std::max(last_[v], until);
       }
-      if (op.code == ir::OpCode::For) loops.push_back({idx, end});
+      const bool loop = op.code == ir::OpCode::For || (concurrent_ifs_ && op.code == ir::OpCode::If);
+      if (loop) loops.push_back({idx, end});
+      if (concurrent_ifs_ && op.code == ir::OpCode::If) ifs.push_back({idx, end});
       for (const ir::Region& sub : op.regions) {
         scopes.push_back(&sub);
-        uses(sub, loops, scopes);
+        uses(sub, loops, ifs, scopes);
         scopes.pop_back();
       }
-      if (op.code == ir::OpCode::For) loops.pop_back();
+      if (loop) loops.pop_back();
+      if (concurrent_ifs_ && op.code == ir::OpCode::If) ifs.pop_back();
     }
   }
 
@@ -174,6 +186,7 @@ class Layout {
   }
 
   const ir::Function& fn_;
+  bool concurrent_ifs_ = false;
   std::map<const ir::Op*, uint32_t> index_, end_;
   std::vector<uint32_t> def_, last_, offset_;
   std::vector<const ir::Region*> def_region_;
@@ -258,7 +271,10 @@ std::unique_ptr<Program> build_program(const ir::Function& fn, const Options& op
     if (fn.value_types[i].is_value() && (fn.value_types[i].width < 1 || fn.value_types[i].width > 64))
       throw UserError(fmt::format("emulator: kernel '{}': value %{} has vector width {} (1..64 allowed)",
                                   fn.name, i, fn.value_types[i].width));
-  Layout layout(prog->fn);
+  ir::walk(prog->fn.body, [&](const ir::Op& op) {
+    prog->warp_scheduling |= op.code == ir::OpCode::MbarrierInit || op.code == ir::OpCode::MbarrierWait;
+  });
+  Layout layout(prog->fn, prog->warp_scheduling);
   prog->lane_bytes = layout.lane_bytes();
   Builder b(*prog, layout);
   b.build(prog->fn.body, 0);

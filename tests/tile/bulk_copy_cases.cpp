@@ -53,7 +53,67 @@ KernelDef bulk_ring_kernel(const BulkRingCase& c) {
       opts);
 }
 
+KernelDef warp_roles_kernel(const WarpRolesCase& c) {
+  KernelOptions opts;
+  opts.block = {uint32_t(c.threads), 1, 1};
+  using Mistake = WarpRolesCase::Mistake;
+  return kernel(
+      fmt::format("warp_roles_t{}_w{}_s{}_c{}_m{}", c.threads, c.chunk_words, c.stages, c.chunks, int(c.mistake)),
+      [c](Ptr<int32_t> src, Ptr<int32_t> out) {
+        tile::BulkRing ring(c.stages, c.chunk_words);
+        const Value t = thread_id();
+        const Value base = block_id() * (c.chunks * c.chunk_words);
+        const int consumers = c.threads - 32;
+        if_(t == 0, [&] { ring.init(1, consumers); });
+        barrier();
+        if_(
+            t < 32,
+            [&] {
+              if_(t == 0, [&] {
+                for_range(0, c.chunks, [&](Value k) {
+                  ring.wait_free(k);
+                  ring.fill(k, Ptr<int32_t>(src + base + k * c.chunk_words), c.chunk_words * 4);
+                });
+              });
+            },
+            [&] {
+              if (c.mistake == Mistake::ReadBeforeWait) out[base + t - 32] = ring.stage(Int(0))[t - 32];
+              for_range(0, c.chunks, [&](Value k) {
+                const SharedPtr<int32_t> stage = ring.wait(k);
+                for_range(t - 32, c.chunk_words, consumers,
+                          [&](Value i) { out[base + k * c.chunk_words + i] = stage[i] + k; });
+                if (c.mistake != Mistake::NoRelease) ring.release(k);
+              });
+            });
+      },
+      opts);
+}
+
 }  // namespace
+
+std::vector<int32_t> warp_roles_source(const WarpRolesCase& c, std::mt19937& rng) {
+  std::vector<int32_t> v(size_t(c.blocks) * c.chunks * c.chunk_words);
+  // Below 2^30: adding the chunk index neither overflows nor gives the (negative) poison word.
+  for (auto& x : v) x = int32_t(rng() >> 2);
+  return v;
+}
+
+std::vector<int32_t> warp_roles_expected(const WarpRolesCase& c, const std::vector<int32_t>& src) {
+  std::vector<int32_t> v(src.size());
+  for (size_t i = 0; i < src.size(); ++i) v[i] = src[i] + int32_t(i / size_t(c.chunk_words) % size_t(c.chunks));
+  return v;
+}
+
+std::vector<int32_t> run_warp_roles(Device& device, const WarpRolesCase& c, const std::vector<int32_t>& src) {
+  static std::map<std::tuple<int, int, int, int, int>, KernelDef> defs;
+  const auto key = std::tuple{c.threads, c.chunk_words, c.stages, c.chunks, int(c.mistake)};
+  if (!defs.count(key)) defs.emplace(key, warp_roles_kernel(c));
+  Kernel k = compile(defs.at(key), device);
+  Buffer<int32_t> dsrc(device, std::span<const int32_t>(src)), dout(device, src.size());
+  dout.fill_bytes(0xA5);
+  k.launch({uint32_t(c.blocks), 1, 1}, {uint32_t(c.threads), 1, 1}, dsrc, dout);
+  return dout.download();
+}
 
 std::vector<int32_t> bulk_ring_source(const BulkRingCase& c, std::mt19937& rng) {
   std::vector<int32_t> v(size_t(c.blocks) * c.chunks * c.chunk_words);

@@ -22,10 +22,26 @@ struct BulkRingCase {
   bool every_warp = false;
 };
 
+/// Warp-specialized: warp 0 produces (thread 0 fills chunk k once every consumer has released
+/// fill k - stages), the other `threads - 32` threads consume (wait for chunk k, write each word
+/// plus k to out, release it); no block barrier after the set-up. `mistake` breaks the protocol
+/// on purpose (the emulator must then fault): consumers that never release, or that read chunk 0
+/// before waiting for it.
+struct WarpRolesCase {
+  int threads = 96, chunk_words = 256, stages = 2, chunks = 7, blocks = 2;
+  enum class Mistake { None, NoRelease, ReadBeforeWait } mistake = Mistake::None;
+};
+
 /// Random words for src (no word equals the 0xA5A5A5A5 poison), sized for the case.
 std::vector<int32_t> bulk_ring_source(const BulkRingCase& c, std::mt19937& rng);
 /// Runs the case on `device`: out poisoned with 0xA5 bytes first; returns out.
 std::vector<int32_t> run_bulk_ring(Device& device, const BulkRingCase& c, const std::vector<int32_t>& src,
                                    CompileInfo* info = nullptr);
+
+/// Src words for a WarpRolesCase; the expected out (src[i] + the chunk index of word i).
+std::vector<int32_t> warp_roles_source(const WarpRolesCase& c, std::mt19937& rng);
+std::vector<int32_t> warp_roles_expected(const WarpRolesCase& c, const std::vector<int32_t>& src);
+/// Runs the case on `device` (out poisoned with 0xA5 bytes first); returns out.
+std::vector<int32_t> run_warp_roles(Device& device, const WarpRolesCase& c, const std::vector<int32_t>& src);
 
 }  // namespace tilejit::tile_test

@@ -1,5 +1,6 @@
 // Bulk copies and mbarriers on an sm_90a GPU (skips elsewhere): the ring of stages delivers every
-// chunk exactly, as on the emulator, and the JIT reports no lost performance.
+// chunk exactly, as on the emulator, and the JIT reports no lost performance; so does a
+// warp-specialized ring (a producer warp, consumer warps).
 #include <gtest/gtest.h>
 
 #include "tests/common/seeded_rng.h"
@@ -28,6 +29,24 @@ TEST(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
     EXPECT_EQ(on_gpu, src);
     EXPECT_TRUE(info.performance_advisories.empty()) << "the CUDA JIT reports lost performance";
     if (c.blocks <= 3) EXPECT_EQ(run_bulk_ring(testing_support::emulator_device(Target::Sm90a), c, src), on_gpu);
+  }
+}
+
+// A producer warp and consumer warps in two branches, handing stages over through fill and free
+// mbarriers (no block barrier): the result the reference and the emulator give, on 2 to 264 blocks.
+TEST(BulkCopyGpu, WarpSpecializedRingMatchesTheReferenceAndTheEmulator) {
+  Device* gpu = testing_support::gpu_device();
+  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies exist only on sm_90a";
+  testing_support::SeededRng rng;
+  for (WarpRolesCase c : {WarpRolesCase{}, WarpRolesCase{64, 64, 1, 5, 3}, WarpRolesCase{160, 2048, 3, 24, 264},
+                          WarpRolesCase{288, 4096, 4, 16, 132}}) {
+    SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
+                                    << " chunks " << c.chunks << " blocks " << c.blocks);
+    const std::vector<int32_t> src = warp_roles_source(c, *rng);
+    const std::vector<int32_t> on_gpu = run_warp_roles(*gpu, c, src);
+    EXPECT_EQ(on_gpu, warp_roles_expected(c, src));
+    if (c.blocks <= 3) EXPECT_EQ(run_warp_roles(testing_support::emulator_device(Target::Sm90a), c, src), on_gpu);
   }
 }
 

@@ -1,6 +1,7 @@
 // Bulk copies and mbarriers (tile::bulk_copy_to_shared, mbarrier_*) on the sm_90a emulator: a ring of
 // stages delivers every chunk exactly, copied bytes appear only at the wait, misuse faults with a
-// message naming the op, and gfx950 rejects the ops when tracing.
+// message naming the op, warp-specialized producers and consumers wait for each other (and a
+// deadlock faults), and gfx950 rejects the ops when tracing.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -175,22 +176,71 @@ TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
   EXPECT_TRUE(mentions(run(false), {"'bulk_copy_to_shared'", "shared-memory race", "warp 1 read"})) << run(false);
 }
 
-// The emulator runs a workgroup's threads in step through branches: a producer warp that waits for
-// an arrival its consumer warp makes in the other branch would wait forever there, and the wait
-// says so instead of hanging (on a GPU the warps run independently and this kernel finishes).
-TEST(BulkCopy, CrossBranchWaitsFaultOnTheEmulator) {
+// Warp-specialized rings: a producer warp and consumer warps in the two branches of one if wait
+// for each other through the ring's fill and free mbarriers; the emulator runs the branches as
+// separate thread groups, so every chunk arrives exactly, with and without race checking.
+TEST(WarpRoles, ProducerAndConsumersInTwoBranchesDeliverEveryChunk) {
+  testing_support::SeededRng rng;
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  auto checked = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+  for (WarpRolesCase c : {WarpRolesCase{}, WarpRolesCase{64, 64, 1, 5, 3}, WarpRolesCase{160, 512, 3, 8, 2},
+                          WarpRolesCase{128, 128, 4, 3, 1}, WarpRolesCase{256, 1024, 2, 9, 2}}) {
+    SCOPED_TRACE(testing::Message() << "threads " << c.threads << " words " << c.chunk_words << " stages " << c.stages
+                                    << " chunks " << c.chunks);
+    const std::vector<int32_t> src = warp_roles_source(c, *rng);
+    const std::vector<int32_t> want = warp_roles_expected(c, src);
+    EXPECT_EQ(run_warp_roles(emu, c, src), want);
+    EXPECT_EQ(run_warp_roles(*checked, c, src), want) << "with race checking";
+  }
+}
+
+std::string warp_roles_fault(const WarpRolesCase& c, bool race_check) {
+  testing_support::SeededRng rng;
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = race_check});
+  try {
+    run_warp_roles(*dev, c, warp_roles_source(c, *rng));
+  } catch (const EmulatorFault& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Consumers that never release: the producer's wait for the free stage can never return, and
+// neither can the consumers' wait for the fill that never comes. The wait faults instead of hanging.
+TEST(WarpRoles, AProtocolThatDeadlocksFaults) {
+  WarpRolesCase c;
+  c.mistake = WarpRolesCase::Mistake::NoRelease;
+  const std::string what = warp_roles_fault(c, false);
+  EXPECT_TRUE(mentions(what, {"'mbarrier_wait'", "never returns", "deadlock", "misses 64 arrival(s)", "bulk_copy_cases.cpp"})) << what;
+  c.chunks = c.stages;  // no fill needs a release: nothing waits for one
+  EXPECT_EQ(warp_roles_fault(c, false), "");
+}
+
+// Consumers that read a stage before waiting for its fill: a race with the copy engine's write.
+TEST(WarpRoles, ReadingBeforeTheWaitIsARace) {
+  WarpRolesCase c;
+  c.mistake = WarpRolesCase::Mistake::ReadBeforeWait;
+  const std::string what = warp_roles_fault(c, true);
+  EXPECT_TRUE(mentions(what, {"shared-memory race", "warp 0 wrote"})) << what;
+}
+
+// Both sides wait for the other's arrival first: a deadlock on any machine, a fault here.
+TEST(WarpRoles, TwoSidesWaitingForEachOtherFault) {
   KernelOptions opts;
   opts.block = {64, 1, 1};
   const KernelDef def = kernel(
-      "bulk_warp_roles",
+      "bulk_warp_roles_deadlock",
       [](Ptr<int32_t> out) {
-        SharedPtr<int64_t> empty = shared_array<int64_t>(1);
+        SharedPtr<int64_t> bars = shared_array<int64_t>(2);
         const Value t = thread_id();
-        if_(t == 0, [&] { tile::mbarrier_init(empty, 1); });
+        if_(t == 0, [&] {
+          tile::mbarrier_init(bars, 1);
+          tile::mbarrier_init(SharedPtr<int64_t>(bars + 1), 1);
+        });
         barrier();
         if_(
-            t < 32, [&] { tile::mbarrier_wait(empty, 0); },  // the producer waits for the consumer
-            [&] { if_(t == 32, [&] { tile::mbarrier_arrive_expect_tx(empty, 0); }); });
+            t < 32, [&] { tile::mbarrier_wait(bars, 0); tile::mbarrier_arrive_expect_tx(SharedPtr<int64_t>(bars + 1), 0); },
+            [&] { tile::mbarrier_wait(SharedPtr<int64_t>(bars + 1), 0); tile::mbarrier_arrive_expect_tx(bars, 0); });
         out[t] = t;
       },
       opts);
@@ -198,10 +248,40 @@ TEST(BulkCopy, CrossBranchWaitsFaultOnTheEmulator) {
   Buffer<int32_t> dout(emu, 64);
   try {
     compile(def, emu).launch({1, 1, 1}, {64, 1, 1}, dout);
-    FAIL() << "the cross-branch wait returned";
+    FAIL() << "the waits returned";
   } catch (const EmulatorFault& e) {
-    EXPECT_TRUE(mentions(e.what(), {"'mbarrier_wait'", "never returns", "misses 1 arrival(s)", "in step"})) << e.what();
+    EXPECT_TRUE(mentions(e.what(), {"'mbarrier_wait'", "never returns", "misses 1 arrival(s)", "deadlock"})) << e.what();
   }
+}
+
+// The branches may also hand over in the other direction: the consumer side arrives first, the
+// producer side waits for it; and each side runs in step within itself.
+TEST(WarpRoles, OneSideWaitsForTheOther) {
+  KernelOptions opts;
+  opts.block = {64, 1, 1};
+  const KernelDef def = kernel(
+      "bulk_warp_roles_handover",
+      [](Ptr<int32_t> in, Ptr<int32_t> out) {
+        SharedPtr<int32_t> box = shared_array<int32_t>(32);
+        SharedPtr<int64_t> bar = shared_array<int64_t>(1);
+        const Value t = thread_id();
+        if_(t == 0, [&] { tile::mbarrier_init(bar, 32); });
+        barrier();
+        if_(
+            t < 32, [&] { tile::mbarrier_wait(bar, 0); out[t] = box[31 - t] * 3; },  // waits for warp 1
+            [&] { box[t - 32] = in[t - 32]; tile::mbarrier_arrive_expect_tx(bar, 0); out[t] = -t; });
+      },
+      opts);
+  testing_support::SeededRng rng;
+  std::vector<int32_t> in(32);
+  for (auto& x : in) x = int32_t((*rng)() >> 4);
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+  Buffer<int32_t> din(*dev, std::span<const int32_t>(in)), dout(*dev, 64);
+  dout.fill_bytes(0xA5);
+  compile(def, *dev).launch({1, 1, 1}, {64, 1, 1}, din, dout);
+  const std::vector<int32_t> out = dout.download();
+  for (int t = 0; t < 32; ++t) EXPECT_EQ(out[size_t(t)], in[size_t(31 - t)] * 3) << "thread " << t;
+  for (int t = 32; t < 64; ++t) EXPECT_EQ(out[size_t(t)], -t) << "thread " << t;
 }
 
 TEST(BulkCopy, RingArgumentErrorsNameTheLine) {
