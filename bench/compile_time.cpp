@@ -241,8 +241,9 @@ LaunchSetup launch_setup(const Item& item, Device& dev) {
       };
       return s;
     }
+    const uint32_t threads = uint32_t(item.config->block_threads());
     s.launch = [=](const Kernel& k) {
-      k.launch(grid, {uint32_t(kStage2Threads)}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z},
+      k.launch(grid, {threads}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z}, RawPtr{z},
                RawPtr{z}, RawPtr{z}, RawPtr{z}, 1);
     };
   } else {

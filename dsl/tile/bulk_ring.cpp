@@ -33,7 +33,7 @@ void BulkRing::init(int arrivals, int consumers, const SrcLoc& loc) const {
   }
 }
 
-SharedPtr<int64_t> BulkRing::mbarrier(const Value& k, const SrcLoc& loc) const {
+SharedPtr<int64_t> BulkRing::fill_mbarrier(const Value& k, const SrcLoc& loc) const {
   return SharedPtr<int64_t>(bars_ + urem(k, stages_, loc), loc);
 }
 
@@ -50,7 +50,7 @@ void BulkRing::fill(const Value& k, const Value& src, const Arg& bytes, const Sr
 }
 
 void BulkRing::fill_part(const Value& k, const Arg& word, const Value& src, const Arg& bytes, const SrcLoc& loc) const {
-  const SharedPtr<int64_t> bar = mbarrier(k, loc);
+  const SharedPtr<int64_t> bar = fill_mbarrier(k, loc);
   mbarrier_arrive_expect_tx(bar, bytes, loc);
   bulk_copy_to_shared(SharedPtr<int32_t>(stage(k, loc) + word, loc), src, bytes, bar, loc);
 }
@@ -66,7 +66,7 @@ void BulkRing::wait_free(const Value& k, const SrcLoc& loc) const {
 }
 
 SharedPtr<int32_t> BulkRing::wait(const Value& k, const SrcLoc& loc) const {
-  mbarrier_wait(mbarrier(k, loc), urem(udiv(k, stages_, loc), 2, loc), loc);
+  mbarrier_wait(fill_mbarrier(k, loc), urem(udiv(k, stages_, loc), 2, loc), loc);
   return stage(k, loc);
 }
 

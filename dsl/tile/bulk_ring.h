@@ -59,12 +59,13 @@ class BulkRing {
   /// Producer: waits until every consumer has released fill k - stages (returns at once for the
   /// first `stages` fills), so that fill k may overwrite its stage.
   void wait_free(const dsl::Value& k, const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
+  /// The mbarrier fill k completes on (for copies of other arrays that complete with the fill).
+  dsl::SharedPtr<int64_t> fill_mbarrier(const dsl::Value& k, const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
   /// The stage fill k goes to, without waiting.
   dsl::SharedPtr<int32_t> stage(const dsl::Value& k, const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
   int stages() const { return stages_; }
 
  private:
-  dsl::SharedPtr<int64_t> mbarrier(const dsl::Value& k, const dsl::SrcLoc& loc) const;
   dsl::SharedPtr<int64_t> free_mbarrier(const dsl::Value& k, const dsl::SrcLoc& loc) const;
   int stages_;
   int64_t stage_words_;

@@ -36,6 +36,7 @@ struct Case {
   bool wgmma_rs = false;           // sm_90a: weights in wgmma's A registers (gfx950: the shared main loop)
   bool stagger_warpgroups = true;   // sm_90a wgmma_rs: the two warpgroups half a step apart
   bool token_owner = false;         // a block owns tile_n columns of one token (no sorting, no atomics)
+  bool warp_specialized = false;    // sm_90a: a producer warp streams the weights, persistent blocks
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -65,6 +66,7 @@ TEST_P(Stage2Emulator, MatchesReference) {
   cfg.wgmma_rs = c.wgmma_rs;
   cfg.stagger_warpgroups = c.stagger_warpgroups;
   cfg.token_owner = c.token_owner;
+  cfg.warp_specialized = c.warp_specialized;
   moe::Stage2Shape shape{c.tokens, c.topk, c.experts, c.model_dim, c.inter_dim};
   moe::Stage2Result ref = moe::moe_stage2_reference(
       shape, in, {c.doweight, c.accumulate, c.out == OutDtype::F32 ? moe::OutputType::f32 : moe::OutputType::bf16});
@@ -89,6 +91,10 @@ TEST_P(Stage2Emulator, MatchesReference) {
     std::memcpy(start_bytes.data(), h.data(), start_bytes.size());
   }
   auto device = emulator::make_emulator_device({.target = target});
+  if (c.warp_specialized && target == Target::Gfx950) {  // no copy engine: rejected when tracing
+    EXPECT_THROW(run_moe_stage2(*device, cfg, in, c.tokens, start_bytes), UserError);
+    return;
+  }
   MoeStage2Run run = run_moe_stage2(*device, cfg, in, c.tokens, start_bytes);
   ASSERT_EQ(run.out.size(), n_out);
 
@@ -181,6 +187,13 @@ const Case kCases[] = {
     {"owner_tokens3_partial_f32", 3, 96, 768, 4, 2, 16, 64, 1, OutDtype::F32, true, true, true, 0, 0, 3, true, 1, false, false, true, false, false, true, true},
     {"owner_topk1_n16_noweight", 2, 64, 256, 4, 1, 16, 16, 1, OutDtype::F32, false, false, true, 0, 0, 1, true, 1, false, false, true, false, false, true, true},
     {"owner_topk6_n128_partial", 2, 160, 256, 8, 6, 16, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, false, true, false, false, true, true},
+    // Warp-specialized (sm_90a): persistent blocks walk many items through a ring of four stages
+    // (two fills per item, a fill per item, wrapping the ring many times), ragged experts, split-K,
+    // stores, 32-row tiles over two wave rows, tile_n 256, the activations from global memory.
+    {"ws_kbatch2_two_fills", 9, 256, 1024, 6, 2, 16, 128, 2, OutDtype::BF16, true, true, true, 1, 1.5, 2, true, 1, false, true, true, false, false, true, false, true},
+    {"ws_store_m32_warps_m2", 13, 128, 512, 4, 3, 32, 64, 1, OutDtype::F32, true, true, false, 0, 0, 4, true, 2, false, true, true, false, false, true, false, true},
+    {"ws_n256_kbatch3", 7, 512, 768, 5, 2, 16, 256, 3, OutDtype::F32, false, true, true, 1, 1.5, 2, true, 1, false, true, true, false, false, true, false, true},
+    {"ws_global_activations", 10, 128, 512, 4, 2, 16, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, true, false, false, false, true, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -339,7 +352,8 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
   moe::Stage2Inputs in = p.inputs();
   struct Loop {
     int tile_m, tile_n, k_batch, warps_m;
-    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true, token_owner = false;
+    bool shared, wgmma, register_epilogue, wgmma_rs = false, stagger_warpgroups = true, token_owner = false,
+         warp_specialized = false;
   };
   for (Target target : {Target::Sm90a, Target::Gfx950})
     for (Loop l : {Loop{16, 128, 1, 1, false, false, true}, Loop{32, 256, 2, 2, false, false, false},
@@ -347,8 +361,10 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{128, 128, 2, 1, true, true, false}, Loop{64, 256, 1, 1, true, true, true, true},
                    Loop{32, 128, 2, 1, true, true, true, true}, Loop{64, 256, 1, 1, true, true, true, true, false},
                    Loop{128, 128, 2, 1, true, true, true, true, false}, Loop{96, 128, 1, 2, true, false, false},
-                   Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true}}) {
-      if (l.wgmma && target != Target::Sm90a) continue;
+                   Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true},
+                   Loop{16, 128, 1, 1, false, false, true, false, true, false, true},
+                   Loop{32, 64, 2, 2, false, false, true, false, true, false, true}}) {
+      if ((l.wgmma || l.warp_specialized) && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;
       cfg.shared_mainloop = l.shared;
@@ -357,6 +373,7 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
       cfg.wgmma_rs = l.wgmma_rs;
       cfg.stagger_warpgroups = l.stagger_warpgroups;
       cfg.token_owner = l.token_owner;
+      cfg.warp_specialized = l.warp_specialized;
       SCOPED_TRACE(cfg.kernel_name() + (target == Target::Sm90a ? " sm_90a" : " gfx950"));
       emulator::Options plain{target, 2}, checked{target, 2};
       checked.race_check = true;

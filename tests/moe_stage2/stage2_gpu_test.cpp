@@ -135,10 +135,10 @@ TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
   // token owners, whose blocks read every expert of their token (the emulator's time grows with it).
   const Problem many_rows = make_problem(rng, 150, 320, 1024, 2, 2, true), decode = make_problem(rng, 6, 320, 1024, 8, 4, true);
   for (const char* tiles : {"tm16 tn128 kb1 u4", "tm16 tn256 kb1 u8", "tm32 tn256 kb1 sh", "tm64 tn256 wr ns", "tm96 tn128 wr ns",
-                            "tm16 tn32 u6 ow", "tm16 tn128 u2 ow"}) {
+                            "tm16 tn32 u6 ow", "tm16 tn128 u2 ow", "tm16 tn64 kb1 u2 ws", "tm32 tn64 kb1 u4 ws"}) {
     const Problem& p = std::string(tiles).ends_with(" ow") ? decode : many_rows;
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
-    if ((cfg.wgmma || cfg.wgmma_rs) && gpu()->target() != Target::Sm90a) continue;
+    if ((cfg.wgmma || cfg.wgmma_rs || cfg.warp_specialized) && gpu()->target() != Target::Sm90a) continue;
     SCOPED_TRACE(cfg.kernel_name());
     std::vector<float> start = moe::random_f32_normal(rng, size_t(p.tokens) * p.N);
     std::vector<uint8_t> start_bytes(start.size() * 4);
@@ -159,9 +159,9 @@ TEST(Stage2Gpu, EarlyLaunchAfterTheDeviceSortingBitExactAgainstEmulator) {
   std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   Problem p = make_problem(rng, 12, 320, 1024, 8, 2, true);
-  for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns"}) {
+  for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns", "tm16 tn64 kb1 u2 ws"}) {
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
-    if (cfg.wgmma_rs && gpu()->target() != Target::Sm90a) continue;
+    if ((cfg.wgmma_rs || cfg.warp_specialized) && gpu()->target() != Target::Sm90a) continue;
     SCOPED_TRACE(cfg.kernel_name());
     const auto e = run_moe_stage2(*emu, cfg, p.inputs(), p.tokens);
     Device& dev = *gpu();

@@ -20,6 +20,7 @@ MoeStage2Config base_of(const MoeStage2Config& c) {
   b.doweight = c.doweight;
   b.accumulate = c.accumulate;
   b.min_blocks_per_sm = c.min_blocks_per_sm;
+  b.register_epilogue = c.register_epilogue;
   return b;
 }
 
@@ -51,6 +52,7 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
       c.tile_n = 16 << std::uniform_int_distribution<int>(0, 3)(*rng);
       c.unroll = us[std::uniform_int_distribution<int>(0, 5)(*rng)];
     }
+    c.warp_specialized = !c.shared_mainloop && !c.token_owner && std::uniform_int_distribution<int>(0, 2)(*rng) == 0;
     try {
       c.validate();
     } catch (const std::invalid_argument&) {
@@ -88,6 +90,8 @@ TEST(Stage2TilesText, ValidateRejectsAnyFieldValuesCleanly) {
     c.wgmma = c.shared_mainloop && pick({0, 1});
     c.wgmma_rs = c.wgmma && pick({0, 1});
     c.token_owner = pick({0, 0, 0, 1});
+    c.warp_specialized = pick({0, 0, 0, 1});
+    c.register_epilogue = pick({1, 1, 1, 0});
     try {
       c.validate();
     } catch (const std::invalid_argument&) {
@@ -119,6 +123,11 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   EXPECT_EQ(o.tile_n, 32);
   EXPECT_EQ(o.unroll, 6);
   EXPECT_EQ(o.tiles_text(), "tm16 tn32 kb1 u6 ow");
+  const MoeStage2Config w = base.with_tiles_text("ws tm16 tn128 u2");
+  EXPECT_TRUE(w.warp_specialized);
+  EXPECT_EQ(w.block_threads(), 288);
+  EXPECT_EQ(w.tiles_text(), "tm16 tn128 kb1 u2 ws");
+  EXPECT_EQ(r.block_threads(), 256);
 }
 
 TEST(Stage2TilesText, BadTextNamesTheWord) {
@@ -133,6 +142,8 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"tm64 tn99999999 sh", "needs a number"}, {"tm16 tn256 ow", "token_owner needs tile_n"},
       {"tm16 tn32 kb2 ow", "token_owner needs tile_m 16, k_batch 1"}, {"tm16 tn32 ow2", "unknown word 'ow2'"},
       {"tm16 tn128 kb0", "k_batch 0 does not split"}, {"tm16 tn128 u0", "unroll must be"},  // not a division by zero
+      {"tm32 tn128 sh ws", "warp_specialized needs the register main loop"}, {"tm16 tn32 ow ws", "warp_specialized needs"},
+      {"tm16 tn128 kb8 u3 ws", "even unroll"}, {"tm16 tn128 ws2", "unknown word 'ws2'"},
   };
   for (const auto& [text, says] : cases)
     testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },

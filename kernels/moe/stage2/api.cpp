@@ -18,11 +18,16 @@ MoeStage2A16W4::MoeStage2A16W4(const MoeStage2Config& config) : config_(config),
 
 const Kernel& MoeStage2A16W4::compile(Device& device) {
   kernel_ = tilejit::compile(def_, device);
+  compute_units_ = std::max(1u, device.compute_units());
   if (config_.accumulate && !config_.token_owner) zeroing_ = tilejit::compile(moe_stage2_zeroing_kernel(), device);
   return *kernel_;
 }
 
 Dim3 MoeStage2A16W4::grid(int rows) const {
+  if (config_.warp_specialized) {
+    const int64_t items = int64_t(config_.model_dim / config_.tile_n) * rows * config_.k_batch;
+    return {uint32_t(std::min<int64_t>(items, int64_t(compute_units_) * kStage2WsBlocksPerSm)), 1, 1};
+  }
   return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(rows), uint32_t(config_.k_batch)};
 }
 
@@ -90,7 +95,7 @@ void MoeStage2A16W4::launch_kernel(const MoeStage2Args& args, Stream* stream, La
     return kernel_->launch_with(stream, options, grid(args.tokens), {uint32_t(kStage2Threads)}, RawPtr{args.out},
                                 RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.topk_ids},
                                 RawPtr{args.topk_weights}, RawPtr{bias}, int32_t(overwrite ? 0 : 1));
-  kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(kStage2Threads)}, RawPtr{args.out},
+  kernel_->launch_with(stream, options, grid(args.sorted_blocks), {uint32_t(config_.block_threads())}, RawPtr{args.out},
                        RawPtr{args.a}, RawPtr{args.w}, RawPtr{args.w_scale}, RawPtr{args.sorted_token_ids},
                        RawPtr{args.sorted_weights}, RawPtr{args.sorted_expert_ids}, RawPtr{args.num_valid_ids},
                        RawPtr{config_.has_bias ? args.bias : args.sorted_weights}, args.tokens);

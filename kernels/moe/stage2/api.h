@@ -55,7 +55,8 @@ class MoeStage2A16W4 {
   /// sums over what `out` held. Accumulating configs only (std::logic_error otherwise); the checks
   /// of launch().
   void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
-  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens).
+  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens; warp_specialized:
+  /// kStage2WsBlocksPerSm blocks per compute unit of the compiled-for device, at most one per work item).
   Dim3 grid(int rows) const;
 
  private:
@@ -67,6 +68,7 @@ class MoeStage2A16W4 {
   KernelDef def_;
   std::optional<Kernel> kernel_;
   std::optional<Kernel> zeroing_;  // accumulating configs: the kernel of launch_zeroed()
+  uint32_t compute_units_ = 1;      // of the device compile() compiled for
 };
 
 /// The weights and scales of one problem preshuffled and uploaded once, for several

@@ -49,6 +49,14 @@ void MoeStage2Config::validate() const {
   if (wgmma && !wgmma_rs && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
+  if (warp_specialized) {
+    if (shared_mainloop || token_owner) fail("warp_specialized needs the register main loop (not shared_mainloop or token_owner)");
+    if (unroll_for(slice_k() / kStage2ChunkK) % 2)
+      fail(fmt::format("warp_specialized needs an even unroll (whole 256-K scale runs per stage), the slice of {} chunks "
+                       "runs unroll {}", slice_k() / kStage2ChunkK, unroll_for(slice_k() / kStage2ChunkK)));
+    if (model_dim % tile_n) fail(fmt::format("warp_specialized needs model_dim {} a multiple of tile_n {}", model_dim, tile_n));
+    if (!register_epilogue) fail("warp_specialized needs register_epilogue (its consumers share no block barrier)");
+  }
   if (!accumulate && k_batch > 1) fail("k_batch > 1 needs accumulate = true (the slices add into the output)");
   if (min_blocks_per_sm < -1 || min_blocks_per_sm > 8)
     fail(fmt::format("min_blocks_per_sm must be -1 (automatic), 0 (none) or 1..8, got {}", min_blocks_per_sm));
@@ -61,20 +69,21 @@ bool MoeStage2Config::uses_shared_activations() const {
 std::string MoeStage2Config::kernel_name() const {
   // token_owner: the unroll as given (the kernel resolves it per K part, which depends on the target),
   // and no pair_scales / register_epilogue flags (it reads neither).
-  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
+  return fmt::format("moe_stage2_a16w4_n{}_k{}_e{}_t{}_m{}n{}k{}u{}{}{}{}_{}{}{}{}{}{}{}{}{}{}{}{}", model_dim, inter_dim, experts, topk,
                      tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format("w{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? "sr" : wgmma ? "sg" : "s") : "",
                      wgmma_rs && stagger_warpgroups ? "g" : "", out_dtype == OutDtype::BF16 ? "bf16" : "f32", has_bias ? "_bias" : "",
                      doweight ? "_w" : "", accumulate ? "" : "_store", stream_weights ? "" : "_l1w",
                      pair_scales || token_owner ? "" : "_s8", register_epilogue && !token_owner ? "_re" : "", small_scale_decode ? "" : "_x2",
                      uses_shared_activations() ? "_sa" : "",
-                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "");
+                     blocks_per_sm_hint() ? fmt::format("_b{}", blocks_per_sm_hint()) : "", token_owner ? "_own" : "",
+                     warp_specialized ? "_ws" : "");
 }
 
 std::string MoeStage2Config::tiles_text() const {
-  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}", tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
+  return fmt::format("tm{} tn{} kb{} u{}{}{}{}{}{}", tile_m, tile_n, k_batch, token_owner ? unroll : unroll_for(slice_k() / kStage2ChunkK),
                      warps_m > 1 ? fmt::format(" wm{}", warps_m) : "", shared_mainloop ? (wgmma_rs ? " wr" : wgmma ? " wg" : " sh") : "",
-                     wgmma_rs && !stagger_warpgroups ? " ns" : "", token_owner ? " ow" : "");
+                     wgmma_rs && !stagger_warpgroups ? " ns" : "", token_owner ? " ow" : "", warp_specialized ? " ws" : "");
 }
 
 MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
@@ -86,7 +95,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
   c.k_batch = 1;
   c.unroll = 2;
   c.warps_m = 1;
-  c.shared_mainloop = c.wgmma = c.wgmma_rs = c.token_owner = false;
+  c.shared_mainloop = c.wgmma = c.wgmma_rs = c.token_owner = c.warp_specialized = false;
   c.stagger_warpgroups = true;
   std::set<std::string> seen;
   std::istringstream words{std::string(text)};
@@ -95,8 +104,8 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     const std::string key = w.substr(0, digits);
     const bool loop_word = key == "sh" || key == "wg" || key == "wr";
     if (!seen.insert(loop_word ? "loop" : key).second) fail(fmt::format("'{}' repeats a field", w));
-    if (key == "ow" && digits == std::string::npos) {
-      c.token_owner = true;
+    if ((key == "ow" || key == "ws") && digits == std::string::npos) {
+      (key == "ow" ? c.token_owner : c.warp_specialized) = true;
       continue;
     }
     if (loop_word || key == "ns") {
@@ -109,7 +118,7 @@ MoeStage2Config MoeStage2Config::with_tiles_text(std::string_view text) const {
     }
     int* field = key == "tm" ? &c.tile_m : key == "tn" ? &c.tile_n : key == "kb" ? &c.k_batch
                : key == "u" ? &c.unroll : key == "wm" ? &c.warps_m : nullptr;
-    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns ow)", w));
+    if (!field) fail(fmt::format("unknown word '{}' (tmN tnN kbN uN wmN sh wg wr ns ow ws)", w));
     const std::string number = digits == std::string::npos ? "" : w.substr(digits);
     if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
       fail(fmt::format("'{}' needs a number after '{}'", w, key));

@@ -13,8 +13,16 @@ enum class OutDtype : uint8_t { BF16, F32 };
 /// measured 5-6% faster than five on the H100 at 1024 / 4096 tokens (docs/performance.md).
 inline constexpr int kWgmmaRsStages = 4;
 
+/// Threads per block on both targets (4 waves of 64, or 8 warps of 32; warp_specialized adds a warp).
+inline constexpr int kStage2Threads = 256;
+
 /// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
 inline constexpr int kStage2ChunkK = 128;
+
+/// warp_specialized: blocks per SM of the persistent grid, and the shared memory its weight ring
+/// may take per block (as many stages as fit, two to four).
+inline constexpr int kStage2WsBlocksPerSm = 2;
+inline constexpr int kStage2WsRingBytes = 96 * 1024;
 
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
@@ -90,6 +98,23 @@ struct MoeStage2Config {
   /// of GPT-OSS 16.1 against 15.3 us: N / tile_n blocks balance poorly over 132 SMs), faster than
   /// the MoE sorting plus them (docs/performance.md); no built-in row picks it.
   bool token_owner = false;
+  /// sm_90a, register main loop: warp-specialized and persistent (tiles word "ws",
+  /// weight_stream.h). A ninth warp, the producer, streams each work item's weight slice (codes
+  /// and scales) with bulk copies into a ring of ws_stages() shared-memory stages of `unroll`
+  /// chunks; the eight consumer warps read their words from a stage, release it and decode and
+  /// multiply as the register loop does. The grid holds kStage2WsBlocksPerSm blocks per SM, each
+  /// walking the work items (column block, row block, K slice) from its index in steps of the
+  /// grid, so the copy engine streams the next item while the consumers finish this one. Needs an
+  /// even unroll (a stage holds whole 256-K runs of scales), model_dim a multiple of tile_n, the
+  /// register epilogue and not token_owner; gfx950 (no copy engine) rejects it when tracing.
+  bool warp_specialized = false;
+  /// Threads of a block: kStage2Threads, plus the producer warp with warp_specialized.
+  int block_threads() const { return warp_specialized ? kStage2Threads + 32 : kStage2Threads; }
+  /// warp_specialized: bytes of one ring stage (tile_n rows x unroll chunks: 64 code bytes and 4
+  /// scale bytes per row and chunk).
+  int ws_stage_bytes() const { return tile_n * unroll_for(slice_k() / kStage2ChunkK) * (64 + 4); }
+  /// warp_specialized: stages of the ring.
+  int ws_stages() const { return std::clamp(kStage2WsRingBytes / ws_stage_bytes(), 2, 4); }
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where
   /// the 128-K chunks divide evenly (the largest divisor of K / 128 with topk x parts <= waves).
   int owner_k_parts(int waves) const {
@@ -106,6 +131,7 @@ struct MoeStage2Config {
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
     if (token_owner) return 0;
+    if (warp_specialized) return kStage2WsBlocksPerSm;
     return wgmma_rs || (!shared_mainloop && tile_m == 16 && small_scale_decode) ? 2 : 0;
   }
 
@@ -115,12 +141,14 @@ struct MoeStage2Config {
   std::string kernel_name() const;
   /// The tiles in short, e.g. "tm16 tn256 kb6 u4" (u: the unroll the kernel uses), with " wmN" for
   /// warps_m > 1, " sh" for the shared main loop, " wg" with wgmma, " wr" with wgmma_rs, " ns"
-  /// for wgmma_rs without stagger_warpgroups and " ow" for token_owner (whose u is the unroll asked for).
+  /// for wgmma_rs without stagger_warpgroups, " ow" for token_owner (whose u is the unroll asked
+  /// for) and " ws" for warp_specialized.
   std::string tiles_text() const;
   /// This config (shape and epilogue) with the tiles of `text` in tiles_text()'s form, words in any
   /// order: tmN and tnN required, kbN (default 1), uN (default 2; 1 with a shared main loop, as
   /// the tables have it), wmN (default 1), at most one of
-  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner). Validated; throws
+  /// sh / wg / wr (default: the register main loop), ns (with wr), ow (token_owner), ws
+  /// (warp_specialized). Validated; throws
   /// std::invalid_argument naming the word for unknown, repeated or malformed words.
   MoeStage2Config with_tiles_text(std::string_view text) const;
   /// Shared memory of a block, at most (gfx950 always keeps the f32 epilogue tile, tile_m x
@@ -133,7 +161,9 @@ struct MoeStage2Config {
                             (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
     // the scale words that hold its two 32-K blocks.
-    return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop;
+    // warp_specialized: the weight ring, its 2 x stages mbarriers and the consumers' own.
+    const int ring = warp_specialized ? ws_stages() * (ws_stage_bytes() + 2 * 8) + 8 : 0;
+    return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop + ring;
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.
@@ -146,8 +176,6 @@ struct MoeStage2Config {
   int slice_k() const { return inter_dim / k_batch; }
 };
 
-/// Threads per block on both targets (4 waves of 64, or 8 warps of 32).
-inline constexpr int kStage2Threads = 256;
 /// The largest activation slice the sm_90a register main loop stages in shared memory (two
 /// blocks per SM keep room to spare in the H100's 228 KiB).
 inline constexpr int kStage2MaxActivationBytes = 64 * 1024;

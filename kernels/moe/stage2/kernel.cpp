@@ -19,7 +19,10 @@
 #include "kernels/moe/stage2/kernel.h"
 
 #include <array>
+#include <functional>
+#include <optional>
 
+#include "dsl/error.h"
 #include "dsl/kernel_family.h"
 #include "dsl/tile/bf16_words.h"
 #include "dsl/tile/intrinsics.h"
@@ -29,6 +32,7 @@
 #include "kernels/moe/stage2/owner_kernel.h"
 #include "kernels/moe/stage2/register_k_loop.h"
 #include "kernels/moe/stage2/wave_grid.h"
+#include "kernels/moe/stage2/weight_stream.h"
 
 namespace tilejit::kernels {
 
@@ -64,187 +68,251 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   const bool shared_a = !amd && cfg.uses_shared_activations();
   std::optional<SharedPtr<int32_t>> a_tile;
   if (shared_a) a_tile = shared_array<int32_t>(cfg.activation_bytes() / 4);
+  // warp_specialized: the weight ring the producer warp fills (sm_90a only: it needs the copy engine).
+  std::optional<stage2_detail::WeightStream> stream;
+  if (cfg.warp_specialized) {
+    if (amd) throw UserError("MoeStage2Config::warp_specialized needs sm_90a's copy engine; gfx950 has none");
+    stream.emplace(cfg);
+  }
   Value lane = lane_id();
   Value wave_row0 = grid.row0;
-  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
-  Value row0 = bm * cfg.tile_m;
+  // One work item: rows bm * tile_m.. of one expert x column block bn x K slice z. With the stream,
+  // its weights are fills `fill` .. and its activations' consumer syncs `syncs` and `syncs` + 1.
+  auto item = [&](const Value& bn, const Value& bm, const Value& z, const Value& fill, const Value& syncs) {
+    Value row0 = bm * cfg.tile_m;
 
-  // The expert and the activation rows are read before the bounds check, so that the check does
-  // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
-  // indices are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
-  Value e = sorted_experts[bm];
-  Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
-  Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
+    // The expert and the activation rows are read before the bounds check, so that the check does
+    // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
+    // indices are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
+    Value e = sorted_experts[bm];
+    Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
+    Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
 
-  // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
-  auto a_row = [&](Value r) {
-    Value id = sorted_ids[min(row0 + r, last_row)];
-    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
-    return Ptr<bf16>(a + arow * K);
-  };
-  std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
-  for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
-    if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
-    else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
-  }
-  // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
-  // 8 activations of rows 16 mt + g and + 8 each.
-  const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
-  const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
-  std::vector<Value> unit_index;
-  std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
-  for (int j = 0; j < units_per_thread; ++j) {
-    Value p = thread_id() + j * kStage2Threads;
-    Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
-    unit_index.push_back(p);
-    unit_rows.push_back({a_row(r), a_row(r + 8)});
-  }
-
-  // Blocks past the sorted rows exit at once.
-  if_(row0 < num_valid[0], [&] {
-    // The weight row of each n-tile and the 32-K block (kl) this lane holds.
-    Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
-    Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
-    Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
-    std::vector<Value> n_rows;
-    for (int j = 0; j < n_tiles; ++j)
-      n_rows.push_back(bn * cfg.tile_n + grid.col0 + (n_lane + j * mma_n));
-
-    std::vector<std::unique_ptr<Var<>>> acc;
-    for (int i = 0; i < m_tiles * n_tiles; ++i)
-      acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
-
-    // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
-    // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
-    // range-checked load, same lease, both measured twice.
-    const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
-    const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
-    // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
-    // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
-    auto load_weights = [&](Value c, bool with_scales) {
-      stage2_detail::RawChunk raw;
-      raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
-      for (int j = 0; j < n_tiles; ++j) {
-        if (with_scales) {
-          tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
-          raw.words.push_back(f.words);
-          raw.scales[size_t(j)] = f.scale;
-        } else {
-          raw.words.push_back(tile::load_mxfp4_codes(w_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy));
-        }
-      }
-      return raw;
+    // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
+    auto a_row = [&](Value r) {
+      Value id = sorted_ids[min(row0 + r, last_row)];
+      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+      Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
+      return Ptr<bf16>(a + arow * K);
     };
-    // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
-    // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
-    // columns start on a 32-row boundary; the codes are loaded without their scale bytes then.
-    const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
-    const bool share_words = cols_per_wave % 32 == 0;
-    auto load_chunks = [&](Value c0, int count) {
-      const bool paired = cfg.pair_scales && count % 2 == 0;
-      std::vector<stage2_detail::RawChunk> raws;
-      for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u, !paired));
-      if (!paired) return raws;
-      for (int u = 0; u < count; u += 2) {
-        Value kb = (c0 + u) * 4 + kl;
-        std::vector<Value> words;
-        for (int j = 0; j < n_tiles; ++j)
-          words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
-                                                              : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
-        for (int h = 0; h < 2; ++h)
-          for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
-      }
-      return raws;
-    };
-    const Value first = z * chunks_per_slice;
-    // This lane's first fragment of the shared activations (m-tile wave_row0 / 16, lane (g, t)).
-    const int frag_words = cfg.tile_m / 16 * 32 * 4;  // one (c, q, s) of every m-tile
-    std::optional<SharedPtr<int32_t>> a_lane;
-    if (shared_a) a_lane = *a_tile + (udiv(wave_row0, 16) * 32 + lane) * 4;
-    // Decode, the activations in the same K permutation, and the MMAs of one chunk.
-    auto compute = [&](const Value& c, const stage2_detail::RawChunk& raw, tile::Fp4Path path) {
-      std::vector<std::vector<Value>> b_frag(n_tiles);
-      for (int j = 0; j < n_tiles; ++j)
-        for (int q = 0; q < 4; ++q) {
-          Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], path, order);
-          if (amd) {
-            b_frag[j].push_back(vals);
-          } else {
-            b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 0), tile::bf16_word(vals, 1)}));
-            b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 2), tile::bf16_word(vals, 3)}));
-          }
-        }
-      // The activations load here, not with the weights one iteration ahead: that (measured on the
-      // H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
-      Value k_base = c * kStage2ChunkK + kl * 32;
-      // sm_90a: the 8 activations of row half h (rows +0 / +8), m-tile mt, word group q as <4 x i32>.
-      auto a_words = [&](int mt, int h, int q) -> Value {
-        return bitcast(k_order(load(a_rows[mt][h] + (k_base + q * 8), 8)), kV4I32);
-      };
-      for (int mt = 0; mt < m_tiles; ++mt) {
-        std::vector<Value> a_frag;
-        for (int q = 0; q < 4; ++q) {
-          if (amd) {
-            a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
-          } else if (shared_a) {
-            for (int s = 0; s < 2; ++s)
-              a_frag.push_back(tile::bf16_from_words({load(*a_lane + (c - first) * (8 * frag_words) +
-                                                       ((q * 2 + s) * frag_words + mt * 128), 4)}));
-          } else {
-            Value r0 = a_words(mt, 0, q), r1 = a_words(mt, 1, q);
-            a_frag.push_back(tile::bf16_from_words({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
-            a_frag.push_back(tile::bf16_from_words({extract(r0, 2), extract(r1, 2), extract(r0, 3), extract(r1, 3)}));
-          }
-        }
-        for (int j = 0; j < n_tiles; ++j) {
-          Var<>& v = *acc[mt * n_tiles + j];
-          Value sum = v;
-          for (int s = 0; s < steps; ++s) sum = tile::mma(a_frag[s], b_frag[j][s], sum);
-          v = sum;
-        }
-      }
-    };
-    // The first group of weights is requested before the activations are staged.
-    const int unroll = cfg.unroll_for(chunks_per_slice);
-    const Value end = first + chunks_per_slice;
-    // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
-    const bool fast = !amd && cfg.small_scale_decode;
-    std::vector<stage2_detail::RawChunk> first_raws = load_chunks(first, unroll);
-    // The shared activations, staged while the first weights are in flight.
-    auto stage_unit = [&](int j) {
-      Value p = unit_index[j];
-      Value t = urem(p, 4), q = urem(udiv(p, 4), 4), c = urem(udiv(p, 16), chunks_per_slice);
-      Value g = urem(udiv(p, 16 * chunks_per_slice), 8), mt = udiv(p, 128 * chunks_per_slice);
-      Value k = (first + c) * kStage2ChunkK + t * 32 + q * 8;
-      Value r0 = bitcast(k_order(load(unit_rows[j][0] + k, 8)), kV4I32);
-      Value r1 = bitcast(k_order(load(unit_rows[j][1] + k, 8)), kV4I32);
-      for (int s = 0; s < 2; ++s) {
-        Value slot = (((c * 4 + q) * 2 + s) * (cfg.tile_m / 16) + mt) * 32 + g * 4 + t;
-        store(*a_tile + slot * 4, make_vector({extract(r0, 2 * s), extract(r1, 2 * s), extract(r0, 2 * s + 1),
-                                               extract(r1, 2 * s + 1)}));
-      }
-    };
-    for (int j = 0; j < units_per_thread; ++j) {
-      if ((j + 1) * kStage2Threads <= units) stage_unit(j);
-      else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
+    std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
+    for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
+      if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
+      else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
     }
-    if (shared_a) barrier();
-    stage2_detail::WeightSlots slots(first_raws);
-    stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
-                                   {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
-                                    .load_exact = [&](const Value& c) { return load_weights(c, true); },
-                                    .compute = compute});
+    // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
+    // 8 activations of rows 16 mt + g and + 8 each.
+    const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
+    const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
+    std::vector<Value> unit_index;
+    std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
+    for (int j = 0; j < units_per_thread; ++j) {
+      Value p = thread_id() + j * kStage2Threads;
+      Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
+      unit_index.push_back(p);
+      unit_rows.push_back({a_row(r), a_row(r + 8)});
+    }
 
-    stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
-                                       {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
-  });
+    // Blocks past the sorted rows exit at once.
+    if_(row0 < num_valid[0], [&] {
+      // The weight row of each n-tile and the 32-K block (kl) this lane holds.
+      Value n_lane = amd ? urem(lane, 16) : udiv(lane, 4);
+      Value kl = amd ? udiv(lane, 16) : urem(lane, 4);
+      Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // this expert's scales (N*K/32 bytes)
+      std::vector<Value> n_rows;
+      for (int j = 0; j < n_tiles; ++j)
+        n_rows.push_back(bn * cfg.tile_n + grid.col0 + (n_lane + j * mma_n));
+
+      std::vector<std::unique_ptr<Var<>>> acc;
+      for (int i = 0; i < m_tiles * n_tiles; ++i)
+        acc.push_back(std::make_unique<Var<>>(splat(0.0f, 4)));
+
+      // Plain loads where every row is in range, except with unroll 1: on the H100 they were 3-8%
+      // faster with unroll 2 and 5-35% slower with unroll 1 (tile_m 32, tile_n 256) than the
+      // range-checked load, same lease, both measured twice.
+      const bool rows_checked = N % cfg.tile_n != 0 || cfg.unroll_for(chunks_per_slice) == 1;
+      const ir::CachePolicy policy = cfg.stream_weights ? ir::CachePolicy::Stream : ir::CachePolicy::Normal;
+      // The raw weights of one 128-K chunk: per n-tile one 16-byte load (32 K of one row; rows
+      // past N read zeros and are masked in the epilogue) and its E8M0 scale byte.
+      auto load_weights = [&](Value c, bool with_scales) {
+        stage2_detail::RawChunk raw;
+        raw.scales.resize(size_t(n_tiles));  // filled by the caller without `with_scales`
+        for (int j = 0; j < n_tiles; ++j) {
+          if (with_scales) {
+            tile::Mxfp4Fragment f = tile::load_b_mxfp4(w_e, s_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy);
+            raw.words.push_back(f.words);
+            raw.scales[size_t(j)] = f.scale;
+          } else {
+            raw.words.push_back(tile::load_mxfp4_codes(w_e, n_rows[j], c * 4 + kl, N, K, 4, 0, rows_checked, policy));
+          }
+        }
+        return raw;
+      };
+      const Value first = z * chunks_per_slice;
+      // With the stream: fill fill + (c0 - first) / count holds chunks c0 .. c0 + count - 1; the
+      // words go to registers and the stage back to the producer.
+      auto stream_chunks = [&](const Value& c0, int count) {
+        const Value k = fill + udiv(c0 - first, count);
+        const SharedPtr<int32_t> stage = stream->wait(k);
+        std::vector<stage2_detail::RawChunk> raws(static_cast<size_t>(count));
+        for (int u = 0; u < count; ++u)
+          for (int j = 0; j < n_tiles; ++j) {
+            const Value n = n_rows[j] - bn * cfg.tile_n, kb = u * 4 + kl;
+            raws[u].words.push_back(stream->codes(stage, n, kb));
+            raws[u].scales.push_back(tile::mxfp4_scale_in_word(stream->scale_word(k, n, kb), n_rows[j], (c0 + u) * 4 + kl));
+          }
+        stream->release(k);
+        return raws;
+      };
+      // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
+      // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
+      // columns start on a 32-row boundary; the codes are loaded without their scale bytes then.
+      const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
+      const bool share_words = cols_per_wave % 32 == 0;
+      auto load_chunks = [&](Value c0, int count) {
+        if (stream) return stream_chunks(c0, count);
+        const bool paired = cfg.pair_scales && count % 2 == 0;
+        std::vector<stage2_detail::RawChunk> raws;
+        for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u, !paired));
+        if (!paired) return raws;
+        for (int u = 0; u < count; u += 2) {
+          Value kb = (c0 + u) * 4 + kl;
+          std::vector<Value> words;
+          for (int j = 0; j < n_tiles; ++j)
+            words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
+                                                                : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
+          for (int h = 0; h < 2; ++h)
+            for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
+        }
+        return raws;
+      };
+      // This lane's first fragment of the shared activations (m-tile wave_row0 / 16, lane (g, t)).
+      const int frag_words = cfg.tile_m / 16 * 32 * 4;  // one (c, q, s) of every m-tile
+      std::optional<SharedPtr<int32_t>> a_lane;
+      if (shared_a) a_lane = *a_tile + (udiv(wave_row0, 16) * 32 + lane) * 4;
+      // Decode, the activations in the same K permutation, and the MMAs of one chunk.
+      auto compute = [&](const Value& c, const stage2_detail::RawChunk& raw, tile::Fp4Path path) {
+        std::vector<std::vector<Value>> b_frag(n_tiles);
+        for (int j = 0; j < n_tiles; ++j)
+          for (int q = 0; q < 4; ++q) {
+            Value vals = tile::decode_fp4x8(extract(raw.words[j], q), raw.scales[j], path, order);
+            if (amd) {
+              b_frag[j].push_back(vals);
+            } else {
+              b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 0), tile::bf16_word(vals, 1)}));
+              b_frag[j].push_back(tile::bf16_from_words({tile::bf16_word(vals, 2), tile::bf16_word(vals, 3)}));
+            }
+          }
+        // The activations load here, not with the weights one iteration ahead: that (measured on the
+        // H200) took up to twice the registers and was 1-7% slower from 4 to 256 tokens.
+        Value k_base = c * kStage2ChunkK + kl * 32;
+        // sm_90a: the 8 activations of row half h (rows +0 / +8), m-tile mt, word group q as <4 x i32>.
+        auto a_words = [&](int mt, int h, int q) -> Value {
+          return bitcast(k_order(load(a_rows[mt][h] + (k_base + q * 8), 8)), kV4I32);
+        };
+        for (int mt = 0; mt < m_tiles; ++mt) {
+          std::vector<Value> a_frag;
+          for (int q = 0; q < 4; ++q) {
+            if (amd) {
+              a_frag.push_back(k_order(load(a_rows[mt][0] + (k_base + q * 8), 8)));
+            } else if (shared_a) {
+              for (int s = 0; s < 2; ++s)
+                a_frag.push_back(tile::bf16_from_words({load(*a_lane + (c - first) * (8 * frag_words) +
+                                                         ((q * 2 + s) * frag_words + mt * 128), 4)}));
+            } else {
+              Value r0 = a_words(mt, 0, q), r1 = a_words(mt, 1, q);
+              a_frag.push_back(tile::bf16_from_words({extract(r0, 0), extract(r1, 0), extract(r0, 1), extract(r1, 1)}));
+              a_frag.push_back(tile::bf16_from_words({extract(r0, 2), extract(r1, 2), extract(r0, 3), extract(r1, 3)}));
+            }
+          }
+          for (int j = 0; j < n_tiles; ++j) {
+            Var<>& v = *acc[mt * n_tiles + j];
+            Value sum = v;
+            for (int s = 0; s < steps; ++s) sum = tile::mma(a_frag[s], b_frag[j][s], sum);
+            v = sum;
+          }
+        }
+      };
+      // The first group of weights is requested before the activations are staged.
+      const int unroll = cfg.unroll_for(chunks_per_slice);
+      const Value end = first + chunks_per_slice;
+      // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
+      const bool fast = !amd && cfg.small_scale_decode;
+      std::vector<stage2_detail::RawChunk> first_raws = load_chunks(first, unroll);
+      // The shared activations, staged while the first weights are in flight.
+      auto stage_unit = [&](int j) {
+        Value p = unit_index[j];
+        Value t = urem(p, 4), q = urem(udiv(p, 4), 4), c = urem(udiv(p, 16), chunks_per_slice);
+        Value g = urem(udiv(p, 16 * chunks_per_slice), 8), mt = udiv(p, 128 * chunks_per_slice);
+        Value k = (first + c) * kStage2ChunkK + t * 32 + q * 8;
+        Value r0 = bitcast(k_order(load(unit_rows[j][0] + k, 8)), kV4I32);
+        Value r1 = bitcast(k_order(load(unit_rows[j][1] + k, 8)), kV4I32);
+        for (int s = 0; s < 2; ++s) {
+          Value slot = (((c * 4 + q) * 2 + s) * (cfg.tile_m / 16) + mt) * 32 + g * 4 + t;
+          store(*a_tile + slot * 4, make_vector({extract(r0, 2 * s), extract(r1, 2 * s), extract(r0, 2 * s + 1),
+                                                 extract(r1, 2 * s + 1)}));
+        }
+      };
+      for (int j = 0; j < units_per_thread; ++j) {
+        if ((j + 1) * kStage2Threads <= units) stage_unit(j);
+        else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
+      }
+      // The activations are staged for every warp (the stream's consumers sync without the producer).
+      if (shared_a && stream) stream->consumers_sync(syncs);
+      else if (shared_a) barrier();
+      stage2_detail::WeightSlots slots(first_raws);
+      stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
+                                     {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
+                                      .load_exact = [&](const Value& c) { return load_weights(c, true); },
+                                      .compute = compute});
+      if (shared_a && stream) stream->consumers_sync(syncs + 1);  // the next item may restage them
+
+      stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
+                                         {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
+    });
+  };
+  if (!stream) return item(block_id(0), block_id(1), block_id(2), Int(0), Int(0));
+
+  // Warp-specialized and persistent: the work items of the plain grid (column blocks fastest, then
+  // the valid row blocks, then the K slices), each block from its index in steps of the grid; the
+  // consumers (warps 0-7) compute them, the producer (thread 0 of warp 8) streams their weights.
+  if_(thread_id() == 0, [&] { stream->init(); });
+  barrier();
+  const int col_blocks = N / cfg.tile_n;
+  const Value row_blocks = udiv(num_valid[0] + (cfg.tile_m - 1), cfg.tile_m);
+  const Value items = row_blocks * (col_blocks * cfg.k_batch);
+  auto for_each_item = [&](const std::function<void(const Value&, const Value&, const Value&)>& body) {
+    for_range(block_id(0), items, grid_dim(0), [&](Value i) {
+      body(urem(i, col_blocks), urem(udiv(i, col_blocks), row_blocks), udiv(i, row_blocks * col_blocks));
+    });
+  };
+  if_(
+      thread_id() < kStage2Threads,
+      [&] {
+        Var<> fill(Int(0)), syncs(Int(0));
+        for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+          item(bn, bm, z, fill, syncs);
+          fill = fill + stream->fills_per_item();
+          syncs = syncs + 2;
+        });
+      },
+      [&] {
+        if_(thread_id() == kStage2Threads, [&] {
+          Var<> fill(Int(0));
+          for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+            const Value e = sorted_experts[bm];
+            stream->produce(w + cast<int64_t>(e) * int64_t(expert_bytes / 4),
+                            w_scale + cast<int64_t>(e) * int64_t(N / 32 * K), bn, z, fill);
+            fill = fill + stream->fills_per_item();
+          });
+        });
+      });
 }
 
 template <class OutT>
 KernelDef define(const MoeStage2Config& cfg) {
   KernelOptions opts;
-  opts.block = {uint32_t(kStage2Threads), 1, 1};
+  opts.block = {uint32_t(cfg.block_threads()), 1, 1};
   opts.min_blocks_per_sm = uint32_t(cfg.blocks_per_sm_hint());
   opts.trace_key = cfg.kernel_name();  // the name spells out every field the body depends on
   opts.param_names = {"out", "a", "w", "w_scale", "sorted_token_ids", "sorted_weights", "sorted_expert_ids",

@@ -1,0 +1,62 @@
+#include "kernels/moe/stage2/weight_stream.h"
+
+#include "dsl/tile/intrinsics.h"
+
+namespace tilejit::kernels::stage2_detail {
+
+using namespace dsl;
+
+// The preshuffled codes keep, per 16-row group, every 32-K block's 256 bytes in K order; the
+// scales, per 32-row group, every 256-K group's 256 bytes (dsl/tile/mxfp4.cpp). A fill of `unroll`
+// chunks is therefore tile_n / 16 runs of unroll x 4 x 256 code bytes and tile_n / 32 runs of
+// unroll / 2 x 256 scale bytes; a stage keeps the code runs in order, and the scale runs in order in
+// the scales' own stage (the same fill mbarrier).
+WeightStream::WeightStream(const MoeStage2Config& cfg)
+    : tile_n_(cfg.tile_n), k_(cfg.inter_dim), unroll_(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK)),
+      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n * unroll_ * 16),
+      scales_(shared_array<uint8_t>(cfg.ws_stages() * cfg.tile_n * unroll_ * 4)), consumers_(shared_array<int64_t>(1)) {}
+
+void WeightStream::init() const {
+  ring_.init(1, kStage2Threads);
+  tile::mbarrier_init(consumers_, kStage2Threads);
+}
+
+void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, const Value& z, const Value& k) const {
+  const int code_run = unroll_ * 4 * 256, scale_run = unroll_ / 2 * 256;
+  const int groups = tile_n_ / 16, halves = tile_n_ / 32;
+  for_range(0, fills_, [&](Value f) {
+    const Value fill = k + f;
+    const Value kb0 = (z * fills_ + f) * (unroll_ * 4);  // the fill's first 32-K block
+    ring_.wait_free(fill);
+    const SharedPtr<int32_t> stage = ring_.stage(fill);
+    const SharedPtr<int64_t> bar = ring_.fill_mbarrier(fill);
+    tile::mbarrier_arrive_expect_tx(bar, groups * code_run + halves * scale_run);
+    for (int g = 0; g < groups; ++g) {
+      const Value at = ((bn * groups + g) * (k_ / 32) + kb0) * 64;  // i32 words
+      tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + g * code_run / 4), Ptr<int32_t>(w_e + at), code_run, bar);
+    }
+    for (int h = 0; h < halves; ++h) {
+      const Value at = ((bn * halves + h) * (k_ / 256) + udiv(kb0, 8)) * 256;  // bytes
+      tile::bulk_copy_to_shared(SharedPtr<uint8_t>(scales_ + (urem(fill, ring_.stages()) * halves + h) * scale_run),
+                                Ptr<uint8_t>(s_e + at), scale_run, bar);
+    }
+  });
+}
+
+Value WeightStream::codes(const SharedPtr<int32_t>& stage, const Value& n, const Value& kb) const {
+  return load(stage + ((udiv(n, 16) * (unroll_ * 4) + kb) * 64 + urem(n, 16) * 4), 4);
+}
+
+Value WeightStream::scale_word(const Value& k, const Value& n, const Value& kb) const {
+  // n = n1 * 32 + np * 16 + nl, kb = k1 * 8 + kp * 4 + kl: the word of (n1, k1, kl, nl) holds (kp, np).
+  const Value word = urem(k, ring_.stages()) * (tile_n_ * unroll_) + (udiv(n, 32) * (unroll_ / 2) + udiv(kb, 8)) * 64 +
+                     urem(kb, 4) * 16 + urem(n, 16);
+  return bitcast(load(scales_ + word * 4, 4), ir::Type::scalar(ir::Scalar::I32));
+}
+
+void WeightStream::consumers_sync(const Value& count) const {
+  tile::mbarrier_arrive_expect_tx(consumers_, 0);
+  tile::mbarrier_wait(consumers_, urem(count, 2));
+}
+
+}  // namespace tilejit::kernels::stage2_detail
