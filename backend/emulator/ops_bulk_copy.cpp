@@ -90,7 +90,10 @@ void exec_bulk_copy(Wave& w, const Inst& in) {
     // The shared side uses the second cache slot; the barrier check above used it too, which only costs a lookup.
     shared_ptr(w, in, l, dst[l], uint64_t(n), 16, true, 1);
     if (w.wgmma.busy) check_wgmma_reads(w, in, l, dst[l], uint64_t(n));  // the copy may land at any time
-    if (w.P->opts.race_check) note_shared_access(w, in, l, dst[l], uint64_t(n), true);  // ... from now on
+    if (w.P->opts.race_check) {
+      note_shared_access(w, in, l, dst[l], uint64_t(n), true);  // ... from now on
+      check_async_overwrite(w, in, l, dst[l], uint64_t(n));
+    }
     const uint8_t* from = global_ptr(w, in, l, src[l], uint64_t(n), 16, false);
     w.bulk_pending.push_back(BulkCopy{bar[l], dst[l], l, std::vector<uint8_t>(from, from + n)});
   }

@@ -366,8 +366,10 @@ void exec_wgmma_wait(Wave& w, const Inst& in) {
 
 void exec_nothing(Wave&, const Inst&) {}
 
-/// fence.proxy.async: each active lane's shared writes so far become visible to wgmma.
+/// fence.proxy.async: each active lane's shared writes so far become visible to wgmma, and its
+/// reads so far are ordered before later bulk copies' writes.
 void exec_fence_proxy_async(Wave& w, const Inst&) {
+  if (w.P->opts.race_check) note_proxy_fence(w);
   if (!w.P->uses_wgmma) return;
   for (uint32_t l = 0; l < w.nlanes; ++l) w.proxy.fences[l] += w.mask[l];
 }

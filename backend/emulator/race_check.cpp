@@ -42,10 +42,15 @@ void reset_race_check(Wave& w) {
   r.write_stamp.resize(words);
   r.read_warps.resize(words);
   if (w.P->warp_scheduling) {
+    const size_t warps = (w.nlanes + w.L->wave_size - 1) / w.L->wave_size;
     r.read_stamp.resize(words * kMaxWarps);
-    r.clocks.assign((w.nlanes + w.L->wave_size - 1) / w.L->wave_size, {});
+    r.read_fence.assign(words * kMaxWarps, 0);
+    r.fences.assign(warps, 0);
+    r.clocks.assign(warps, {});
   } else {
     r.read_stamp.clear();
+    r.read_fence.clear();
+    r.fences.clear();
     r.clocks.clear();
   }
   r.epoch = 1;
@@ -80,9 +85,38 @@ void note_shared_access(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, u
     } else {
       r.read_warps[i] = (r.read_epoch[i] == e ? r.read_warps[i] : 0) | bit;
       r.read_epoch[i] = e;
-      if (!r.read_stamp.empty()) r.read_stamp[i * kMaxWarps + warp] = stamp;
+      if (!r.read_stamp.empty()) {
+        r.read_stamp[i * kMaxWarps + warp] = stamp;
+        r.read_fence[i * kMaxWarps + warp] = r.fences[warp] + 1;
+      }
     }
   }
+}
+
+void note_proxy_fence(Wave& w) {
+  SharedRaces& r = w.races;
+  if (r.fences.empty()) return;
+  for (uint32_t warp = 0; warp < r.fences.size(); ++warp)
+    for (uint32_t l = warp * w.L->wave_size; l < std::min(w.nlanes, (warp + 1) * w.L->wave_size); ++l)
+      if (w.mask[l]) {
+        ++r.fences[warp];
+        break;
+      }
+}
+
+void check_async_overwrite(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes) {
+  const SharedRaces& r = w.races;
+  if (r.read_fence.empty()) return;
+  for (uint64_t i = addr / 4; i <= (addr + bytes - 1) / 4 && i < r.write_epoch.size(); ++i)
+    for (uint32_t v = 0; v < r.fences.size(); ++v)
+      if (r.read_fence[i * kMaxWarps + v] == r.fences[v] + 1)
+        fault_at(w, in, lane,
+                 fmt::format("the copy engine may overwrite bytes that warp {} read with ordinary loads and has not "
+                             "executed fence_proxy_async() since: the copy writes through the async proxy, which a "
+                             "barrier or an mbarrier alone does not order after those reads (fence, then arrive / "
+                             "reach the barrier; tile::BulkRing::release does)",
+                             v),
+                 true, addr);
 }
 
 void note_arrival(Wave& w, uint32_t lane, Mbarrier& m) {

@@ -55,7 +55,10 @@ void BulkRing::fill_part(const Value& k, const Arg& word, const Value& src, cons
   bulk_copy_to_shared(SharedPtr<int32_t>(stage(k, loc) + word, loc), src, bytes, bar, loc);
 }
 
+// The fence orders this thread's reads of the stage (generic proxy) before the copy engine's
+// writes of the refill (async proxy), which the arrival lets the producer issue.
 void BulkRing::release(const Value& k, const SrcLoc& loc) const {
+  fence_proxy_async(loc);
   mbarrier_arrive_expect_tx(free_mbarrier(k, loc), 0, loc);  // an arrival without bytes
 }
 

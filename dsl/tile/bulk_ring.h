@@ -53,8 +53,9 @@ class BulkRing {
                  const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
   /// Waits until fill k has landed and returns its stage.
   dsl::SharedPtr<int32_t> wait(const dsl::Value& k, const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
-  /// This consumer thread is done reading fill k (an arrival on its stage's free mbarrier; rings
-  /// initialised with consumers > 0).
+  /// This consumer thread is done reading fill k: fence_proxy_async() (its reads before the copy
+  /// engine's refill), then an arrival on the stage's free mbarrier (rings initialised with
+  /// consumers > 0).
   void release(const dsl::Value& k, const dsl::SrcLoc& loc = dsl::SrcLoc::current()) const;
   /// Producer: waits until every consumer has released fill k - stages (returns at once for the
   /// first `stages` fills), so that fill k may overwrite its stage.

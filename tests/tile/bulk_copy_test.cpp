@@ -137,15 +137,17 @@ TEST(BulkCopy, MisuseFaultsNamingTheOp) {
 }
 
 // With race checking, a copy issued into bytes another warp read since the last barrier is a race
-// (the copy engine may overwrite them before that read on the GPU); with a barrier between, and for
-// the readers after the wait, it is not.
+// (the copy engine may overwrite them before that read on the GPU); with a barrier between it is
+// not, but the readers must also have executed fence_proxy_async() since their reads (the copy
+// writes through the async proxy); the readers after the wait are fine.
 TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
-  auto run = [](bool barrier_first) -> std::string {
+  enum class Order { Racing, BarrierOnly, FenceAndBarrier };
+  auto run = [](Order order) -> std::string {
     KernelOptions opts;
     opts.block = {64, 1, 1};
     const KernelDef def = kernel(
-        barrier_first ? "bulk_refill_after_barrier" : "bulk_refill_racing",
-        [barrier_first](Ptr<int32_t> src, Ptr<int32_t> out) {
+        fmt::format("bulk_refill_{}", int(order)),
+        [order](Ptr<int32_t> src, Ptr<int32_t> out) {
           SharedPtr<int32_t> slot = shared_array<int32_t>(64);
           SharedPtr<int64_t> bar = shared_array<int64_t>(1);
           const Value t = thread_id();
@@ -153,7 +155,8 @@ TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
           if_(t == 0, [&] { tile::mbarrier_init(bar, 1); });
           barrier();
           out[t] = slot[63 - t];  // warp 1 reads what warp 0's thread 0 is about to copy over
-          if (barrier_first) barrier();
+          if (order == Order::FenceAndBarrier) tile::fence_proxy_async();
+          if (order != Order::Racing) barrier();
           if_(t == 0, [&] {
             tile::mbarrier_arrive_expect_tx(bar, 256);
             tile::bulk_copy_to_shared(slot, src, 256, bar);
@@ -172,8 +175,10 @@ TEST(BulkCopy, RaceCheckSeesACopyIntoBytesAnotherWarpRead) {
     }
     return "";
   };
-  EXPECT_EQ(run(true), "");
-  EXPECT_TRUE(mentions(run(false), {"'bulk_copy_to_shared'", "shared-memory race", "warp 1 read"})) << run(false);
+  EXPECT_EQ(run(Order::FenceAndBarrier), "");
+  const std::string racing = run(Order::Racing), unfenced = run(Order::BarrierOnly);
+  EXPECT_TRUE(mentions(racing, {"'bulk_copy_to_shared'", "shared-memory race", "warp 1 read"})) << racing;
+  EXPECT_TRUE(mentions(unfenced, {"'bulk_copy_to_shared'", "warp 1 read", "fence_proxy_async()"})) << unfenced;
 }
 
 // Warp-specialized rings: a producer warp and consumer warps in the two branches of one if wait

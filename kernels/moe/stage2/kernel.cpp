@@ -150,7 +150,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       };
       const Value first = z * chunks_per_slice;
       // With the stream: fill fill + (c0 - first) / count holds chunks c0 .. c0 + count - 1; the
-      // words go to registers and the stage back to the producer.
+      // words go to registers (the stage goes back to the producer once they are used, below).
       auto stream_chunks = [&](const Value& c0, int count) {
         const Value k = fill + udiv(c0 - first, count);
         const SharedPtr<int32_t> stage = stream->wait(k);
@@ -161,7 +161,6 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
             raws[u].words.push_back(stream->codes(stage, n, kb));
             raws[u].scales.push_back(tile::mxfp4_scale_in_word(stream->scale_word(k, n, kb), n_rows[j], (c0 + u) * 4 + kl));
           }
-        stream->release(k);
         return raws;
       };
       // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
@@ -235,6 +234,15 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       };
       // The first group of weights is requested before the activations are staged.
       const int unroll = cfg.unroll_for(chunks_per_slice);
+      // With the stream, the main loop's last chunk of each fill releases it after its multiply,
+      // when its words have been used (the exact redo reads global memory and releases nothing).
+      int traced = 0;
+      std::function<void(const Value&, const stage2_detail::RawChunk&, tile::Fp4Path)> compute_step = compute;
+      if (stream)
+        compute_step = [&](const Value& c, const stage2_detail::RawChunk& raw, tile::Fp4Path path) {
+          compute(c, raw, path);
+          if (path != tile::Fp4Path::Software && ++traced % unroll == 0) stream->release(fill + udiv(c - first, unroll));
+        };
       const Value end = first + chunks_per_slice;
       // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
       const bool fast = !amd && cfg.small_scale_decode;
@@ -264,7 +272,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
                                      {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
                                       .load_exact = [&](const Value& c) { return load_weights(c, true); },
-                                      .compute = compute});
+                                      .compute = compute_step});
       if (shared_a && stream) stream->consumers_sync(syncs + 1);  // the next item may restage them
 
       stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
