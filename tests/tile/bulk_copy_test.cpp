@@ -289,6 +289,73 @@ TEST(WarpRoles, OneSideWaitsForTheOther) {
   for (int t = 32; t < 64; ++t) EXPECT_EQ(out[size_t(t)], -t) << "thread " << t;
 }
 
+// Ping-pong over shared memory: the two sides take turns for 8 rounds through two mbarriers, each
+// carrying a running value and temporaries across its waits, and the second side's rounds nest a
+// fork of their own (lanes split again); what each thread ends with is the host's computation.
+TEST(WarpRoles, SidesTakingTurnsKeepTheirValuesAcrossWaits) {
+  KernelOptions opts;
+  opts.block = {96, 1, 1};
+  const KernelDef def = kernel(
+      "bulk_warp_roles_ping_pong",
+      [](Ptr<int32_t> in, Ptr<int32_t> out) {
+        SharedPtr<int32_t> box = shared_array<int32_t>(96);
+        SharedPtr<int64_t> bars = shared_array<int64_t>(2);
+        const SharedPtr<int64_t> ping = bars, pong = SharedPtr<int64_t>(bars + 1);
+        const Value t = thread_id();
+        if_(t == 0, [&] {
+          tile::mbarrier_init(ping, 32);
+          tile::mbarrier_init(pong, 64);
+        });
+        barrier();
+        if_(
+            t < 32,
+            [&] {
+              Var<> acc{Value(in[t])};
+              for_range(0, 8, [&](Value r) {
+                const Value before = acc * 3 + r;  // a temporary alive across the wait below
+                box[t] = before;
+                tile::mbarrier_arrive_expect_tx(ping, 0);
+                tile::mbarrier_wait(pong, urem(r, 2));
+                acc = before + box[32 + t] + box[95 - t];
+              });
+              out[t] = acc;
+            },
+            [&] {
+              Var<> acc{Value(in[t] ^ 0x55)};
+              for_range(0, 8, [&](Value r) {
+                tile::mbarrier_wait(ping, urem(r, 2));
+                const Value seen = box[t % 32];
+                if_(t < 64, [&] { acc = acc + seen; }, [&] { acc = acc - seen * 2; });
+                box[t] = acc + r;  // words 32..95: each consumer thread its own
+                tile::mbarrier_arrive_expect_tx(pong, 0);
+              });
+              out[t] = acc;
+            });
+      },
+      opts);
+  testing_support::SeededRng rng;
+  std::vector<int32_t> in(96);
+  for (auto& x : in) x = int32_t((*rng)() % 1000);
+  // Host: the same rounds in the order the mbarriers impose.
+  std::vector<int32_t> a(96), box(96);
+  for (int t = 0; t < 96; ++t) a[size_t(t)] = t < 32 ? in[size_t(t)] : in[size_t(t)] ^ 0x55;
+  for (int r = 0; r < 8; ++r) {
+    std::vector<int32_t> before(32);
+    for (int t = 0; t < 32; ++t) box[size_t(t)] = before[size_t(t)] = a[size_t(t)] * 3 + r;
+    for (int t = 32; t < 96; ++t) {
+      const int32_t seen = box[size_t(t % 32)];
+      a[size_t(t)] = t < 64 ? a[size_t(t)] + seen : a[size_t(t)] - seen * 2;
+      box[size_t(t)] = a[size_t(t)] + r;
+    }
+    for (int t = 0; t < 32; ++t) a[size_t(t)] = before[size_t(t)] + box[size_t(32 + t)] + box[size_t(95 - t)];
+  }
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+  Buffer<int32_t> din(*dev, std::span<const int32_t>(in)), dout(*dev, 96);
+  dout.fill_bytes(0xA5);
+  compile(def, *dev).launch({1, 1, 1}, {96, 1, 1}, din, dout);
+  EXPECT_EQ(dout.download(), a);
+}
+
 TEST(BulkCopy, RingArgumentErrorsNameTheLine) {
   auto trace_error = [](int stages, int64_t words, int arrivals) -> std::string {
     KernelOptions opts;
