@@ -232,7 +232,6 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
           }
         }
       };
-      // The first group of weights is requested before the activations are staged.
       const int unroll = cfg.unroll_for(chunks_per_slice);
       // With the stream, the main loop's last chunk of each fill releases it after its multiply,
       // when its words have been used (the exact redo reads global memory and releases nothing).
@@ -246,7 +245,10 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       const Value end = first + chunks_per_slice;
       // sm_90a: the main loop decodes with one multiply per pair (exactly redone where it must be).
       const bool fast = !amd && cfg.small_scale_decode;
-      std::vector<stage2_detail::RawChunk> first_raws = load_chunks(first, unroll);
+      // The first group is requested before the activations are staged (with the stream, each
+      // group is read from its stage in the loop).
+      std::vector<stage2_detail::RawChunk> first_raws;
+      if (!stream) first_raws = load_chunks(first, unroll);
       // The shared activations, staged while the first weights are in flight.
       auto stage_unit = [&](int j) {
         Value p = unit_index[j];
@@ -268,11 +270,15 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       // The activations are staged for every warp (the stream's consumers sync without the producer).
       if (shared_a && stream) stream->consumers_sync(syncs);
       else if (shared_a) barrier();
-      stage2_detail::WeightSlots slots(first_raws);
-      stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc,
-                                     {.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
-                                      .load_exact = [&](const Value& c) { return load_weights(c, true); },
-                                      .compute = compute_step});
+      const stage2_detail::RegisterKLoopSteps steps{.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
+                                                    .load_exact = [&](const Value& c) { return load_weights(c, true); },
+                                                    .compute = compute_step};
+      if (stream) {
+        stage2_detail::streamed_k_loop(first, end, unroll, fast, acc, steps);
+      } else {
+        stage2_detail::WeightSlots slots(first_raws);
+        stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc, steps);
+      }
       if (shared_a && stream) stream->consumers_sync(syncs + 1);  // the next item may restage them
 
       stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,

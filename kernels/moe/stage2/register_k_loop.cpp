@@ -34,13 +34,15 @@ void WeightSlots::set(const std::vector<RawChunk>& group) {
     }
 }
 
-void register_k_loop(const Value& first, const Value& end, int unroll, bool fast, WeightSlots& slots,
-                     std::vector<std::unique_ptr<Var<>>>& acc, const RegisterKLoopSteps& steps) {
+namespace {
+
+/// The loop's body over groups; `group(c0)` gives the raw weights of the group at chunk c0.
+void k_loop(const Value& first, const Value& end, int unroll, bool fast, std::vector<std::unique_ptr<Var<>>>& acc,
+            const RegisterKLoopSteps& steps, const std::function<std::vector<RawChunk>(const Value&)>& group) {
   std::optional<Var<>> scale_max;
   if (fast) scale_max.emplace(Int(0));
   for_range(first, end, unroll, [&](Value c0) {
-    std::vector<RawChunk> current = slots.get();
-    if_(c0 + unroll < end, [&] { slots.set(steps.load_group(c0 + unroll)); });
+    std::vector<RawChunk> current = group(c0);
     for (int u = 0; u < unroll; ++u)
       steps.compute(c0 + u, current[size_t(u)], fast ? tile::Fp4Path::SoftwareSmallScale : tile::Fp4Path::Auto);
     if (fast)
@@ -52,6 +54,22 @@ void register_k_loop(const Value& first, const Value& end, int unroll, bool fast
       for (auto& v : acc) *v = splat(0.0f, 4);
       for_range(first, end, 1, [&](Value c) { steps.compute(c, steps.load_exact(c), tile::Fp4Path::Software); });
     });
+}
+
+}  // namespace
+
+void register_k_loop(const Value& first, const Value& end, int unroll, bool fast, WeightSlots& slots,
+                     std::vector<std::unique_ptr<Var<>>>& acc, const RegisterKLoopSteps& steps) {
+  k_loop(first, end, unroll, fast, acc, steps, [&](const Value& c0) {
+    std::vector<RawChunk> current = slots.get();
+    if_(c0 + unroll < end, [&] { slots.set(steps.load_group(c0 + unroll)); });
+    return current;
+  });
+}
+
+void streamed_k_loop(const Value& first, const Value& end, int unroll, bool fast,
+                     std::vector<std::unique_ptr<Var<>>>& acc, const RegisterKLoopSteps& steps) {
+  k_loop(first, end, unroll, fast, acc, steps, steps.load_group);
 }
 
 }  // namespace tilejit::kernels::stage2_detail

@@ -49,4 +49,10 @@ struct RegisterKLoopSteps {
 void register_k_loop(const dsl::Value& first, const dsl::Value& end, int unroll, bool fast, WeightSlots& slots,
                      std::vector<std::unique_ptr<dsl::Var<>>>& acc, const RegisterKLoopSteps& steps);
 
+/// register_k_loop without the prefetch, for weights already in shared memory (the warp-specialized
+/// loop's stream): each iteration loads its own group (waiting for it) and computes it, so that a
+/// warp never holds a second group while it waits.
+void streamed_k_loop(const dsl::Value& first, const dsl::Value& end, int unroll, bool fast,
+                     std::vector<std::unique_ptr<dsl::Var<>>>& acc, const RegisterKLoopSteps& steps);
+
 }  // namespace tilejit::kernels::stage2_detail
