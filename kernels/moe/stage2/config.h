@@ -110,9 +110,9 @@ struct MoeStage2Config {
   bool warp_specialized = false;
   /// Threads of a block: kStage2Threads, plus the producer warp with warp_specialized.
   int block_threads() const { return warp_specialized ? kStage2Threads + 32 : kStage2Threads; }
-  /// warp_specialized: bytes of one ring stage (tile_n rows x unroll chunks: 64 code bytes and 4
-  /// scale bytes per row and chunk).
-  int ws_stage_bytes() const { return tile_n * unroll_for(slice_k() / kStage2ChunkK) * (64 + 4); }
+  /// warp_specialized: bytes of one ring stage (tile_n rows x unroll chunks: 64 code bytes, 8 of
+  /// padding between the 256-byte code blocks, and 4 scale bytes per row and chunk).
+  int ws_stage_bytes() const { return tile_n * unroll_for(slice_k() / kStage2ChunkK) * (72 + 4); }
   /// warp_specialized: stages of the ring.
   int ws_stages() const { return std::clamp(kStage2WsRingBytes / ws_stage_bytes(), 2, 4); }
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where

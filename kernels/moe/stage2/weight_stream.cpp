@@ -6,14 +6,20 @@ namespace tilejit::kernels::stage2_detail {
 
 using namespace dsl;
 
+namespace {
+constexpr int kBlockPitch = 256 + 32;  // bytes from one code block to the next in a stage
+}  // namespace
+
 // The preshuffled codes keep, per 16-row group, every 32-K block's 256 bytes in K order; the
 // scales, per 32-row group, every 256-K group's 256 bytes (dsl/tile/mxfp4.cpp). A fill of `unroll`
-// chunks is therefore tile_n / 16 runs of unroll x 4 x 256 code bytes and tile_n / 32 runs of
-// unroll / 2 x 256 scale bytes; a stage keeps the code runs in order, and the scale runs in order in
-// the scales' own stage (the same fill mbarrier).
+// chunks is therefore tile_n / 16 x unroll x 4 blocks of 256 code bytes and tile_n / 32 runs of
+// unroll / 2 x 256 scale bytes. A stage keeps the code blocks in that order kBlockPitch bytes apart,
+// so that the four lanes reading one row's four blocks at once (t = lane % 4) hit different banks
+// (256 bytes apart they would share them); the scale runs go in order to the scales' own stage
+// (completing on the same fill mbarrier).
 WeightStream::WeightStream(const MoeStage2Config& cfg)
     : tile_n_(cfg.tile_n), k_(cfg.inter_dim), unroll_(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK)),
-      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n * unroll_ * 16),
+      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n / 16 * unroll_ * 4 * kBlockPitch / 4),
       scales_(shared_array<uint8_t>(cfg.ws_stages() * cfg.tile_n * unroll_ * 4)), consumers_(shared_array<int64_t>(1)) {}
 
 void WeightStream::init() const {
@@ -22,7 +28,7 @@ void WeightStream::init() const {
 }
 
 void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, const Value& z, const Value& k) const {
-  const int code_run = unroll_ * 4 * 256, scale_run = unroll_ / 2 * 256;
+  const int blocks = unroll_ * 4, scale_run = unroll_ / 2 * 256;
   const int groups = tile_n_ / 16, halves = tile_n_ / 32;
   for_range(0, fills_, [&](Value f) {
     const Value fill = k + f;
@@ -30,10 +36,12 @@ void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, 
     ring_.wait_free(fill);
     const SharedPtr<int32_t> stage = ring_.stage(fill);
     const SharedPtr<int64_t> bar = ring_.fill_mbarrier(fill);
-    tile::mbarrier_arrive_expect_tx(bar, groups * code_run + halves * scale_run);
+    tile::mbarrier_arrive_expect_tx(bar, groups * blocks * 256 + halves * scale_run);
     for (int g = 0; g < groups; ++g) {
       const Value at = ((bn * groups + g) * (k_ / 32) + kb0) * 64;  // i32 words
-      tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + g * code_run / 4), Ptr<int32_t>(w_e + at), code_run, bar);
+      for (int b = 0; b < blocks; ++b)
+        tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + (g * blocks + b) * kBlockPitch / 4),
+                                  Ptr<int32_t>(w_e + (at + b * 64)), 256, bar);
     }
     for (int h = 0; h < halves; ++h) {
       const Value at = ((bn * halves + h) * (k_ / 256) + udiv(kb0, 8)) * 256;  // bytes
@@ -44,7 +52,7 @@ void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, 
 }
 
 Value WeightStream::codes(const SharedPtr<int32_t>& stage, const Value& n, const Value& kb) const {
-  return load(stage + ((udiv(n, 16) * (unroll_ * 4) + kb) * 64 + urem(n, 16) * 4), 4);
+  return load(stage + ((udiv(n, 16) * (unroll_ * 4) + kb) * (kBlockPitch / 4) + urem(n, 16) * 4), 4);
 }
 
 Value WeightStream::scale_word(const Value& k, const Value& n, const Value& kb) const {
