@@ -162,7 +162,7 @@ void run_scheduled(Wave& w, const Block& body) {
     for (size_t i = 0; i < s.groups.size() && !s.error; ++i) {
       Group& g = *s.groups[i];
       if (g.done || g.children) continue;
-    runnable |= !g.waiting;
+      runnable |= !g.waiting;
       resume(s, g);
     }
     if (s.error) break;
