@@ -356,6 +356,41 @@ TEST(WarpRoles, SidesTakingTurnsKeepTheirValuesAcrossWaits) {
   EXPECT_EQ(dout.download(), a);
 }
 
+// A fault in one side (an out-of-bounds store by a consumer) while the other side waits: the
+// launch reports that fault, names the consumer's thread, and the waiting side is unwound.
+TEST(WarpRoles, AFaultInOneSideEndsTheLaunchWithItsMessage) {
+  KernelOptions opts;
+  opts.block = {64, 1, 1};
+  const KernelDef def = kernel(
+      "bulk_warp_roles_fault",
+      [](Ptr<int32_t> out) {
+        SharedPtr<int64_t> bar = shared_array<int64_t>(1);
+        const Value t = thread_id();
+        if_(t == 0, [&] { tile::mbarrier_init(bar, 32); });
+        barrier();
+        if_(
+            t < 32, [&] { tile::mbarrier_wait(bar, 0); out[t] = t; },
+            [&] {
+              out[t * 1000] = t;  // out has 64 elements: thread 32 and up write far past them
+              tile::mbarrier_arrive_expect_tx(bar, 0);
+            });
+      },
+      opts);
+  Device& emu = testing_support::emulator_device(Target::Sm90a);
+  Buffer<int32_t> dout(emu, 64);
+  try {
+    compile(def, emu).launch({2, 1, 1}, {64, 1, 1}, dout);
+    FAIL() << "the out-of-bounds store passed";
+  } catch (const EmulatorFault& e) {
+    EXPECT_TRUE(mentions(e.what(), {"bulk_warp_roles_fault", "out-of-bounds", "thread (32,0,0)"})) << e.what();
+  }
+  // The emulator is usable afterwards: a correct launch of the ring runs.
+  testing_support::SeededRng rng;
+  const WarpRolesCase c;
+  const std::vector<int32_t> src = warp_roles_source(c, *rng);
+  EXPECT_EQ(run_warp_roles(emu, c, src), warp_roles_expected(c, src));
+}
+
 TEST(BulkCopy, RingArgumentErrorsNameTheLine) {
   auto trace_error = [](int stages, int64_t words, int arrivals) -> std::string {
     KernelOptions opts;
