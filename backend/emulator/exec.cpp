@@ -45,6 +45,7 @@ void run_workgroup(Wave& w, uint32_t bx, uint32_t by, uint32_t bz) {
   w.cp_pending.clear();
   std::fill(w.cp_committed.begin(), w.cp_committed.end(), 0u);
   w.mbarriers.clear();
+  w.named.assign(16, Mbarrier{});
   w.bulk_pending.clear();
   reset_wgmma_reads(w);
   if (w.P->opts.race_check) reset_race_check(w);

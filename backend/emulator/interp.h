@@ -61,7 +61,7 @@ struct Program {
   std::vector<Range> shared_ranges;            // each shared_alloc's [offset, offset+bytes)
   uint32_t insts = 0;                          // ops prepared (Inst::cache slots)
   bool uses_wgmma = false;                     // shared writes are then tracked (ProxyWrites)
-  /// Uses mbarriers: threads may wait for each other's arrivals, so the branches of an if both
+  /// Uses mbarriers or named barriers: threads may wait for each other's arrivals, so the branches of an if both
   /// threads take run as separate thread groups interleaved at their waits (warp_scheduler.h).
   bool warp_scheduling = false;
 };
@@ -169,6 +169,7 @@ struct Wave {
   std::vector<CpCopy> cp_pending;
   std::vector<uint32_t> cp_committed;  // per lane: committed cp.async groups
   std::vector<Mbarrier> mbarriers;     // initialised in this workgroup
+  std::vector<Mbarrier> named;         // named_barrier ids 0..15 (count 0: no phase under way)
   std::vector<BulkCopy> bulk_pending;
   WgmmaReads wgmma;
   ProxyWrites proxy;
@@ -260,6 +261,6 @@ Handler select_convert(Prep& p);     // casts, bitcast, vector element ops
 Handler select_memory(Prep& p);      // ptr_add, load, store, atomics, shared_alloc, buffer_load
 Handler select_control(Prep& p);     // for, if, barrier, var slots
 Handler select_intrinsics(Prep& p);  // mma, cvt_pk_bf16_fp4, ldmatrix, cp_async*, wgmma*, wave_umax/umin, prefetch_l2
-Handler select_bulk_copy(Prep& p);   // mbarrier_*, bulk_copy_to_shared (called by select_intrinsics)
+Handler select_bulk_copy(Prep& p);   // mbarrier_*, bulk_copy_to_shared, named_barrier (called by select_intrinsics)
 
 }  // namespace tilejit::emulator::detail

@@ -148,12 +148,58 @@ void exec_mbarrier_wait(Wave& w, const Inst& in) {
   }
 }
 
+/// named_barrier: the active lanes (whole warps) arrive; the phase completes when `threads` have,
+/// and each group waits for that (letting the other groups run), then sees the participants'
+/// earlier accesses (race check: like an mbarrier phase).
+void exec_named_barrier(Wave& w, const Inst& in) {
+  const uint32_t id = uint32_t(in.op->attrs[0]), threads = uint32_t(in.op->attrs[1]), ws = w.L->wave_size;
+  uint32_t first = 0;
+  while (!w.mask[first]) ++first;
+  if (threads > w.nlanes)
+    fault(w, in, first, fmt::format("named_barrier {} for {} threads in a workgroup of {}", id, threads, w.nlanes));
+  for (uint32_t l = 0; l < w.nlanes; ++l)
+    if (w.mask[l] != w.mask[l / ws * ws])
+      fault(w, in, l, fmt::format("named_barrier {} reached by part of a warp (every thread of a warp takes part)", id));
+  Mbarrier& b = w.named[id];
+  if (b.count == 0) b = Mbarrier{0, threads, threads, 0, b.phase, b.clock, b.done_clock};
+  if (b.count != threads)
+    fault(w, in, first, fmt::format("named_barrier {} for {} threads while a phase for {} is under way", id, threads, b.count));
+  if (w.active > b.pending)
+    fault(w, in, first, fmt::format("named_barrier {}: {} threads arrive where {} are missing", id, w.active, b.pending));
+  const uint32_t phase = b.phase;
+  for (uint32_t l = 0; l < w.nlanes; ++l)
+    if (w.mask[l] && w.P->opts.race_check) note_arrival(w, l, b);
+  b.pending -= w.active;
+  if (b.pending == 0) {
+    ++b.phase;
+    b.count = 0;
+    b.done_clock = b.clock;
+  }
+  note_progress(w);
+  while (w.named[id].phase == phase) {
+    if (w.sched && wait_for_others(w)) continue;
+    const Mbarrier& now = w.named[id];
+    fault(w, in, first,
+          fmt::format("named_barrier {} never completes: {} of {} threads arrived and every other thread of the "
+                      "workgroup is waiting too or has finished (a deadlock)",
+                      id, now.count - now.pending, now.count));
+  }
+  if (w.P->opts.race_check)
+    for (uint32_t l = 0; l < w.nlanes; ++l)
+      if (w.mask[l]) note_wait(w, l, w.named[id]);
+}
+
 }  // namespace
 
 Handler select_bulk_copy(Prep& p) {
   p.require(p.opts.target == Target::Sm90a, fmt::format("{} does not exist on {}", ir::op_info(p.op.code).name, p.ti.name));
   const ir::Type bar = ir::Type::pointer(Scalar::I64, ir::AddrSpace::Shared), i32 = ir::Type::scalar(Scalar::I32);
   switch (p.op.code) {
+    case OpCode::NamedBarrier:
+      p.require(p.op.attrs.size() == 2 && p.op.attrs[0] >= 1 && p.op.attrs[0] <= 15 && p.op.attrs[1] >= 32 &&
+                    p.op.attrs[1] % 32 == 0,
+                "named_barrier takes an id 1..15 and a thread count, a positive multiple of 32");
+      return exec_named_barrier;
     case OpCode::BulkCopyToShared:
       p.require(p.type(0).is_pointer() && p.type(0).space == ir::AddrSpace::Shared, "dst must be ptr<shared, T>");
       p.require(p.type(1).is_pointer() && p.type(1).space == ir::AddrSpace::Global, "src must be ptr<global, T>");

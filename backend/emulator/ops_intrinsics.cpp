@@ -480,7 +480,7 @@ Handler select_intrinsics(Prep& p) {
     case OpCode::WaveUMax: case OpCode::WaveUMin: return select_wave_reduce(p);
     case OpCode::PrefetchL2: return select_prefetch_l2(p);
     case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx: case OpCode::BulkCopyToShared:
-    case OpCode::MbarrierWait:
+    case OpCode::MbarrierWait: case OpCode::NamedBarrier:
       return select_bulk_copy(p);
     case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
       return exec_nothing;  // the emulator runs launches one after another: nothing overlaps

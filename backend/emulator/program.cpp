@@ -272,7 +272,8 @@ std::unique_ptr<Program> build_program(const ir::Function& fn, const Options& op
       throw UserError(fmt::format("emulator: kernel '{}': value %{} has vector width {} (1..64 allowed)",
                                   fn.name, i, fn.value_types[i].width));
   ir::walk(prog->fn.body, [&](const ir::Op& op) {
-    prog->warp_scheduling |= op.code == ir::OpCode::MbarrierInit || op.code == ir::OpCode::MbarrierWait;
+    prog->warp_scheduling |= op.code == ir::OpCode::MbarrierInit || op.code == ir::OpCode::MbarrierWait ||
+                             op.code == ir::OpCode::NamedBarrier;
   });
   Layout layout(prog->fn, prog->warp_scheduling);
   prog->lane_bytes = layout.lane_bytes();

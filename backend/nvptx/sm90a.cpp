@@ -452,6 +452,10 @@ class Sm90aBackend final : public TargetBackend {
       case ir::OpCode::FenceProxyAsync:
         b.CreateIntrinsic(llvm::Intrinsic::nvvm_fence_proxy_async_shared_cta, {});
         return nullptr;
+      case ir::OpCode::NamedBarrier:  // barrier.sync id, threads (not .aligned: the warps of one side may differ)
+        b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cta_sync_count,
+                          {b.getInt32(int32_t(op.attrs.at(0))), b.getInt32(int32_t(op.attrs.at(1)))});
+        return nullptr;
       case ir::OpCode::WaitPriorGrids: case ir::OpCode::LaunchDependents: {
         // Inline asm with a memory clobber, not the llvm.nvvm.griddepcontrol intrinsics: those do not
         // touch memory in LLVM's model, so a load after the wait could be merged with one before it.

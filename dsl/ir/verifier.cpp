@@ -21,7 +21,7 @@ bool has_result(OpCode c) {
     case OpCode::CpAsyncWait: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
     case OpCode::PrefetchL2: case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
     case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx: case OpCode::BulkCopyToShared:
-    case OpCode::MbarrierWait:
+    case OpCode::MbarrierWait: case OpCode::NamedBarrier:
       return false;
     default:
       return true;
@@ -35,6 +35,8 @@ int expected_attrs(OpCode c) {
     case OpCode::Extract: case OpCode::Insert: case OpCode::SharedAlloc: case OpCode::Mma:
     case OpCode::CvtPkBf16Fp4: case OpCode::LdMatrix: case OpCode::CpAsyncWait: case OpCode::WgmmaWait:
       return 1;
+    case OpCode::NamedBarrier:
+      return 2;
     case OpCode::Wgmma:
       return 4;
     default:
@@ -56,7 +58,7 @@ std::optional<Target> only_target(const Op& op) {
     case OpCode::LdMatrix: case OpCode::CpAsync: case OpCode::CpAsyncCommit: case OpCode::CpAsyncWait:
     case OpCode::Wgmma: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::WgmmaWait:
     case OpCode::FenceProxyAsync: case OpCode::MbarrierInit: case OpCode::MbarrierArriveExpectTx:
-    case OpCode::BulkCopyToShared: case OpCode::MbarrierWait:
+    case OpCode::BulkCopyToShared: case OpCode::MbarrierWait: case OpCode::NamedBarrier:
       return Target::Sm90a;
     case OpCode::Mma:
       if (op.attrs.size() == 1 && op.attrs[0] == 0) return Target::Gfx950;
@@ -447,6 +449,11 @@ class Verifier {
         break;
       case OpCode::CpAsyncCommit: case OpCode::WgmmaFence: case OpCode::WgmmaCommit: case OpCode::FenceProxyAsync:
       case OpCode::WaitPriorGrids: case OpCode::LaunchDependents:
+        break;
+      case OpCode::NamedBarrier:
+        want_attr(op, op.attrs[0] >= 1 && op.attrs[0] <= 15, "an id 1..15 (0 is the block barrier)");
+        if (op.attrs[1] < 32 || op.attrs[1] > 1024 || op.attrs[1] % 32)
+          fail(op, fmt::format("named_barrier for {} threads: a multiple of 32 from 32 to 1024", op.attrs[1]));
         break;
       case OpCode::PrefetchL2:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Global, "ptr<global, T>");

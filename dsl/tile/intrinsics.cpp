@@ -163,6 +163,15 @@ void mbarrier_wait(const dsl::Value& bar, const dsl::Arg& parity, const dsl::Src
   emit_mbarrier_op(OpCode::MbarrierWait, "mbarrier_wait", bar, parity, loc);
 }
 
+void named_barrier(int id, int threads, const dsl::SrcLoc& loc) {
+  need_target(Target::Sm90a, "named_barrier", loc);
+  if (id < 1 || id > 15)
+    type_error(fmt::format("named_barrier id {}: 1..15 (0 is the block barrier)", id), loc);
+  if (threads < 32 || threads > 1024 || threads % 32)
+    type_error(fmt::format("named_barrier for {} threads: a multiple of 32 from 32 to 1024", threads), loc);
+  emit(OpCode::NamedBarrier, Type::void_(), {}, {int64_t(id), int64_t(threads)}, loc);
+}
+
 void wait_prior_grids(const dsl::SrcLoc& loc) { emit(OpCode::WaitPriorGrids, Type::void_(), {}, {}, loc); }
 
 void launch_dependents(const dsl::SrcLoc& loc) { emit(OpCode::LaunchDependents, Type::void_(), {}, {}, loc); }

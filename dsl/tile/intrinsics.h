@@ -104,6 +104,15 @@ void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl
 /// copies brought are then visible to this thread.
 void mbarrier_wait(const dsl::Value& bar, const dsl::Arg& parity, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 
+/// sm_90a: a barrier among `threads` threads of the workgroup (a multiple of 32, whole warps),
+/// numbered `id` 1..15 (0 is barrier()'s): each warp that reaches it waits until `threads` threads
+/// have, while the others run on; shared-memory accesses of the participants before it are visible
+/// to them after it (bar.sync id, threads). E.g. the consumer warps of a warp-specialized kernel,
+/// without the producer. Errors at trace time for a bad id or count; the emulator faults when not
+/// every thread of a warp takes part, when the count differs from the phase under way, and on a
+/// barrier that can never complete. gfx950 has no named barriers: tracing one there is a UserError.
+void named_barrier(int id, int threads, const dsl::SrcLoc& loc = dsl::SrcLoc::current());
+
 /// Programmatic dependent launch (sm_90a; see LaunchOptions::early_start). wait_prior_grids():
 /// waits until the kernel launched before this one on its stream has completed and its writes are
 /// visible; a kernel launched early must call it before it reads what that kernel writes or writes

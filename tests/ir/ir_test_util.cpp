@@ -221,6 +221,7 @@ Function make_valid(Target target) {
     b.emit(OpCode::MbarrierArriveExpectTx, Type::void_(), {bar, c16});
     b.emit(OpCode::BulkCopyToShared, Type::void_(), {spf, px, c16, bar});
     b.emit(OpCode::MbarrierWait, Type::void_(), {bar, b.const_int(i32(), 0)});
+    b.emit(OpCode::NamedBarrier, Type::void_(), {}, {1, 64});
   }
   return fn;
 }

@@ -261,6 +261,24 @@ TEST(Intrinsics, Sm90aBulkCopyCompletesOnAnMbarrier) {
             "") << r.assembly;
 }
 
+// named_barrier: bar.sync with an id and a thread count (the non-aligned form: the warps of one
+// side of a branch reach it), between the shared store and the load it orders.
+TEST(Intrinsics, Sm90aNamedBarrierIsBarSyncWithACount) {
+  Kernel k("named");
+  ValueId out = k.param("out", gptr(Scalar::F32));
+  ValueId tile = k.op(OpCode::SharedAlloc, sptr(Scalar::F32), {}, {256});
+  ValueId t = k.op(OpCode::ThreadId, i32(), {}, {0});
+  k.store(k.ptr_add(tile, t), k.op(OpCode::SIToFP, f32(), {t}));
+  k.effect(OpCode::NamedBarrier, {}, {3, 96});
+  ValueId other = k.op(OpCode::Xor, i32(), {t, k.ci32(1)});
+  k.store(k.ptr_add(out, t), k.load(f32(), k.ptr_add(tile, other)));
+  auto r = compile_or_fail(k.fn, Target::Sm90a);
+  EXPECT_EQ(file_check(r.assembly, "CHECK: st.shared.b32\n"
+                                   "CHECK: barrier.sync 3, 96;\n"
+                                   "CHECK: ld.shared.b32\n"),
+            "") << r.assembly;
+}
+
 // wait_prior_grids / launch_dependents: griddepcontrol on sm_90a, in program order around the
 // memory operations: a load after the wait is not merged with the same load before it (the prior
 // grid may have written there meanwhile). Nothing on gfx950, where the kernel still compiles.

@@ -391,6 +391,84 @@ TEST(WarpRoles, AFaultInOneSideEndsTheLaunchWithItsMessage) {
   EXPECT_EQ(run_warp_roles(emu, c, src), warp_roles_expected(c, src));
 }
 
+// named_barrier among the consumer warps only: they exchange words through shared memory while the
+// producer warp waits on an mbarrier for their results; with race checking the exchange is
+// ordered by the named barrier (without it, a race), and a count no side can reach is a deadlock.
+enum class NamedUse { Exchange, NoBarrier, TooMany };
+
+std::string run_named(NamedUse use, std::vector<int32_t>* result, const std::vector<int32_t>& in) {
+  KernelOptions opts;
+  opts.block = {128, 1, 1};
+  const KernelDef def = kernel(
+      fmt::format("named_barrier_{}", int(use)),
+      [use](Ptr<int32_t> src, Ptr<int32_t> out) {
+        SharedPtr<int32_t> box = shared_array<int32_t>(128);
+        SharedPtr<int64_t> done = shared_array<int64_t>(1);
+        const Value t = thread_id();
+        if_(t == 0, [&] { tile::mbarrier_init(done, 96); });
+        barrier();
+        if_(
+            t < 32,
+            [&] {
+              if (use == NamedUse::TooMany) return;  // only the consumers wait (on their barrier)
+              tile::mbarrier_wait(done, 0);
+              out[t] = box[32 + t] + box[64 + t] + box[127 - t];
+            },
+            [&] {
+              box[t] = src[t] * 2;
+              if (use != NamedUse::NoBarrier) tile::named_barrier(1, use == NamedUse::TooMany ? 128 : 96);
+              const Value next = select(t == 127, 32, t + 1);
+              out[t] = box[next] + src[t];
+              tile::mbarrier_arrive_expect_tx(done, 0);
+            });
+      },
+      opts);
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+  Buffer<int32_t> din(*dev, std::span<const int32_t>(in)), dout(*dev, 128);
+  dout.fill_bytes(0xA5);
+  try {
+    compile(def, *dev).launch({1, 1, 1}, {128, 1, 1}, din, dout);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (result) *result = dout.download();
+  return "";
+}
+
+TEST(WarpRoles, NamedBarrierSynchronisesTheConsumersAlone) {
+  testing_support::SeededRng rng;
+  std::vector<int32_t> in(128), got;
+  for (auto& x : in) x = int32_t((*rng)() % 100000);
+  ASSERT_EQ(run_named(NamedUse::Exchange, &got, in), "");
+  for (int t = 32; t < 128; ++t) EXPECT_EQ(got[size_t(t)], in[size_t(t == 127 ? 32 : t + 1)] * 2 + in[size_t(t)]) << t;
+  for (int t = 0; t < 32; ++t) EXPECT_EQ(got[size_t(t)], 2 * (in[size_t(32 + t)] + in[size_t(64 + t)] + in[size_t(127 - t)])) << t;
+  const std::string racing = run_named(NamedUse::NoBarrier, nullptr, in);
+  EXPECT_TRUE(mentions(racing, {"shared-memory race", "warp 2 wrote"})) << racing;
+  const std::string stuck = run_named(NamedUse::TooMany, nullptr, in);
+  EXPECT_TRUE(mentions(stuck, {"'named_barrier'", "never completes: 96 of 128 threads", "deadlock"})) << stuck;
+}
+
+TEST(WarpRoles, NamedBarrierArgumentsAreCheckedWhenTracing) {
+  auto trace_error = [](int id, int threads, Target target) -> std::string {
+    KernelOptions opts;
+    opts.block = {64, 1, 1};
+    const KernelDef def = kernel("named_barrier_args", [=](Ptr<int32_t> out) {
+      tile::named_barrier(id, threads);
+      out[thread_id()] = 0;
+    }, opts);
+    try {
+      (void)def.trace(target);
+    } catch (const UserError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(trace_error(3, 64, Target::Sm90a), "");
+  EXPECT_TRUE(mentions(trace_error(0, 64, Target::Sm90a), {"bulk_copy_test.cpp", "named_barrier id 0", "1..15"}));
+  EXPECT_TRUE(mentions(trace_error(2, 48, Target::Sm90a), {"bulk_copy_test.cpp", "48 threads", "multiple of 32"}));
+  EXPECT_TRUE(mentions(trace_error(1, 64, Target::Gfx950), {"bulk_copy_test.cpp", "named_barrier"}));
+}
+
 TEST(BulkCopy, RingArgumentErrorsNameTheLine) {
   auto trace_error = [](int stages, int64_t words, int arrivals) -> std::string {
     KernelOptions opts;
