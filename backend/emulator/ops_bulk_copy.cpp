@@ -2,7 +2,8 @@
 // mbarrier's arrival and byte counts per phase; a bulk copy reads its source at issue and lands
 // in shared memory at the first mbarrier_wait that needs its phase, so a read before that wait
 // sees the old bytes, as it may on the hardware. A wait that cannot return yet lets the
-// workgroup's other thread groups run (warp_scheduler.h) and faults when none can help.
+// workgroup's other thread groups run (warp_scheduler.h) and faults when none can help. Named
+// barriers (bar.sync id, threads) are phases of the same kind, counted in threads.
 #include <fmt/format.h>
 
 #include <cstring>
