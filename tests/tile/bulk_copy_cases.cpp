@@ -8,6 +8,7 @@
 #include "backend/launch/buffer.h"
 #include "dsl/tilejit.h"
 #include "dsl/tile/bulk_ring.h"
+#include "dsl/tile/intrinsics.h"
 
 namespace tilejit::tile_test {
 
@@ -89,7 +90,62 @@ KernelDef warp_roles_kernel(const WarpRolesCase& c) {
       opts);
 }
 
+KernelDef named_barrier_kernel(NamedUse use) {
+  KernelOptions opts;
+  opts.block = {128, 1, 1};
+  return kernel(
+      fmt::format("named_barrier_{}", int(use)),
+      [use](Ptr<int32_t> src, Ptr<int32_t> out) {
+        SharedPtr<int32_t> box = shared_array<int32_t>(128);
+        SharedPtr<int64_t> done = shared_array<int64_t>(1);
+        const Value t = thread_id(), base = block_id() * 128;
+        if_(t == 0, [&] { tile::mbarrier_init(done, 96); });
+        barrier();
+        if_(
+            t < 32,
+            [&] {
+              if (use == NamedUse::TooMany) return;  // only the consumers wait (on their barrier)
+              tile::mbarrier_wait(done, 0);
+              out[base + t] = box[32 + t] + box[64 + t] + box[127 - t];
+            },
+            [&] {
+              box[t] = src[base + t] * 2;
+              if (use != NamedUse::NoBarrier) tile::named_barrier(1, use == NamedUse::TooMany ? 128 : 96);
+              const Value next = select(t == 127, 32, t + 1);
+              out[base + t] = box[next] + src[base + t];
+              tile::mbarrier_arrive_expect_tx(done, 0);
+            });
+      },
+      opts);
+}
+
 }  // namespace
+
+std::vector<int32_t> named_barrier_source(std::mt19937& rng, int blocks) {
+  std::vector<int32_t> v(size_t(blocks) * 128);
+  for (auto& x : v) x = int32_t(rng() % 100000);
+  return v;
+}
+
+std::vector<int32_t> named_barrier_expected(const std::vector<int32_t>& in) {
+  std::vector<int32_t> v(in.size());
+  for (size_t b = 0; b < in.size(); b += 128) {
+    const int32_t* x = in.data() + b;
+    for (int t = 32; t < 128; ++t) v[b + size_t(t)] = x[t == 127 ? 32 : t + 1] * 2 + x[t];
+    for (int t = 0; t < 32; ++t) v[b + size_t(t)] = 2 * (x[32 + t] + x[64 + t] + x[127 - t]);
+  }
+  return v;
+}
+
+std::vector<int32_t> run_named_barrier(Device& device, NamedUse use, const std::vector<int32_t>& in, int blocks) {
+  static std::map<int, KernelDef> defs;
+  if (!defs.count(int(use))) defs.emplace(int(use), named_barrier_kernel(use));
+  Kernel k = compile(defs.at(int(use)), device);
+  Buffer<int32_t> din(device, std::span<const int32_t>(in)), dout(device, in.size());
+  dout.fill_bytes(0xA5);
+  k.launch({uint32_t(blocks), 1, 1}, {128, 1, 1}, din, dout);
+  return dout.download();
+}
 
 std::vector<int32_t> warp_roles_source(const WarpRolesCase& c, std::mt19937& rng) {
   std::vector<int32_t> v(size_t(c.blocks) * c.chunks * c.chunk_words);

@@ -44,4 +44,15 @@ std::vector<int32_t> warp_roles_expected(const WarpRolesCase& c, const std::vect
 /// Runs the case on `device` (out poisoned with 0xA5 bytes first); returns out.
 std::vector<int32_t> run_warp_roles(Device& device, const WarpRolesCase& c, const std::vector<int32_t>& src);
 
+/// named_barrier(1, 96) among the consumer warps 1-3 of 128-thread blocks: each consumer stores
+/// 2 x its input word in shared memory, waits at the barrier and adds its neighbour's word to its
+/// own input; warp 0 waits on an mbarrier for the consumers and sums three of their words. `use`
+/// breaks it on purpose: no barrier (a race), or a count of 128 that never arrives (a deadlock).
+enum class NamedUse { Exchange, NoBarrier, TooMany };
+/// Random inputs for `blocks` blocks (128 words each, small enough not to overflow).
+std::vector<int32_t> named_barrier_source(std::mt19937& rng, int blocks);
+std::vector<int32_t> named_barrier_expected(const std::vector<int32_t>& in);
+/// Runs it on `device` over in.size() / 128 blocks (out poisoned first); returns out.
+std::vector<int32_t> run_named_barrier(Device& device, NamedUse use, const std::vector<int32_t>& in, int blocks);
+
 }  // namespace tilejit::tile_test

@@ -1,6 +1,6 @@
 // Bulk copies and mbarriers on an sm_90a GPU (skips elsewhere): the ring of stages delivers every
 // chunk exactly, as on the emulator, and the JIT reports no lost performance; so does a
-// warp-specialized ring (a producer warp, consumer warps).
+// warp-specialized ring (a producer warp, consumer warps), and a named barrier among consumer warps.
 #include <gtest/gtest.h>
 
 #include "tests/common/seeded_rng.h"
@@ -48,6 +48,20 @@ TEST(BulkCopyGpu, WarpSpecializedRingMatchesTheReferenceAndTheEmulator) {
     EXPECT_EQ(on_gpu, warp_roles_expected(c, src));
     if (c.blocks <= 3) EXPECT_EQ(run_warp_roles(testing_support::emulator_device(Target::Sm90a), c, src), on_gpu);
   }
+}
+
+// named_barrier among the consumer warps of 264 blocks: the reference's and the emulator's words.
+TEST(BulkCopyGpu, NamedBarrierAmongConsumerWarpsMatchesTheReferenceAndTheEmulator) {
+  Device* gpu = testing_support::gpu_device();
+  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "named barriers exist only on sm_90a";
+  testing_support::SeededRng rng;
+  const std::vector<int32_t> in = named_barrier_source(*rng, 264);
+  const std::vector<int32_t> on_gpu = run_named_barrier(*gpu, NamedUse::Exchange, in, 264);
+  EXPECT_EQ(on_gpu, named_barrier_expected(in));
+  const std::vector<int32_t> few(in.begin(), in.begin() + 3 * 128);
+  EXPECT_EQ(run_named_barrier(testing_support::emulator_device(Target::Sm90a), NamedUse::Exchange, few, 3),
+            std::vector<int32_t>(on_gpu.begin(), on_gpu.begin() + 3 * 128));
 }
 
 }  // namespace

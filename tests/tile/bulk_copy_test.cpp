@@ -391,60 +391,27 @@ TEST(WarpRoles, AFaultInOneSideEndsTheLaunchWithItsMessage) {
   EXPECT_EQ(run_warp_roles(emu, c, src), warp_roles_expected(c, src));
 }
 
-// named_barrier among the consumer warps only: they exchange words through shared memory while the
-// producer warp waits on an mbarrier for their results; with race checking the exchange is
-// ordered by the named barrier (without it, a race), and a count no side can reach is a deadlock.
-enum class NamedUse { Exchange, NoBarrier, TooMany };
-
-std::string run_named(NamedUse use, std::vector<int32_t>* result, const std::vector<int32_t>& in) {
-  KernelOptions opts;
-  opts.block = {128, 1, 1};
-  const KernelDef def = kernel(
-      fmt::format("named_barrier_{}", int(use)),
-      [use](Ptr<int32_t> src, Ptr<int32_t> out) {
-        SharedPtr<int32_t> box = shared_array<int32_t>(128);
-        SharedPtr<int64_t> done = shared_array<int64_t>(1);
-        const Value t = thread_id();
-        if_(t == 0, [&] { tile::mbarrier_init(done, 96); });
-        barrier();
-        if_(
-            t < 32,
-            [&] {
-              if (use == NamedUse::TooMany) return;  // only the consumers wait (on their barrier)
-              tile::mbarrier_wait(done, 0);
-              out[t] = box[32 + t] + box[64 + t] + box[127 - t];
-            },
-            [&] {
-              box[t] = src[t] * 2;
-              if (use != NamedUse::NoBarrier) tile::named_barrier(1, use == NamedUse::TooMany ? 128 : 96);
-              const Value next = select(t == 127, 32, t + 1);
-              out[t] = box[next] + src[t];
-              tile::mbarrier_arrive_expect_tx(done, 0);
-            });
-      },
-      opts);
+// named_barrier among the consumer warps only (bulk_copy_cases.h): the exchange is exact; with race
+// checking it is ordered by the named barrier (without it, a race), and a count no side can reach
+// is a deadlock.
+std::string named_fault(NamedUse use, const std::vector<int32_t>& in) {
   auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
-  Buffer<int32_t> din(*dev, std::span<const int32_t>(in)), dout(*dev, 128);
-  dout.fill_bytes(0xA5);
   try {
-    compile(def, *dev).launch({1, 1, 1}, {128, 1, 1}, din, dout);
+    run_named_barrier(*dev, use, in, 1);
   } catch (const Error& e) {
     return e.what();
   }
-  if (result) *result = dout.download();
   return "";
 }
 
 TEST(WarpRoles, NamedBarrierSynchronisesTheConsumersAlone) {
   testing_support::SeededRng rng;
-  std::vector<int32_t> in(128), got;
-  for (auto& x : in) x = int32_t((*rng)() % 100000);
-  ASSERT_EQ(run_named(NamedUse::Exchange, &got, in), "");
-  for (int t = 32; t < 128; ++t) EXPECT_EQ(got[size_t(t)], in[size_t(t == 127 ? 32 : t + 1)] * 2 + in[size_t(t)]) << t;
-  for (int t = 0; t < 32; ++t) EXPECT_EQ(got[size_t(t)], 2 * (in[size_t(32 + t)] + in[size_t(64 + t)] + in[size_t(127 - t)])) << t;
-  const std::string racing = run_named(NamedUse::NoBarrier, nullptr, in);
+  const std::vector<int32_t> in = named_barrier_source(*rng, 3);
+  auto dev = emulator::make_emulator_device({.target = Target::Sm90a, .race_check = true});
+  EXPECT_EQ(run_named_barrier(*dev, NamedUse::Exchange, in, 3), named_barrier_expected(in));
+  const std::string racing = named_fault(NamedUse::NoBarrier, in);
   EXPECT_TRUE(mentions(racing, {"shared-memory race", "warp 2 wrote"})) << racing;
-  const std::string stuck = run_named(NamedUse::TooMany, nullptr, in);
+  const std::string stuck = named_fault(NamedUse::TooMany, in);
   EXPECT_TRUE(mentions(stuck, {"'named_barrier'", "never completes: 96 of 128 threads", "deadlock"})) << stuck;
 }
 
