@@ -149,37 +149,41 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         return raw;
       };
       const Value first = z * chunks_per_slice;
-      // With the stream: fill fill + (c0 - first) / count holds chunks c0 .. c0 + count - 1; the
-      // words go to registers (the stage goes back to the producer once they are used, below).
-      auto stream_chunks = [&](const Value& c0, int count) {
-        const Value k = fill + udiv(c0 - first, count);
-        const SharedPtr<int32_t> stage = stream->wait(k);
-        std::vector<stage2_detail::RawChunk> raws(static_cast<size_t>(count));
-        for (int u = 0; u < count; ++u)
-          for (int j = 0; j < n_tiles; ++j) {
-            const Value n = n_rows[j] - bn * cfg.tile_n, kb = u * 4 + kl;
-            raws[u].words.push_back(stream->codes(stage, n, kb));
-            raws[u].scales.push_back(tile::mxfp4_scale_in_word(stream->scale_word(k, n, kb), n_rows[j], (c0 + u) * 4 + kl));
-          }
-        return raws;
-      };
       // `count` chunks from c0. With paired scales (an even count from an even chunk) one 4-byte
       // word gives the scales of two chunks, and of two n-tiles 16 rows apart where a wave's
       // columns start on a 32-row boundary; the codes are loaded without their scale bytes then.
+      // With the stream (always paired: an even unroll), fill fill + (c0 - first) / count holds the
+      // chunks: codes and scale words come from its stage, into registers (the stage goes back to
+      // the producer once they are used, below).
       const int rows_apart = 16 / mma_n;  // n-tiles 16 rows apart
       const bool share_words = cols_per_wave % 32 == 0;
       auto load_chunks = [&](Value c0, int count) {
-        if (stream) return stream_chunks(c0, count);
-        const bool paired = cfg.pair_scales && count % 2 == 0;
+        const bool paired = stream || (cfg.pair_scales && count % 2 == 0);
+        std::optional<Value> k;
+        std::optional<SharedPtr<int32_t>> stage;
+        if (stream) {
+          k = fill + udiv(c0 - first, count);
+          stage = stream->wait(*k);
+        }
+        auto in_block = [&](int j) { return n_rows[j] - bn * cfg.tile_n; };  // the row in the column block
         std::vector<stage2_detail::RawChunk> raws;
-        for (int u = 0; u < count; ++u) raws.push_back(load_weights(c0 + u, !paired));
+        for (int u = 0; u < count; ++u) {
+          if (!stream) {
+            raws.push_back(load_weights(c0 + u, !paired));
+            continue;
+          }
+          stage2_detail::RawChunk& raw = raws.emplace_back();
+          raw.scales.resize(size_t(n_tiles));
+          for (int j = 0; j < n_tiles; ++j) raw.words.push_back(stream->codes(*stage, in_block(j), u * 4 + kl));
+        }
         if (!paired) return raws;
         for (int u = 0; u < count; u += 2) {
           Value kb = (c0 + u) * 4 + kl;
           std::vector<Value> words;
           for (int j = 0; j < n_tiles; ++j)
             words.push_back(share_words && (j / rows_apart) % 2 ? words[j - rows_apart]
-                                                                : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
+                            : stream ? stream->scale_word(*k, in_block(j), u * 4 + kl)
+                                     : tile::load_mxfp4_scale_word(s_e, n_rows[j], kb, N, K, rows_checked));
           for (int h = 0; h < 2; ++h)
             for (int j = 0; j < n_tiles; ++j) raws[u + h].scales[j] = tile::mxfp4_scale_in_word(words[j], n_rows[j], kb + 4 * h);
         }
