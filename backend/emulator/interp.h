@@ -220,13 +220,13 @@ void note_shared_access(Wave& w, const Inst& in, uint32_t lane, uint64_t addr, u
 /// Race checking: `lane` arrives on `m` (a release: its warp's earlier accesses are ordered before
 /// whatever a waiter on the phase does next) / has waited for `m`'s completed phase (an acquire).
 void note_arrival(Wave& w, uint32_t lane, Mbarrier& m);
+void note_wait(Wave& w, uint32_t lane, const Mbarrier& m);
 /// Race checking: the active lanes executed fence_proxy_async.
 void note_proxy_fence(Wave& w);
 /// Race checking: faults when a bulk copy by `lane` into `bytes` at `addr` could overwrite what a
 /// warp read with ordinary loads that has not executed fence_proxy_async since (the copy engine
 /// writes through the async proxy, which a barrier or mbarrier alone does not order after them).
 void check_async_overwrite(const Wave& w, const Inst& in, uint32_t lane, uint64_t addr, uint64_t bytes);
-void note_wait(Wave& w, uint32_t lane, const Mbarrier& m);
 /// Runs a region's ops under the current mask.
 inline void run_block(Wave& w, const Block& b) {
   for (const Inst& in : b.insts) in.fn(w, in);

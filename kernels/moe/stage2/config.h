@@ -23,6 +23,9 @@ inline constexpr int kStage2ChunkK = 128;
 /// may take per block (as many stages as fit, two to four).
 inline constexpr int kStage2WsBlocksPerSm = 2;
 inline constexpr int kStage2WsRingBytes = 96 * 1024;
+/// warp_specialized: bytes from one 256-byte code block to the next in a ring stage (padding that
+/// spreads the four blocks a row's lanes read at once over different banks; weight_stream.cpp).
+inline constexpr int kStage2WsBlockPitch = 256 + 32;
 
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
@@ -110,9 +113,12 @@ struct MoeStage2Config {
   bool warp_specialized = false;
   /// Threads of a block: kStage2Threads, plus the producer warp with warp_specialized.
   int block_threads() const { return warp_specialized ? kStage2Threads + 32 : kStage2Threads; }
-  /// warp_specialized: bytes of one ring stage (tile_n rows x unroll chunks: 64 code bytes, 8 of
-  /// padding between the 256-byte code blocks, and 4 scale bytes per row and chunk).
-  int ws_stage_bytes() const { return tile_n * unroll_for(slice_k() / kStage2ChunkK) * (72 + 4); }
+  /// warp_specialized: bytes of one ring stage: tile_n / 16 x unroll x 4 code blocks
+  /// kStage2WsBlockPitch apart, and 4 scale bytes per row and chunk.
+  int ws_stage_bytes() const {
+    const int u = unroll_for(slice_k() / kStage2ChunkK);
+    return tile_n / 16 * u * 4 * kStage2WsBlockPitch + tile_n * u * 4;
+  }
   /// warp_specialized: stages of the ring.
   int ws_stages() const { return std::clamp(kStage2WsRingBytes / ws_stage_bytes(), 2, 4); }
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where

@@ -6,20 +6,17 @@ namespace tilejit::kernels::stage2_detail {
 
 using namespace dsl;
 
-namespace {
-constexpr int kBlockPitch = 256 + 32;  // bytes from one code block to the next in a stage
-}  // namespace
 
 // The preshuffled codes keep, per 16-row group, every 32-K block's 256 bytes in K order; the
 // scales, per 32-row group, every 256-K group's 256 bytes (dsl/tile/mxfp4.cpp). A fill of `unroll`
 // chunks is therefore tile_n / 16 x unroll x 4 blocks of 256 code bytes and tile_n / 32 runs of
-// unroll / 2 x 256 scale bytes. A stage keeps the code blocks in that order kBlockPitch bytes apart,
+// unroll / 2 x 256 scale bytes. A stage keeps the code blocks in that order kStage2WsBlockPitch bytes apart,
 // so that the four lanes reading one row's four blocks at once (t = lane % 4) hit different banks
 // (256 bytes apart they would share them); the scale runs go in order to the scales' own stage
 // (completing on the same fill mbarrier).
 WeightStream::WeightStream(const MoeStage2Config& cfg)
     : tile_n_(cfg.tile_n), k_(cfg.inter_dim), unroll_(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK)),
-      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n / 16 * unroll_ * 4 * kBlockPitch / 4),
+      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n / 16 * unroll_ * 4 * kStage2WsBlockPitch / 4),
       scales_(shared_array<uint8_t>(cfg.ws_stages() * cfg.tile_n * unroll_ * 4)), consumers_(shared_array<int64_t>(1)) {}
 
 void WeightStream::init() const {
@@ -40,7 +37,7 @@ void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, 
     for (int g = 0; g < groups; ++g) {
       const Value at = ((bn * groups + g) * (k_ / 32) + kb0) * 64;  // i32 words
       for (int b = 0; b < blocks; ++b)
-        tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + (g * blocks + b) * kBlockPitch / 4),
+        tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + (g * blocks + b) * kStage2WsBlockPitch / 4),
                                   Ptr<int32_t>(w_e + (at + b * 64)), 256, bar);
     }
     for (int h = 0; h < halves; ++h) {
@@ -52,7 +49,7 @@ void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, 
 }
 
 Value WeightStream::codes(const SharedPtr<int32_t>& stage, const Value& n, const Value& kb) const {
-  return load(stage + ((udiv(n, 16) * (unroll_ * 4) + kb) * (kBlockPitch / 4) + urem(n, 16) * 4), 4);
+  return load(stage + ((udiv(n, 16) * (unroll_ * 4) + kb) * (kStage2WsBlockPitch / 4) + urem(n, 16) * 4), 4);
 }
 
 Value WeightStream::scale_word(const Value& k, const Value& n, const Value& kb) const {
