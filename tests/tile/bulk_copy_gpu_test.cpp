@@ -12,10 +12,17 @@ using namespace tilejit::tile_test;
 
 namespace {
 
-TEST(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
-  Device* gpu = testing_support::gpu_device();
-  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
-  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies exist only on sm_90a";
+/// Skips where no sm_90a GPU is found (bulk copies and named barriers exist only there).
+struct BulkCopyGpu : ::testing::Test {
+  Device* gpu = nullptr;
+  void SetUp() override {
+    gpu = testing_support::gpu_device();
+    if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
+    if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies and named barriers exist only on sm_90a";
+  }
+};
+
+TEST_F(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
   testing_support::SeededRng rng;
   for (BulkRingCase c : {BulkRingCase{}, BulkRingCase{32, 64, 1, 3, 2}, BulkRingCase{128, 4096, 3, 9, 264},
                          BulkRingCase{64, 128, 4, 2, 3}, BulkRingCase{256, 2048, 2, 16, 132, true},
@@ -34,10 +41,7 @@ TEST(BulkCopyGpu, RingOfStagesDeliversEveryChunkLikeTheEmulator) {
 
 // A producer warp and consumer warps in two branches, handing stages over through fill and free
 // mbarriers (no block barrier): the result the reference and the emulator give, on 2 to 264 blocks.
-TEST(BulkCopyGpu, WarpSpecializedRingMatchesTheReferenceAndTheEmulator) {
-  Device* gpu = testing_support::gpu_device();
-  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
-  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "bulk copies exist only on sm_90a";
+TEST_F(BulkCopyGpu, WarpSpecializedRingMatchesTheReferenceAndTheEmulator) {
   testing_support::SeededRng rng;
   for (WarpRolesCase c : {WarpRolesCase{}, WarpRolesCase{64, 64, 1, 5, 3}, WarpRolesCase{160, 2048, 3, 24, 264},
                           WarpRolesCase{288, 4096, 4, 16, 132}}) {
@@ -51,10 +55,7 @@ TEST(BulkCopyGpu, WarpSpecializedRingMatchesTheReferenceAndTheEmulator) {
 }
 
 // named_barrier among the consumer warps of 264 blocks: the reference's and the emulator's words.
-TEST(BulkCopyGpu, NamedBarrierAmongConsumerWarpsMatchesTheReferenceAndTheEmulator) {
-  Device* gpu = testing_support::gpu_device();
-  if (!gpu) GTEST_SKIP() << "no GPU found (CUDA or HIP); this test runs on a GPU machine";
-  if (gpu->target() != Target::Sm90a) GTEST_SKIP() << "named barriers exist only on sm_90a";
+TEST_F(BulkCopyGpu, NamedBarrierAmongConsumerWarpsMatchesTheReferenceAndTheEmulator) {
   testing_support::SeededRng rng;
   const std::vector<int32_t> in = named_barrier_source(*rng, 264);
   const std::vector<int32_t> on_gpu = run_named_barrier(*gpu, NamedUse::Exchange, in, 264);
