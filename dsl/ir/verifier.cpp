@@ -440,9 +440,7 @@ class Verifier {
         break;
       case OpCode::CpAsync:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Shared, "ptr<shared, T>");
-        want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global &&
-                                ty(op, 1).elem == ty(op, 0).elem,
-                     fmt::format("ptr<global, {}>", scalar_name(ty(op, 0).elem)));
+        want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global, "ptr<global, U>");
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (src_bytes)");
         if (!op.attrs.empty() && op.attrs[0] != 4 && op.attrs[0] != 8 && op.attrs[0] != 16)
           fail(op, fmt::format("cp_async copies 4, 8 or 16 bytes, not {}", op.attrs[0]));
@@ -467,9 +465,7 @@ class Verifier {
         break;
       case OpCode::BulkCopyToShared:
         want_operand(op, 0, ty(op, 0).is_pointer() && ty(op, 0).space == AddrSpace::Shared, "ptr<shared, T>");
-        want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global &&
-                                ty(op, 1).elem == ty(op, 0).elem,
-                     fmt::format("ptr<global, {}>", scalar_name(ty(op, 0).elem)));
+        want_operand(op, 1, ty(op, 1).is_pointer() && ty(op, 1).space == AddrSpace::Global, "ptr<global, U>");
         want_operand(op, 2, ty(op, 2) == Type::scalar(Scalar::I32), "i32 (bytes)");
         want_operand(op, 3, ty(op, 3) == Type::pointer(Scalar::I64, AddrSpace::Shared), "ptr<shared, i64> (the mbarrier)");
         break;

@@ -150,9 +150,8 @@ void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl
   need_target(Target::Sm90a, "bulk_copy_to_shared", loc);
   const Type& d = dst.type();
   const Type& s = src.type();
-  if (!d.is_pointer() || d.space != ir::AddrSpace::Shared || !s.is_pointer() || s.space != ir::AddrSpace::Global ||
-      d.elem != s.elem)
-    type_error(fmt::format("bulk_copy_to_shared copies ptr<global, T> to ptr<shared, T>, got {} to {}",
+  if (!d.is_pointer() || d.space != ir::AddrSpace::Shared || !s.is_pointer() || s.space != ir::AddrSpace::Global)
+    type_error(fmt::format("bulk_copy_to_shared copies ptr<global, T> to ptr<shared, U>, got {} to {}",
                            ir::to_string(s), ir::to_string(d)),
                loc);
   need_mbarrier(bar, "bulk_copy_to_shared's mbarrier", loc);

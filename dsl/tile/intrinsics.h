@@ -96,8 +96,8 @@ void mbarrier_init(const dsl::Value& bar, const dsl::Arg& count, const dsl::SrcL
 void mbarrier_arrive_expect_tx(const dsl::Value& bar, const dsl::Arg& bytes,
                                const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// cp.async.bulk: `bytes` (i32, a positive multiple of 16) from `src` (ptr<global, T>) to `dst`
-/// (ptr<shared, T>), both 16-byte aligned, completing on `bar`'s current phase. Issued by each
-/// active thread (usually one).
+/// (ptr<shared, U>: a byte copy, the element types may differ), both 16-byte aligned, completing
+/// on `bar`'s current phase. Issued by each active thread (usually one).
 void bulk_copy_to_shared(const dsl::Value& dst, const dsl::Value& src, const dsl::Arg& bytes, const dsl::Value& bar,
                          const dsl::SrcLoc& loc = dsl::SrcLoc::current());
 /// Returns once the phase of `bar` with parity `parity` (i32, 0 or 1) has completed; the bytes its

@@ -19,10 +19,10 @@ inline constexpr int kStage2Threads = 256;
 /// K values one k-loop iteration consumes (one 16-byte preshuffled weight load per lane).
 inline constexpr int kStage2ChunkK = 128;
 
-/// warp_specialized: blocks per SM of the persistent grid, and the shared memory its weight ring
-/// may take per block (as many stages as fit, two to four).
+/// warp_specialized: blocks per SM of the persistent grid, and the shared memory a block may take
+/// for them to fit (its weight ring gets as many stages as fit, two to four).
 inline constexpr int kStage2WsBlocksPerSm = 2;
-inline constexpr int kStage2WsRingBytes = 96 * 1024;
+inline constexpr int kStage2WsBlockBytes = 112 * 1024;
 /// warp_specialized: bytes from one 256-byte code block to the next in a ring stage (padding that
 /// spreads the four blocks a row's lanes read at once over different banks; weight_stream.cpp).
 inline constexpr int kStage2WsBlockPitch = 256 + 32;
@@ -119,8 +119,12 @@ struct MoeStage2Config {
     const int u = unroll_for(slice_k() / kStage2ChunkK);
     return tile_n / 16 * u * 4 * kStage2WsBlockPitch + tile_n * u * 4;
   }
-  /// warp_specialized: stages of the ring.
-  int ws_stages() const { return std::clamp(kStage2WsRingBytes / ws_stage_bytes(), 2, 4); }
+  /// warp_specialized: stages of the ring, in what kStage2WsBlockBytes leaves next to the
+  /// activations (with shared activations: their MMA layout and the copied rows of the next item).
+  int ws_stages() const {
+    const int activations = uses_shared_activations() ? 2 * activation_bytes() : 0;
+    return std::clamp((kStage2WsBlockBytes - activations) / ws_stage_bytes(), 2, 4);
+  }
   /// token_owner: the K parts of one slot, chosen so that topk x parts covers `waves` waves where
   /// the 128-K chunks divide evenly (the largest divisor of K / 128 with topk x parts <= waves).
   int owner_k_parts(int waves) const {
@@ -167,8 +171,11 @@ struct MoeStage2Config {
                             (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
     // the scale words that hold its two 32-K blocks.
-    // warp_specialized: the weight ring, its 2 x stages mbarriers and the consumers' own.
-    const int ring = warp_specialized ? ws_stages() * (ws_stage_bytes() + 2 * 8) + 8 : 0;
+    // warp_specialized: the weight ring and its 2 x stages mbarriers; with shared activations one
+    // stage of copied rows and its 2 mbarriers.
+    const int ring = warp_specialized ? ws_stages() * (ws_stage_bytes() + 2 * 8) +
+                                            (uses_shared_activations() ? activation_bytes() + 2 * 8 : 0)
+                                      : 0;
     return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop + ring;
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides

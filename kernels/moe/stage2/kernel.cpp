@@ -76,41 +76,45 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   }
   Value lane = lane_id();
   Value wave_row0 = grid.row0;
+  // Sorted row row0 + r's activation row (K wide). Row indices are clamped to the sorting's
+  // capacity (moe-stage2.md) for the last, partial block; padding reads row 0, masked later.
+  auto a_row_of = [&](const Value& row0, const Value& r) {
+    Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
+    Value id = sorted_ids[min(row0 + r, last_row)];
+    Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
+    Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);
+    return Ptr<bf16>(a + arow * K);
+  };
   // One work item: rows bm * tile_m.. of one expert x column block bn x K slice z. With the stream,
-  // its weights are fills `fill` .. and its activations' consumer syncs `syncs` and `syncs` + 1.
-  auto item = [&](const Value& bn, const Value& bm, const Value& z, const Value& fill, const Value& syncs) {
+  // its weights are fills `fill` .. and it is the block's item number `item_no` (its activation rows).
+  auto item = [&](const Value& bn, const Value& bm, const Value& z, const Value& fill, const Value& item_no) {
     Value row0 = bm * cfg.tile_m;
 
     // The expert and the activation rows are read before the bounds check, so that the check does
-    // not delay the weight loads: sorted_expert_ids has an entry per block of the grid, and row
-    // indices are clamped to the sorting's capacity (moe-stage2.md) for the last, partial block.
+    // not delay the weight loads: sorted_expert_ids has an entry per block of the grid.
     Value e = sorted_experts[bm];
-    Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
     Value w_e = w + cast<int64_t>(e) * int64_t(expert_bytes / 4);  // w holds the bytes as i32 words
 
     // The activation rows this lane reads (gfx950: one row per m-tile; sm_90a: two).
-    auto a_row = [&](Value r) {
-      Value id = sorted_ids[min(row0 + r, last_row)];
-      Value tok = id & 0xFFFFFF, slot = lshr(id, 24);
-      Value arow = select(tok < tokens, tok * cfg.topk + slot, 0);  // padding reads row 0, masked later
-      return Ptr<bf16>(a + arow * K);
-    };
+    auto a_row = [&](Value r) { return a_row_of(row0, r); };
     std::vector<std::vector<Ptr<bf16>>> a_rows(m_tiles);
     for (int mt = 0; mt < m_tiles && !shared_a; ++mt) {
       if (amd) a_rows[mt].push_back(a_row(wave_row0 + urem(lane, 16) + 16 * mt));
       else for (int h = 0; h < 2; ++h) a_rows[mt].push_back(a_row(wave_row0 + udiv(lane, 4) + (8 * h + 16 * mt)));
     }
     // With shared activations each thread stages units tid + 256 j (t fastest, then q, c, g, mt):
-    // 8 activations of rows 16 mt + g and + 8 each.
+    // 8 activations of rows r = 16 mt + g and r + 8 each, read from global memory or, with the
+    // stream, from the rows the producer copied (at element r * slice_k + K - the slice's first).
     const int units = cfg.tile_m * chunks_per_slice * 8;  // a multiple of 128
     const int units_per_thread = shared_a ? (units + kStage2Threads - 1) / kStage2Threads : 0;
-    std::vector<Value> unit_index;
+    std::vector<Value> unit_index, unit_row;
     std::vector<std::array<Ptr<bf16>, 2>> unit_rows;
     for (int j = 0; j < units_per_thread; ++j) {
       Value p = thread_id() + j * kStage2Threads;
       Value r = udiv(p, 128 * chunks_per_slice) * 16 + urem(udiv(p, 16 * chunks_per_slice), 8);
       unit_index.push_back(p);
-      unit_rows.push_back({a_row(r), a_row(r + 8)});
+      unit_row.push_back(r);
+      if (!stream) unit_rows.push_back({a_row(r), a_row(r + 8)});
     }
 
     // Blocks past the sorted rows exit at once.
@@ -254,13 +258,20 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       std::vector<stage2_detail::RawChunk> first_raws;
       if (!stream) first_raws = load_chunks(first, unroll);
       // The shared activations, staged while the first weights are in flight.
+      std::optional<SharedPtr<int32_t>> copied_rows;
+      if (shared_a && stream) copied_rows = stream->activations(item_no);
       auto stage_unit = [&](int j) {
         Value p = unit_index[j];
         Value t = urem(p, 4), q = urem(udiv(p, 4), 4), c = urem(udiv(p, 16), chunks_per_slice);
         Value g = urem(udiv(p, 16 * chunks_per_slice), 8), mt = udiv(p, 128 * chunks_per_slice);
-        Value k = (first + c) * kStage2ChunkK + t * 32 + q * 8;
-        Value r0 = bitcast(k_order(load(unit_rows[j][0] + k, 8)), kV4I32);
-        Value r1 = bitcast(k_order(load(unit_rows[j][1] + k, 8)), kV4I32);
+        Value k = c * kStage2ChunkK + t * 32 + q * 8;  // in the slice
+        auto row_words = [&](int h) {
+          Value v = copied_rows ? bitcast(load(*copied_rows + udiv((unit_row[j] + 8 * h) * cfg.slice_k() + k, 2), 4),
+                                          ir::Type::vector(Scalar::BF16, 8))
+                                : load(unit_rows[j][h] + (first * kStage2ChunkK + k), 8);
+          return bitcast(k_order(v), kV4I32);
+        };
+        Value r0 = row_words(0), r1 = row_words(1);
         for (int s = 0; s < 2; ++s) {
           Value slot = (((c * 4 + q) * 2 + s) * (cfg.tile_m / 16) + mt) * 32 + g * 4 + t;
           store(*a_tile + slot * 4, make_vector({extract(r0, 2 * s), extract(r1, 2 * s), extract(r0, 2 * s + 1),
@@ -272,7 +283,8 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         else if_(unit_index[j] < units, [&] { stage_unit(j); });  // a 128-unit slice: half the threads
       }
       // The activations are staged for every warp (the stream's consumers sync without the producer).
-      if (shared_a && stream) stream->consumers_sync(syncs);
+      if (copied_rows) stream->release_activations(item_no);
+      if (shared_a && stream) stream->consumers_sync();
       else if (shared_a) barrier();
       const stage2_detail::RegisterKLoopSteps steps{.load_group = [&](const Value& c0) { return load_chunks(c0, unroll); },
                                                     .load_exact = [&](const Value& c) { return load_weights(c, true); },
@@ -283,7 +295,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         stage2_detail::WeightSlots slots(first_raws);
         stage2_detail::register_k_loop(first, end, unroll, fast, slots, acc, steps);
       }
-      if (shared_a && stream) stream->consumers_sync(syncs + 1);  // the next item may restage them
+      if (shared_a && stream) stream->consumers_sync();  // the next item may restage them
 
       stage2_detail::stage2_finish<OutT>(cfg, c_tile, acc, m_tiles, n_tiles, wave_row0, grid.col0,
                                          {out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z});
@@ -307,17 +319,23 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   if_(
       thread_id() < kStage2Threads,
       [&] {
-        Var<> fill(Int(0)), syncs(Int(0));
+        Var<> fill(Int(0)), item_no(Int(0));
         for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
-          item(bn, bm, z, fill, syncs);
+          item(bn, bm, z, fill, item_no);
           fill = fill + stream->fills_per_item();
-          syncs = syncs + 2;
+          item_no = item_no + 1;
         });
       },
       [&] {
         if_(thread_id() == kStage2Threads, [&] {
-          Var<> fill(Int(0));
+          Var<> fill(Int(0)), item_no(Int(0));
           for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+            if (shared_a) {  // the item's activation rows first: the consumers stage them before its weights
+              std::vector<Value> rows;
+              for (int r = 0; r < cfg.tile_m; ++r) rows.push_back(a_row_of(bm * cfg.tile_m, Int(r)) + z * cfg.slice_k());
+              stream->produce_activations(rows, item_no);
+              item_no = item_no + 1;
+            }
             const Value e = sorted_experts[bm];
             stream->produce(w + cast<int64_t>(e) * int64_t(expert_bytes / 4),
                             w_scale + cast<int64_t>(e) * int64_t(N / 32 * K), bn, z, fill);

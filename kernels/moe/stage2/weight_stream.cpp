@@ -16,12 +16,15 @@ using namespace dsl;
 // (completing on the same fill mbarrier).
 WeightStream::WeightStream(const MoeStage2Config& cfg)
     : tile_n_(cfg.tile_n), k_(cfg.inter_dim), unroll_(cfg.unroll_for(cfg.slice_k() / kStage2ChunkK)),
-      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), ring_(cfg.ws_stages(), cfg.tile_n / 16 * unroll_ * 4 * kStage2WsBlockPitch / 4),
-      scales_(shared_array<uint8_t>(cfg.ws_stages() * cfg.tile_n * unroll_ * 4)), consumers_(shared_array<int64_t>(1)) {}
+      fills_(cfg.slice_k() / kStage2ChunkK / unroll_), slice_k_(cfg.slice_k()),
+      ring_(cfg.ws_stages(), cfg.tile_n / 16 * unroll_ * 4 * kStage2WsBlockPitch / 4),
+      scales_(shared_array<uint8_t>(cfg.ws_stages() * cfg.tile_n * unroll_ * 4)) {
+  if (cfg.uses_shared_activations()) activations_.emplace(1, cfg.activation_bytes() / 4);
+}
 
 void WeightStream::init() const {
   ring_.init(1, kStage2Threads);
-  tile::mbarrier_init(consumers_, kStage2Threads);
+  if (activations_) activations_->init(1, kStage2Threads);
 }
 
 void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, const Value& z, const Value& k) const {
@@ -59,9 +62,16 @@ Value WeightStream::scale_word(const Value& k, const Value& n, const Value& kb) 
   return bitcast(load(scales_ + word * 4, 4), ir::Type::scalar(ir::Scalar::I32));
 }
 
-void WeightStream::consumers_sync(const Value& count) const {
-  tile::mbarrier_arrive_expect_tx(consumers_, 0);
-  tile::mbarrier_wait(consumers_, urem(count, 2));
+void WeightStream::produce_activations(const std::vector<Value>& rows, const Value& item) const {
+  const int row_bytes = slice_k_ * 2;
+  activations_->wait_free(item);
+  const SharedPtr<int64_t> bar = activations_->fill_mbarrier(item);
+  tile::mbarrier_arrive_expect_tx(bar, int(rows.size()) * row_bytes);
+  const SharedPtr<int32_t> stage = activations_->stage(item);
+  for (size_t r = 0; r < rows.size(); ++r)
+    tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + int(r) * (row_bytes / 4)), rows[r], row_bytes, bar);
 }
+
+void WeightStream::consumers_sync() { tile::named_barrier(1, kStage2Threads); }
 
 }  // namespace tilejit::kernels::stage2_detail

@@ -1,9 +1,14 @@
 // The warp-specialized register loop's weight stream (MoeStage2Config::warp_specialized, sm_90a):
 // a ring of shared-memory stages, each one group of `unroll` 128-K chunks of a work item's weight
 // slice (tile_n rows: their codes and scales in the preshuffled layouts), filled by the producer
-// warp's bulk copies and read by the consumer warps, plus an mbarrier the consumers synchronise
-// on among themselves (the producer takes no part in block barriers).
+// warp's bulk copies and read by the consumer warps; with shared activations also one stage of
+// the item's activation rows (tile_m rows of the K slice, row-major), which the producer copies
+// one item ahead and the consumers restage into their MMA layout. The consumers synchronise among
+// themselves with a named barrier (the producer takes no part in block barriers).
 #pragma once
+#include <optional>
+#include <vector>
+
 #include "dsl/tile/bulk_ring.h"
 #include "dsl/tilejit.h"
 #include "kernels/moe/stage2/config.h"
@@ -35,14 +40,22 @@ class WeightStream {
   /// load_mxfp4_scale_word()'s word for row `n`, block `kb` of fill k (both in the fill): the
   /// scales of rows {n, n ^ 16} x blocks {kb, kb ^ 4}.
   dsl::Value scale_word(const dsl::Value& k, const dsl::Value& n, const dsl::Value& kb) const;
-  /// Consumers: a barrier among the kStage2Threads consumer threads, the `count`-th (from 0) of the block.
-  void consumers_sync(const dsl::Value& count) const;
+  /// Producer thread (shared activations): copies item `item`'s activation rows, `rows[r]` the
+  /// first element of row r's K slice (tile_m of them), after the consumers released item - 1's.
+  void produce_activations(const std::vector<dsl::Value>& rows, const dsl::Value& item) const;
+  /// Consumers: waits for item `item`'s activation rows and returns them (tile_m rows of the K
+  /// slice, row-major bf16, two to an i32 word).
+  dsl::SharedPtr<int32_t> activations(const dsl::Value& item) const { return activations_->wait(item); }
+  /// Consumers: this thread has read what it needs of item `item`'s activation rows.
+  void release_activations(const dsl::Value& item) const { activations_->release(item); }
+  /// Consumers: a barrier among the kStage2Threads consumer threads (named barrier 1).
+  static void consumers_sync();
 
  private:
-  int tile_n_, k_, unroll_, fills_;
+  int tile_n_, k_, unroll_, fills_, slice_k_;
   tile::BulkRing ring_;                  // the codes
   dsl::SharedPtr<uint8_t> scales_;       // the scales, per stage tile_n x unroll x 4 bytes
-  dsl::SharedPtr<int64_t> consumers_;
+  std::optional<tile::BulkRing> activations_;  // with shared activations: one stage of tile_m rows
 };
 
 }  // namespace tilejit::kernels::stage2_detail
