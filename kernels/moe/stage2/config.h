@@ -104,8 +104,9 @@ struct MoeStage2Config {
   /// sm_90a, register main loop: warp-specialized and persistent (tiles word "ws",
   /// weight_stream.h). A ninth warp, the producer, streams each work item's weight slice (codes
   /// and scales) with bulk copies into a ring of ws_stages() shared-memory stages of `unroll`
-  /// chunks; the eight consumer warps read their words from a stage, release it and decode and
-  /// multiply as the register loop does. The grid holds kStage2WsBlocksPerSm blocks per SM, each
+  /// chunks and, with shared activations, the item's activation rows into a stage of their own
+  /// one item ahead; the eight consumer warps restage the rows in their MMA layout, read their
+  /// words from a stage, release it and decode and multiply as the register loop does. The grid holds kStage2WsBlocksPerSm blocks per SM, each
   /// walking the work items (column block, row block, K slice) from its index in steps of the
   /// grid, so the copy engine streams the next item while the consumers finish this one. Needs an
   /// even unroll (a stage holds whole 256-K runs of scales), model_dim a multiple of tile_n, the

@@ -305,7 +305,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
 
   // Warp-specialized and persistent: the work items of the plain grid (column blocks fastest, then
   // the valid row blocks, then the K slices), each block from its index in steps of the grid; the
-  // consumers (warps 0-7) compute them, the producer (thread 0 of warp 8) streams their weights.
+  // consumers (warps 0-7) compute them, the producer (warp 8) streams their weights (and activation rows).
   if_(thread_id() == 0, [&] { stream->init(); });
   barrier();
   const int col_blocks = N / cfg.tile_n;
@@ -327,20 +327,17 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
         });
       },
       [&] {
-        if_(thread_id() == kStage2Threads, [&] {
-          Var<> fill(Int(0)), item_no(Int(0));
-          for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
-            if (shared_a) {  // the item's activation rows first: the consumers stage them before its weights
-              std::vector<Value> rows;
-              for (int r = 0; r < cfg.tile_m; ++r) rows.push_back(a_row_of(bm * cfg.tile_m, Int(r)) + z * cfg.slice_k());
-              stream->produce_activations(rows, item_no);
-              item_no = item_no + 1;
-            }
-            const Value e = sorted_experts[bm];
-            stream->produce(w + cast<int64_t>(e) * int64_t(expert_bytes / 4),
-                            w_scale + cast<int64_t>(e) * int64_t(N / 32 * K), bn, z, fill);
-            fill = fill + stream->fills_per_item();
-          });
+        Var<> fill(Int(0)), item_no(Int(0));
+        for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+          if (shared_a) {  // the item's activation rows first: the consumers stage them before its weights
+            stream->produce_activations(
+                [&](const Value& r) { return Value(a_row_of(bm * cfg.tile_m, r) + z * cfg.slice_k()); }, cfg.tile_m, item_no);
+            item_no = item_no + 1;
+          }
+          const Value e = sorted_experts[bm];
+          stream->produce(w + cast<int64_t>(e) * int64_t(expert_bytes / 4),
+                          w_scale + cast<int64_t>(e) * int64_t(N / 32 * K), bn, z, fill);
+          fill = fill + stream->fills_per_item();
         });
       });
 }

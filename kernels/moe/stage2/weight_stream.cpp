@@ -1,10 +1,23 @@
 #include "kernels/moe/stage2/weight_stream.h"
 
+#include <functional>
+
 #include "dsl/tile/intrinsics.h"
 
 namespace tilejit::kernels::stage2_detail {
 
 using namespace dsl;
+
+namespace {
+// Calls body(i) for i = lane, lane + 32, .. below `count` (the copies of one producer warp's lane).
+void for_each_lane_share(int count, const std::function<void(const Value&)>& body) {
+  for (int i0 = 0; i0 < count; i0 += 32) {
+    const Value i = lane_id() + i0;
+    if (i0 + 32 <= count) body(i);
+    else if_(i < count, [&] { body(i); });
+  }
+}
+}  // namespace
 
 
 // The preshuffled codes keep, per 16-row group, every 32-K block's 256 bytes in K order; the
@@ -27,27 +40,29 @@ void WeightStream::init() const {
   if (activations_) activations_->init(1, kStage2Threads);
 }
 
+// Each call runs on the whole producer warp: lane 0 arrives with the fill's bytes, and the lanes
+// share its copies (lane l takes copies l, l + 32, ..), so that no one thread issues them all.
 void WeightStream::produce(const Value& w_e, const Value& s_e, const Value& bn, const Value& z, const Value& k) const {
   const int blocks = unroll_ * 4, scale_run = unroll_ / 2 * 256;
   const int groups = tile_n_ / 16, halves = tile_n_ / 32;
+  const Value lane = lane_id();
   for_range(0, fills_, [&](Value f) {
     const Value fill = k + f;
     const Value kb0 = (z * fills_ + f) * (unroll_ * 4);  // the fill's first 32-K block
     ring_.wait_free(fill);
     const SharedPtr<int32_t> stage = ring_.stage(fill);
     const SharedPtr<int64_t> bar = ring_.fill_mbarrier(fill);
-    tile::mbarrier_arrive_expect_tx(bar, groups * blocks * 256 + halves * scale_run);
-    for (int g = 0; g < groups; ++g) {
-      const Value at = ((bn * groups + g) * (k_ / 32) + kb0) * 64;  // i32 words
-      for (int b = 0; b < blocks; ++b)
-        tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + (g * blocks + b) * kStage2WsBlockPitch / 4),
-                                  Ptr<int32_t>(w_e + (at + b * 64)), 256, bar);
-    }
-    for (int h = 0; h < halves; ++h) {
+    if_(lane == 0, [&] { tile::mbarrier_arrive_expect_tx(bar, groups * blocks * 256 + halves * scale_run); });
+    // Code block c = g * blocks + b: block b of the fill in 16-row group g.
+    for_each_lane_share(groups * blocks, [&](const Value& c) {
+      const Value at = ((bn * groups + udiv(c, blocks)) * (k_ / 32) + kb0) * 64 + urem(c, blocks) * 64;  // i32 words
+      tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + c * (kStage2WsBlockPitch / 4)), Ptr<int32_t>(w_e + at), 256, bar);
+    });
+    for_each_lane_share(halves, [&](const Value& h) {
       const Value at = ((bn * halves + h) * (k_ / 256) + udiv(kb0, 8)) * 256;  // bytes
       tile::bulk_copy_to_shared(SharedPtr<uint8_t>(scales_ + (urem(fill, ring_.stages()) * halves + h) * scale_run),
                                 Ptr<uint8_t>(s_e + at), scale_run, bar);
-    }
+    });
   });
 }
 
@@ -62,14 +77,15 @@ Value WeightStream::scale_word(const Value& k, const Value& n, const Value& kb) 
   return bitcast(load(scales_ + word * 4, 4), ir::Type::scalar(ir::Scalar::I32));
 }
 
-void WeightStream::produce_activations(const std::vector<Value>& rows, const Value& item) const {
+void WeightStream::produce_activations(const std::function<Value(const Value&)>& row, int rows, const Value& item) const {
   const int row_bytes = slice_k_ * 2;
   activations_->wait_free(item);
   const SharedPtr<int64_t> bar = activations_->fill_mbarrier(item);
-  tile::mbarrier_arrive_expect_tx(bar, int(rows.size()) * row_bytes);
+  if_(lane_id() == 0, [&] { tile::mbarrier_arrive_expect_tx(bar, rows * row_bytes); });
   const SharedPtr<int32_t> stage = activations_->stage(item);
-  for (size_t r = 0; r < rows.size(); ++r)
-    tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + int(r) * (row_bytes / 4)), rows[r], row_bytes, bar);
+  for_each_lane_share(rows, [&](const Value& r) {
+    tile::bulk_copy_to_shared(SharedPtr<int32_t>(stage + r * (row_bytes / 4)), row(r), row_bytes, bar);
+  });
 }
 
 void WeightStream::consumers_sync() { tile::named_barrier(1, kStage2Threads); }

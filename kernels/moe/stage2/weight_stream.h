@@ -6,8 +6,8 @@
 // one item ahead and the consumers restage into their MMA layout. The consumers synchronise among
 // themselves with a named barrier (the producer takes no part in block barriers).
 #pragma once
+#include <functional>
 #include <optional>
-#include <vector>
 
 #include "dsl/tile/bulk_ring.h"
 #include "dsl/tilejit.h"
@@ -25,9 +25,9 @@ class WeightStream {
   /// Fills one work item takes: its slice's chunks / unroll.
   int fills_per_item() const { return fills_; }
 
-  /// Producer thread: fills k .. k + fills_per_item() - 1 with the slice of column block `bn`,
-  /// K slice `z` of one expert (`w_e` its codes as i32 words, `s_e` its scale bytes), each after
-  /// the consumers released the fill the same stage held before.
+  /// Producer warp (all its lanes): fills k .. k + fills_per_item() - 1 with the slice of column
+  /// block `bn`, K slice `z` of one expert (`w_e` its codes as i32 words, `s_e` its scale bytes),
+  /// each after the consumers released the fill the same stage held before.
   void produce(const dsl::Value& w_e, const dsl::Value& s_e, const dsl::Value& bn, const dsl::Value& z,
                const dsl::Value& k) const;
 
@@ -40,9 +40,10 @@ class WeightStream {
   /// load_mxfp4_scale_word()'s word for row `n`, block `kb` of fill k (both in the fill): the
   /// scales of rows {n, n ^ 16} x blocks {kb, kb ^ 4}.
   dsl::Value scale_word(const dsl::Value& k, const dsl::Value& n, const dsl::Value& kb) const;
-  /// Producer thread (shared activations): copies item `item`'s activation rows, `rows[r]` the
-  /// first element of row r's K slice (tile_m of them), after the consumers released item - 1's.
-  void produce_activations(const std::vector<dsl::Value>& rows, const dsl::Value& item) const;
+  /// Producer warp (shared activations): copies item `item`'s `rows` activation rows, `row(r)` the
+  /// first element of row r's K slice, after the consumers released item - 1's.
+  void produce_activations(const std::function<dsl::Value(const dsl::Value&)>& row, int rows,
+                           const dsl::Value& item) const;
   /// Consumers: waits for item `item`'s activation rows and returns them (tile_m rows of the K
   /// slice, row-major bf16, two to an i32 word).
   dsl::SharedPtr<int32_t> activations(const dsl::Value& item) const { return activations_->wait(item); }
