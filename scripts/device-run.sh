@@ -34,13 +34,16 @@ for b in ${TJ_BENCH:-stage2 stage2_l1}; do
     # A decode step with the device sorting in the graph: memset node, or the zeroing in the sorting.
     stage2_sort) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort.json --with-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort.txt" ;;
     stage2_sort_zero) bundle/bin/bench_moe_stage2 --out "$work" --json moe_stage2_sort_zero.json --with-sorting --zero-in-sorting --tokens 1,4,8,16,32,64 2>&1 | tee "$work/bench_stage2_sort_zero.txt" ;;
-    # $TJ_CONFIGS: tiles in the short form, ';'-separated (e.g. "tm64 tn256 wr;tm96 tn128 wr ns"),
-    # each run on $TJ_CONFIG_TOKENS (default 1024,4096) in two interleaved rounds: an A/B on any card.
+    # $TJ_CONFIGS: tiles in the short form, ';'-separated (e.g. "table;tm64 tn256 wr;tm96 tn128 wr ns";
+    # "table": the built-in table's own configs), each run on $TJ_CONFIG_TOKENS (default 1024,4096)
+    # for the shapes in $TJ_CONFIG_SHAPES (default both) in two interleaved rounds: an A/B on any card.
     configs) IFS=';' read -ra specs <<< "${TJ_CONFIGS:-}"
              for round in a b; do
                for i in "${!specs[@]}"; do
+                 cfg=(--config "${specs[$i]}"); [ "${specs[$i]}" = table ] && cfg=()
                  bundle/bin/bench_moe_stage2 --out "$work" --json "moe_stage2_config${i}_$round.json" --no-read-probe \
-                   --tokens "${TJ_CONFIG_TOKENS:-1024,4096}" --config "${specs[$i]}" 2>&1 | tee "$work/bench_config${i}_$round.txt"
+                   --tokens "${TJ_CONFIG_TOKENS:-1024,4096}" ${TJ_CONFIG_SHAPES:+--shapes $TJ_CONFIG_SHAPES} "${cfg[@]}" 2>&1 |
+                   tee "$work/bench_config${i}_$round.txt"
                done
                pack
              done ;;
