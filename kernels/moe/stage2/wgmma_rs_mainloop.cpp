@@ -33,10 +33,8 @@
 #include <optional>
 
 #include "dsl/tile/intrinsics.h"
-#include "dsl/tile/mxfp4.h"
-#include "dsl/tile/shared_tile.h"
 #include "kernels/moe/stage2/epilogue.h"
-#include "kernels/moe/stage2/staged_operands.h"
+#include "kernels/moe/stage2/rs_operands.h"
 
 namespace tilejit::kernels::stage2_detail {
 
@@ -46,156 +44,24 @@ using ir::Type;
 
 namespace {
 
-constexpr int kStepK = 64;
-constexpr int kGroupRows = 64;  // wgmma's M
 constexpr int kMaxChunkRows = 64;  // activation rows per wgmma at most (its N)
-constexpr int kWeightBytesPerRow = kStepK / 2;  // raw FP4 bytes of one weight row per step
-constexpr int kScaleBytesPer32Rows = 128;
 
 }  // namespace
 
 template <class OutT>
 void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
   const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
-  const int N = cfg.model_dim, K = cfg.inter_dim, stages = kWgmmaRsStages;
-  const int tiles = cfg.tile_n / 2 / kGroupRows;  // m64 tiles per warpgroup
-  const int steps = cfg.slice_k() / kStepK;
+  const int stages = kWgmmaRsStages;
+  const int tiles = cfg.tile_n / 2 / kRsGroupRows;  // m64 tiles per warpgroup
   Value tid = thread_id(), lane = lane_id();
   Value group = udiv(tid, 128), q = urem(udiv(tid, 32), 4), g = udiv(lane, 4), t = urem(lane, 4);
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
   Value row0 = bm * cfg.tile_m;
   Value e = sorted_experts[bm];
-
-  // Shared memory: the activation tile first (its 8-row groups 1024-byte aligned for the swizzle).
-  tile::SharedTile ta = tile::make_shared_tile(cfg.tile_m, kStepK, stages);
-  const int w_stage = cfg.tile_n * kWeightBytesPerRow, s_stage = cfg.tile_n / 32 * kScaleBytesPer32Rows;
-  SharedPtr<int32_t> w_ring = shared_array<int32_t>(int64_t(stages) * w_stage / 4);
-  SharedPtr<uint8_t> s_ring = shared_array<uint8_t>(int64_t(stages) * s_stage);
-
-  Value k_first = z * cfg.slice_k(), kb_first = udiv(k_first, 32);
-  Value w_e = w + cast<int64_t>(e) * (int64_t(N) * K / 8);      // N*K/2 bytes per expert, as i32 words
-  Value s_e = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
-  Value n_block = bn * cfg.tile_n;
-
-  const SharedPtr<bf16> a_tile = SharedPtr<bf16>(ta.base());
-  // The activation copies (see the top): each thread copies tile_m / 32 natural 16-byte chunks,
-  // in `passes` rows 32 `run` apart, `run` chunks t0 .. t0 + run - 1 of half b in each (run: the
-  // largest power of two dividing tile_m / 32, so a pass covers whole rows; thread p's first row is
-  // p / (8 / run)). Per i it stores each run's elements i and i + 4 at column pairs 4 i + t0 .., i.e.
-  // 4 run contiguous bytes of logical 16-byte chunk 4 b + i, at physical chunk (4 b + i) ^ (row % 8)
-  // (the same in every pass): the lanes of a store cover every bank once per row group, so no store
-  // waits on a bank conflict.
-  const int cpt = cfg.tile_m / 32, run = cpt & -cpt, passes = cpt / run, groups_per_row = 8 / run;
-  const int pass_rows = kStage2Threads / groups_per_row;
-  const Value a_row = udiv(tid, groups_per_row), a_gi = urem(tid, groups_per_row);
-  const Value a_half = udiv(a_gi * run, 4), a_t0 = urem(a_gi * run, 4);
-  std::vector<Value> a_src;  // per pass
-  for (int r = 0; r < passes; ++r)
-    a_src.push_back(a + (cast<int64_t>(activation_row(cfg, sorted_ids, row0 + (a_row + r * pass_rows), tokens, cfg.tile_m)) *
-                             int64_t(K) +
-                         cast<int64_t>(a_half * 32 + a_t0 * 8)));
-  const Value a_dst = a_row * kStepK + a_t0 * 2, a_swizzle = urem(a_row, 8);
-  auto load_activations = [&](const Value& step) {
-    std::vector<Value> chunks;  // pass-major
-    Value k = k_first + step * kStepK;
-    for (int r = 0; r < passes; ++r)
-      for (int c = 0; c < run; ++c) chunks.push_back(load(Value(Ptr<bf16>(a_src[size_t(r)]) + (k + 8 * c)), 8));
-    return chunks;
-  };
-  auto store_activations = [&](const std::vector<Value>& chunks, const Value& stage) {
-    std::vector<Value> split;  // each chunk in the decode's order: pair i = elements i, i + 4
-    for (const Value& chunk : chunks) split.push_back(tile::split_pairs(chunk));
-    for (int r = 0; r < passes; ++r) {
-      Value base = stage * (cfg.tile_m * kStepK) + (a_dst + r * pass_rows * kStepK);
-      for (int i = 0; i < 4; ++i) {
-        std::vector<Value> pairs;
-        for (int c = 0; c < run; ++c) {
-          pairs.push_back(extract(split[size_t(r * run + c)], 2 * i));
-          pairs.push_back(extract(split[size_t(r * run + c)], 2 * i + 1));
-        }
-        store(Value(a_tile + (base + ((a_half * 4 + i) ^ a_swizzle) * 8)), make_vector(pairs));
-      }
-    }
-  };
-  // The weight and scale copies of one step into stage `stage`: thread p takes 16-byte weight
-  // chunks p, p + 256, .. (32 per 16-row piece) and, p < tile_n / 4, scale chunk p (8 per 32-row
-  // group); pieces past N read zeros (cp.async zero fill) and their columns are masked in the epilogue.
-  auto copy_weights = [&](const Value& step, const Value& stage) {
-    Value kb = kb_first + step * 2;  // the step's first 32-K block (a multiple of 2)
-    for (int c0 = 0; c0 < 2 * cfg.tile_n; c0 += kStage2Threads) {
-      Value c = tid + c0, piece = udiv(c, 32), within = urem(c, 32);
-      Value n = n_block + piece * 16;
-      Value src_byte = tile::mxfp4_weight_offset(min(n, N - 16), kb, K) + within * 16;
-      tile::cp_async_16(Value(w_ring + udiv(stage * w_stage + piece * 512 + within * 16, 4)),
-                        Value(w_e + udiv(src_byte, 4)), select(n < N, 16, 0));
-    }
-    if_(tid < cfg.tile_n / 4, [&] {
-      Value group32 = udiv(tid, 8), within = urem(tid, 8);
-      Value n = n_block + group32 * 32;
-      // The 128 bytes of blocks kb, kb + 1 of rows n .. n + 31 (moe-stage2.md: kl pairs are contiguous).
-      Value src_byte = (udiv(min(n, N - 32), 32) * (K / 256) + udiv(kb, 8)) * 256 + urem(kb, 4) * 64 + within * 16;
-      tile::cp_async_16(Value(s_ring + (stage * s_stage + group32 * kScaleBytesPer32Rows + within * 16)),
-                        Value(s_e + src_byte), select(n < N, 16, 0));
-    });
-  };
-
-  // The weight rows of this lane (m64 tile j, half h) within the block tile: n = group * tile_n / 2 +
-  // 64 j + 16 q + 2 g + h, so n / 16 = group * tile_n / 32 + 4 j + q and n % 16 = 2 g + h. Its raw
-  // block `blk` lies at byte (n / 16) * 512 + blk * 256 + (n % 16) * 16 of a weight stage and its
-  // scale at (n / 32) * 128 + (blk * 16 + n % 16) * 4 + kp * 2 + (n / 16) % 2 of a scale stage: a
-  // per-lane base plus a constant for each (j, h, blk).
-  auto row_of = [&](int j, int h) { return group * (cfg.tile_n / 2) + (j * kGroupRows + h) + q * 16 + g * 2; };
-  Value w_lane = Value(w_ring + ((group * (cfg.tile_n / 32) + q) * 128 + g * 8 + t));  // i32 words, word t
-  Value s_lane = Value(s_ring + ((group * (cfg.tile_n / 64) + udiv(q, 2)) * kScaleBytesPer32Rows + g * 8 + urem(q, 2)));
-  // The A fragments of step `step` (stage `stage`): per m64 tile its four k16 steps, <8 x bf16> each.
-  auto decode_step = [&](const Value& step, const Value& stage) {
-    Value kp = urem(udiv(kb_first + step * 2, 4), 2);  // the scale word's K pair of this step
-    Value w_at = Value(w_lane + stage * (w_stage / 4)), s_at = Value(s_lane + (stage * s_stage + kp * 2));
-    struct Raw {
-      Value codes[2][2], scale[2][2];  // [half h][32-K block]
-    };
-    std::vector<Raw> raw = std::vector<Raw>(size_t(tiles));
-    std::optional<Value> small;
-    for (int j = 0; j < tiles; ++j)
-      for (int h = 0; h < 2; ++h)
-        for (int blk = 0; blk < 2; ++blk) {
-          raw[size_t(j)].codes[h][blk] = load(Value(w_at + (j * 2048 + blk * 256 + h * 16) / 4));
-          raw[size_t(j)].scale[h][blk] =
-              zext(load(Value(s_at + (j * 256 + blk * 64 + h * 4))), Type::scalar(Scalar::I32));
-          Value fits = raw[size_t(j)].scale[h][blk] <= tile::kFp4SmallScaleMax;
-          small = small ? Value(*small & fits) : fits;
-        }
-    std::vector<std::unique_ptr<Var<>>> frags;
-    for (int i = 0; i < tiles * 4; ++i)
-      frags.push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
-    auto decode = [&](tile::Fp4Path path) {
-      for (int j = 0; j < tiles; ++j)
-        for (int blk = 0; blk < 2; ++blk) {
-          Value d[2];
-          for (int h = 0; h < 2; ++h)
-            d[h] = bitcast(tile::decode_fp4x8(raw[size_t(j)].codes[h][blk], raw[size_t(j)].scale[h][blk], path,
-                                              tile::Fp4Order::Split),
-                           Type::vector(Scalar::I32, 4));
-          // Word w of d[h] is row h at K 8 w + 2 t: the k16 step 2 blk + u takes words 2 u (columns
-          // 2 t) and 2 u + 1 (columns 2 t + 8).
-          for (int u = 0; u < 2; ++u)
-            *frags[size_t(j * 4 + blk * 2 + u)] =
-                bitcast(make_vector({extract(d[0], 2 * u), extract(d[1], 2 * u), extract(d[0], 2 * u + 1),
-                                     extract(d[1], 2 * u + 1)}),
-                        Type::vector(Scalar::BF16, 8));
-        }
-    };
-    if (!cfg.small_scale_decode) {
-      decode(tile::Fp4Path::Software);
-    } else {
-      // One multiply per pair where this lane's scales of the step allow it (every real weight
-      // tensor), the exact decode otherwise: the same values either way.
-      if_(*small, [&] { decode(tile::Fp4Path::SoftwareSmallScale); }, [&] { decode(tile::Fp4Path::Software); });
-    }
-    std::vector<Value> values;
-    for (auto& f : frags) values.push_back(f->get());
-    return values;
-  };
+  // Every thread copies (kStage2Threads copiers) and decodes for its warpgroup.
+  const RsOperands ops(cfg, stages, kStage2Threads, tid, a, w, w_scale, sorted_ids, tokens, e, row0, bn, z, group, q, g, t);
+  const tile::SharedTile& ta = ops.activations();
+  const int steps = ops.steps();
 
   // Chunks of kMaxChunkRows rows, the last one shorter (tile_m 96: 64 + 32).
   const int chunks = (cfg.tile_m + kMaxChunkRows - 1) / kMaxChunkRows;
@@ -213,8 +79,8 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     for (int p = 0; p < stages - 1; ++p) {
       auto copy = [&] {
         const Value step = Int(std::min(p, steps - 1));
-        store_activations(load_activations(step), Int(p));
-        copy_weights(step, Int(p));
+        ops.store_activations(ops.load_activations(step), Int(p));
+        ops.copy_weights(step, Int(p));
       };
       if (cfg.stagger_warpgroups && p == stages - 2) if_(group0, copy);
       else copy();
@@ -224,7 +90,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     // stages - 2), held in registers until then.
     const Value first_copied = cfg.stagger_warpgroups ? select(group1, Int(stages - 2), Int(stages - 1)) : Value(Int(stages - 1));
     std::vector<std::unique_ptr<Var<>>> staged;
-    for (const Value& chunk : load_activations(min(first_copied, steps - 1))) staged.push_back(std::make_unique<Var<>>(chunk));
+    for (const Value& chunk : ops.load_activations(min(first_copied, steps - 1))) staged.push_back(std::make_unique<Var<>>(chunk));
     tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
     // The wgmmas of every m64 tile on stage `stage`, with their fragments (four per tile), as one
     // group. With two chunks, two straight-line paths (both chunks, or only the first) instead of a
@@ -266,7 +132,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     if (cfg.stagger_warpgroups) tile::fence_proxy_async();  // warpgroup 1 multiplies step 0 first
     barrier();
     std::vector<std::unique_ptr<Var<>>> sets[2];
-    for (const Value& f : decode_step(Int(0), Int(0))) {
+    for (const Value& f : ops.decode_step(Int(0), Int(0))) {
       sets[0].push_back(std::make_unique<Var<>>(f));
       sets[1].push_back(std::make_unique<Var<>>(f));
     }
@@ -276,10 +142,10 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     auto tensor_step = [&](const Value& kt, int parity, int ahead) {
       std::vector<Value> frags = values(sets[parity]);
       multiply(frags, urem(kt, stages));
-      store_activations(values(staged), urem(kt + ahead, stages));
-      std::vector<Value> next = load_activations(min(kt + ahead + 1, steps - 1));
+      ops.store_activations(values(staged), urem(kt + ahead, stages));
+      std::vector<Value> next = ops.load_activations(min(kt + ahead + 1, steps - 1));
       for (size_t i = 0; i < next.size(); ++i) *staged[i] = next[i];
-      copy_weights(min(kt + ahead, steps - 1), urem(kt + ahead, stages));
+      ops.copy_weights(min(kt + ahead, steps - 1), urem(kt + ahead, stages));
       tile::copy_commit();
       for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
       retire_frags(frags, 0);
@@ -295,7 +161,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
       // them while the wgmmas run instead measured 1-3% slower on the H100 (186 registers
       // instead of 158 with tile_n 256).
       Value following = min(kt + 1, steps - 1);
-      std::vector<Value> decoded = decode_step(following, urem(following, stages));
+      std::vector<Value> decoded = ops.decode_step(following, urem(following, stages));
       for (size_t i = 0; i < decoded.size(); ++i) *sets[1 - parity][i] = decoded[i];
     };
     for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
@@ -313,7 +179,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
         Value v = *acc[size_t(j * chunks + c)];
         for (int i = 0; i < chunk_rows(c) / 2; i += 4)
           for (int b = 0; b < 2; ++b)
-            emit_pair(cfg, args, t * 2 + (c * kMaxChunkRows + 2 * i + b), row_of(j, 0), extract(v, i + b),
+            emit_pair(cfg, args, t * 2 + (c * kMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
                       extract(v, i + b + 2));
       }
   });
