@@ -194,6 +194,12 @@ const Case kCases[] = {
     {"ws_store_m32_warps_m2", 13, 128, 512, 4, 3, 32, 64, 1, OutDtype::F32, true, true, false, 0, 0, 4, true, 2, false, true, true, false, false, true, false, true},
     {"ws_n256_kbatch3", 7, 512, 768, 5, 2, 16, 256, 3, OutDtype::F32, false, true, true, 1, 1.5, 2, true, 1, false, true, true, false, false, true, false, true},
     {"ws_global_activations", 10, 128, 512, 4, 2, 16, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 2, true, 1, false, true, false, false, false, true, false, true},
+    // Warp-specialized wgmma_rs (a producer warpgroup, two consumer warpgroups): two m64 tiles per
+    // consumer with more steps than stages (the ring wraps), one tile with split-K and a partial
+    // column block, and a slice of two steps (fewer than the producer's lag + 1).
+    {"ws_wgmma_rs_n256_wraps", 70, 256, 1024, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false, false, true},
+    {"ws_wgmma_rs_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
+    {"ws_wgmma_rs_two_steps", 40, 128, 256, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -363,7 +369,8 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{128, 128, 2, 1, true, true, true, true, false}, Loop{96, 128, 1, 2, true, false, false},
                    Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true},
                    Loop{16, 128, 1, 1, false, false, true, false, true, false, true},
-                   Loop{32, 64, 2, 2, false, false, true, false, true, false, true}}) {
+                   Loop{32, 64, 2, 2, false, false, true, false, true, false, true},
+                   Loop{64, 256, 1, 1, true, true, true, true, false, false, true}}) {
       if ((l.wgmma || l.warp_specialized) && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;

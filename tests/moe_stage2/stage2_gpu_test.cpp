@@ -123,7 +123,7 @@ TEST(Stage2Gpu, SharedMainloopBitExactAgainstEmulator) {
 // dependent launch), which waits for the zeroing before it touches memory. Whatever the output
 // held, the result is bit for bit the emulator's plain launch from zeros (f32, topk 2, one K
 // slice: the same two additions from zero in either order), for the register loop, the shared
-// loop and the wgmma_rs tiles of the tables; a token owner (no zeroing: its kernel stores the
+// loop and the wgmma_rs tiles of the tables, the warp-specialized variants; a token owner (no zeroing: its kernel stores the
 // sums; topk 4 of 8 experts, each block's pieces added in a fixed order) with whole and partial
 // column blocks.
 TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
@@ -135,7 +135,8 @@ TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
   // token owners, whose blocks read every expert of their token (the emulator's time grows with it).
   const Problem many_rows = make_problem(rng, 150, 320, 1024, 2, 2, true), decode = make_problem(rng, 6, 320, 1024, 8, 4, true);
   for (const char* tiles : {"tm16 tn128 kb1 u4", "tm16 tn256 kb1 u8", "tm32 tn256 kb1 sh", "tm64 tn256 wr ns", "tm96 tn128 wr ns",
-                            "tm16 tn32 u6 ow", "tm16 tn128 u2 ow", "tm16 tn64 kb1 u2 ws", "tm32 tn64 kb1 u4 ws"}) {
+                            "tm16 tn32 u6 ow", "tm16 tn128 u2 ow", "tm16 tn64 kb1 u2 ws", "tm32 tn64 kb1 u4 ws",
+                            "tm64 tn256 wr ns ws", "tm64 tn128 wr ns ws"}) {
     const Problem& p = std::string(tiles).ends_with(" ow") ? decode : many_rows;
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
     if ((cfg.wgmma || cfg.wgmma_rs || cfg.warp_specialized) && gpu()->target() != Target::Sm90a) continue;
@@ -159,7 +160,7 @@ TEST(Stage2Gpu, EarlyLaunchAfterTheDeviceSortingBitExactAgainstEmulator) {
   std::mt19937& rng = *seeded;
   auto emu = emulator::make_emulator_device({.target = gpu()->target()});
   Problem p = make_problem(rng, 12, 320, 1024, 8, 2, true);
-  for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns", "tm16 tn64 kb1 u2 ws"}) {
+  for (const char* tiles : {"tm16 tn128 kb1 u4", "tm64 tn256 wr ns", "tm16 tn64 kb1 u2 ws", "tm64 tn256 wr ns ws"}) {
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
     if ((cfg.wgmma_rs || cfg.warp_specialized) && gpu()->target() != Target::Sm90a) continue;
     SCOPED_TRACE(cfg.kernel_name());

@@ -52,7 +52,7 @@ TEST(Stage2TilesText, ReadsBackEveryValidConfig) {
       c.tile_n = 16 << std::uniform_int_distribution<int>(0, 3)(*rng);
       c.unroll = us[std::uniform_int_distribution<int>(0, 5)(*rng)];
     }
-    c.warp_specialized = !c.shared_mainloop && !c.token_owner && std::uniform_int_distribution<int>(0, 2)(*rng) == 0;
+    c.warp_specialized = (!c.shared_mainloop || c.wgmma_rs) && !c.token_owner && std::uniform_int_distribution<int>(0, 2)(*rng) == 0;
     try {
       c.validate();
     } catch (const std::invalid_argument&) {
@@ -127,7 +127,13 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   EXPECT_TRUE(w.warp_specialized);
   EXPECT_EQ(w.block_threads(), 288);
   EXPECT_EQ(w.tiles_text(), "tm16 tn128 kb1 u2 ws");
+  EXPECT_TRUE(w.persistent_grid());
   EXPECT_EQ(r.block_threads(), 256);
+  const MoeStage2Config wr = base.with_tiles_text("ws tm64 tn256 wr ns");
+  EXPECT_TRUE(wr.warp_specialized && wr.wgmma_rs);
+  EXPECT_EQ(wr.block_threads(), 384);  // a producer warpgroup
+  EXPECT_FALSE(wr.persistent_grid());
+  EXPECT_EQ(wr.tiles_text(), "tm64 tn256 kb1 u1 wr ns ws");
 }
 
 TEST(Stage2TilesText, BadTextNamesTheWord) {
@@ -144,6 +150,7 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"tm16 tn128 kb0", "k_batch 0 does not split"}, {"tm16 tn128 u0", "unroll must be"},  // not a division by zero
       {"tm32 tn128 sh ws", "warp_specialized needs the register main loop"}, {"tm16 tn32 ow ws", "warp_specialized needs"},
       {"tm16 tn128 kb8 u3 ws", "even unroll"}, {"tm16 tn128 ws2", "unknown word 'ws2'"},
+      {"tm96 tn128 wr ns ws", "needs tile_m 64"}, {"tm64 tn256 wr ws", "warpgroups in step ('ns')"},
   };
   for (const auto& [text, says] : cases)
     testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },

@@ -38,12 +38,25 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   e.wgmma_rs = e.shared_mainloop && e.warps_m == 1 && uniform(rng, 0, 1);  // any shared tile
   e.wgmma = e.wgmma_rs || (e.shared_mainloop && (e.tile_m == 64 || (e.tile_m == 128 && e.tile_n == 128)) && uniform(rng, 0, 1));
   e.stagger_warpgroups = !e.wgmma_rs || uniform(rng, 0, 1);
+  // Warp-specialized: the register main loop's (even unroll, N a multiple of tile_n) or wgmma_rs
+  // 64-row tiles in step.
+  e.warp_specialized = uniform(rng, 0, 3) == 0 &&
+                       (e.shared_mainloop ? e.wgmma_rs && e.tile_m == 64 && !e.stagger_warpgroups
+                                          : e.unroll % 2 == 0 && (chunks / e.k_batch) % e.unroll == 0 &&
+                                                e.shape.model_dim % e.tile_n == 0);
+  if (e.warp_specialized) {  // its ring may not fit shared memory
+    try {
+      e.apply_tiles({e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk}).validate();
+    } catch (const std::invalid_argument&) {
+      e.warp_specialized = false;
+    }
+  }
   if (uniform(rng, 0, 4) == 0) {  // a token owner
     e.token_owner = true;
     e.tile_m = 16;
     e.tile_n = 16 << uniform(rng, 0, 3);
     e.k_batch = e.warps_m = 1;
-    e.shared_mainloop = e.wgmma = e.wgmma_rs = false;
+    e.shared_mainloop = e.wgmma = e.wgmma_rs = e.warp_specialized = false;
     e.stagger_warpgroups = true;
   }
   if (uniform(rng, 0, 1)) e.median_us = double(uniform(rng, 1, 1000000)) / 100;
@@ -65,6 +78,7 @@ void expect_same(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
   EXPECT_EQ(a.wgmma_rs, b.wgmma_rs);
   EXPECT_EQ(a.stagger_warpgroups, b.stagger_warpgroups);
   EXPECT_EQ(a.token_owner, b.token_owner);
+  EXPECT_EQ(a.warp_specialized, b.warp_specialized);
   EXPECT_EQ(a.unroll, b.unroll);
   EXPECT_EQ(a.median_us.has_value(), b.median_us.has_value());
   if (a.median_us && b.median_us) EXPECT_NEAR(*a.median_us, *b.median_us, 0.0051);
@@ -156,6 +170,7 @@ TEST(ConfigTable, MalformedEntryNamesTheField) {
       {"wgmma", "yes", "true or false"},       {"wgmma_rs", 1, "true or false"},
       {"stagger_warpgroups", 0, "true or false"}, {"stagger_warpgroups", false, "needs wgmma_rs"},
       {"token_owner", 1, "true or false"},     {"token_owner", true, "needs tile_m 16, k_batch 1"},
+      {"warp_specialized", 1, "true or false"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(std::string(b.field) + " = " + b.value.dump());
@@ -200,6 +215,10 @@ TEST(ConfigTable, RowsTheKernelRejectsNameTheConfig) {
   const MoeStage2TableEntry in_step = parse_config_table(j.dump(), "ok.json").entries.at(0);
   EXPECT_FALSE(in_step.stagger_warpgroups);
   EXPECT_FALSE(in_step.apply_tiles({64 * 4, 512, 8, 2}).stagger_warpgroups);
+  j["entries"][0]["warp_specialized"] = true;
+  const MoeStage2TableEntry ws = parse_config_table(j.dump(), "ok.json").entries.at(0);
+  EXPECT_TRUE(ws.warp_specialized);
+  EXPECT_TRUE(ws.apply_tiles({64 * 4, 512, 8, 2}).warp_specialized);
 }
 
 TEST(ConfigTable, MalformedTableNamesTheField) {

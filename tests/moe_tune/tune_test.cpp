@@ -20,8 +20,8 @@ using testing_support::expect_throw_with;
 using testing_support::SeededRng;
 using testing_support::uniform;
 // tile_m, tile_n, k_batch, unroll used (token owners: asked for), warps_m, shared, wgmma, wgmma_rs,
-// stagger_warpgroups, token_owner
-using Tiles = std::tuple<int, int, int, int, int, bool, bool, bool, bool, bool>;
+// stagger_warpgroups, token_owner, warp_specialized
+using Tiles = std::tuple<int, int, int, int, int, bool, bool, bool, bool, bool, bool>;
 
 
 /// The candidate grid recomputed independently.
@@ -41,17 +41,18 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
             if (c <= u && slice % c == 0) { used = c; break; }
           for (int wm : {1, 2, 4})
             if (tm / 16 % wm == 0 && (!quick || wm == 1)) {
-              if (tm <= 64 && tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false, false, true, false});
+              if (tm <= 64 && tm * tn <= 8192) out.insert({tm, tn, kb, used, wm, false, false, false, true, false, false});
               if (!quick && tm == 16 && (slice == 3 || slice == 6 || slice == 8))
-                out.insert({tm, tn, kb, slice, wm, false, false, false, true, false});
+                out.insert({tm, tn, kb, slice, wm, false, false, false, true, false, false});
               // Shared main loop: LDS = epilogue tile + 4 A stages + 2 B stages of 64 K bf16.
               const int lds = tm * tn * 4 + (4 * tm + 2 * tn) * 128;
               if (!quick && tm >= 32 && tn >= 128 && kb <= 4 && lds <= 160 * 1024) {
-                out.insert({tm, tn, kb, 1, wm, true, false, false, true, false});
+                out.insert({tm, tn, kb, 1, wm, true, false, false, true, false, false});
                 if (((tm == 64 && tn <= 256) || (tm == 128 && tn == 128)) && wm == 1)
-                  out.insert({tm, tn, kb, 1, wm, true, true, false, true, false});  // wgmma
+                  out.insert({tm, tn, kb, 1, wm, true, true, false, true, false, false});  // wgmma
                 if (wm == 1)
-                  for (bool stagger : {true, false}) out.insert({tm, tn, kb, 1, wm, true, true, true, stagger, false});  // wgmma_rs
+                  for (bool stagger : {true, false}) out.insert({tm, tn, kb, 1, wm, true, true, true, stagger, false, false});  // wgmma_rs
+                if (wm == 1 && tm == 64) out.insert({tm, tn, kb, 1, wm, true, true, true, false, false, true});  // warp-specialized
               }
             }
         }
@@ -61,7 +62,7 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
   for (int tn : {16, 32, 64})
     for (int u : {2, 4, 6})
       if ((!quick || (tn == 16 && u == 4) || (tn == 32 && u == 2)) && s.topk * s.inter_dim * 2 + 8 * tn * 4 <= 160 * 1024)
-        out.insert({16, tn, 1, u, 1, false, false, false, true, true});
+        out.insert({16, tn, 1, u, 1, false, false, false, true, true, false});
   return out;
 }
 
@@ -82,7 +83,7 @@ TEST(TuneCandidates, CoverTheGridOnce) {
         EXPECT_EQ(c.experts, s.experts);
         EXPECT_EQ(c.topk, s.topk);
         got_set.insert({c.tile_m, c.tile_n, c.k_batch, c.token_owner ? c.unroll : c.unroll_for(c.slice_k() / 128), c.warps_m,
-                        c.shared_mainloop, c.wgmma, c.wgmma_rs, c.stagger_warpgroups, c.token_owner});
+                        c.shared_mainloop, c.wgmma, c.wgmma_rs, c.stagger_warpgroups, c.token_owner, c.warp_specialized});
         EXPECT_TRUE(names.insert(c.kernel_name()).second) << "twice: " << c.kernel_name();
       }
       EXPECT_EQ(got_set, expected_candidates(s, quick));

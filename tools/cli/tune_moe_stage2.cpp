@@ -135,6 +135,13 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
                   c.validate();
                   if (names.insert(c.kernel_name()).second) out.push_back(c);
                 }
+                // And warp-specialized (sm_90a: a producer warpgroup, 64-row tiles, in step).
+                if (tm == 64) {
+                  c.warp_specialized = true;
+                  c.validate();
+                  if (names.insert(c.kernel_name()).second) out.push_back(c);
+                  c.warp_specialized = false;
+                }
               }
             }
           }
@@ -178,6 +185,8 @@ MoeStage2TuneResult tune_moe_stage2(Device& dev, const MoeStage2TuneOptions& o) 
   // Candidates per token count: the grid plus the heuristic's choice; all compiled up front.
   std::vector<MoeStage2Config> base = moe_stage2_tune_candidates(s, o.quick);
   if (!o.wgmma) std::erase_if(base, [](const MoeStage2Config& c) { return c.wgmma; });
+  if (dev.target() != Target::Sm90a)  // warp specialization needs sm_90a's mbarriers
+    std::erase_if(base, [](const MoeStage2Config& c) { return c.warp_specialized; });
   if (o.shared_only) std::erase_if(base, [](const MoeStage2Config& c) { return !c.shared_mainloop; });
   if (base.empty())
     throw std::invalid_argument(fmt::format(

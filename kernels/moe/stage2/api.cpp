@@ -24,7 +24,7 @@ const Kernel& MoeStage2A16W4::compile(Device& device) {
 }
 
 Dim3 MoeStage2A16W4::grid(int rows) const {
-  if (config_.warp_specialized) {
+  if (config_.persistent_grid()) {
     const int64_t items = int64_t(config_.model_dim / config_.tile_n) * rows * config_.k_batch;
     return {uint32_t(std::min<int64_t>(items, int64_t(compute_units_) * kStage2WsBlocksPerSm)), 1, 1};
   }

@@ -55,8 +55,9 @@ class MoeStage2A16W4 {
   /// sums over what `out` held. Accumulating configs only (std::logic_error otherwise); the checks
   /// of launch().
   void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
-  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens; warp_specialized:
-  /// kStage2WsBlocksPerSm blocks per compute unit of the compiled-for device, at most one per work item).
+  /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens; a persistent grid,
+  /// MoeStage2Config::persistent_grid(): kStage2WsBlocksPerSm blocks per compute unit of the
+  /// compiled-for device, at most one per work item).
   Dim3 grid(int rows) const;
 
  private:

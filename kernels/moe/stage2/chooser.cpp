@@ -77,7 +77,7 @@ class EntryParser {
     if (!j_.is_object()) throw std::invalid_argument(fmt::format("{}: entry {}: must be an object, got {}", origin_, index_, j_.dump()));
     static const char* const kFields[] = {"device",  "model_dim", "inter_dim", "experts", "topk",
                                           "max_tokens", "tile_m",  "tile_n",    "k_batch", "unroll",
-                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "stagger_warpgroups", "token_owner", "median_us", "source",  "device_name"};
+                                          "warps_m", "shared_mainloop", "wgmma", "wgmma_rs", "stagger_warpgroups", "token_owner", "warp_specialized", "median_us", "source",  "device_name"};
     for (const auto& [key, value] : j_.items())
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return key == f; }) ==
           std::end(kFields))
@@ -109,6 +109,7 @@ class EntryParser {
       fail("stagger_warpgroups", "false needs wgmma_rs (other main loops have no warpgroups to stagger)");
     if (e.token_owner && (e.tile_m != 16 || e.k_batch != 1 || e.warps_m != 1 || e.shared_mainloop))
       fail("token_owner", "true needs tile_m 16, k_batch 1, warps_m 1 and the register main loop");
+    e.warp_specialized = flag("warp_specialized", false);
     if (auto it = j_.find("median_us"); it != j_.end()) {
       if (!it->is_number() || it->is_boolean()) fail("median_us", fmt::format("must be a number, got {}", it->dump()));
       double v = it->get<double>();
@@ -147,6 +148,7 @@ MoeStage2Config MoeStage2TableEntry::apply_tiles(MoeStage2Config base) const {
   base.wgmma_rs = wgmma_rs;
   base.stagger_warpgroups = stagger_warpgroups;
   base.token_owner = token_owner;
+  base.warp_specialized = warp_specialized;
   return base;
 }
 
@@ -161,6 +163,7 @@ void MoeStage2TableEntry::take_tiles(const MoeStage2Config& c) {
   wgmma_rs = c.wgmma_rs;
   stagger_warpgroups = !c.wgmma_rs || c.stagger_warpgroups;
   token_owner = c.token_owner;
+  warp_specialized = c.warp_specialized;
 }
 
 bool same_table_row(const MoeStage2TableEntry& a, const MoeStage2TableEntry& b) {
@@ -192,6 +195,7 @@ nlohmann::ordered_json entry_json(const MoeStage2TableEntry& e) {
   if (e.wgmma_rs) j["wgmma_rs"] = true;
   if (e.wgmma_rs && !e.stagger_warpgroups) j["stagger_warpgroups"] = false;  // meaningless without wgmma_rs
   if (e.token_owner) j["token_owner"] = true;
+  if (e.warp_specialized) j["warp_specialized"] = true;
   if (e.median_us) j["median_us"] = std::round(*e.median_us * 100) / 100;
   j["source"] = e.source;
   if (!e.device_name.empty()) j["device_name"] = e.device_name;

@@ -50,12 +50,13 @@ struct MoeStage2TableEntry {
   bool wgmma_rs = false;         ///< optional in the JSON (false when absent); needs wgmma
   bool stagger_warpgroups = true;  ///< optional in the JSON (true when absent); false needs wgmma_rs
   bool token_owner = false;        ///< optional in the JSON (false when absent); tile_n 16, 32, 64 or 128 then
+  bool warp_specialized = false;   ///< optional in the JSON (false when absent); MoeStage2Config::warp_specialized
   std::optional<double> median_us;  ///< the tuner's measured median (absent for heuristic rows)
   std::string source = "tuned";     ///< "tuned" (measured by `tilejit tune moe-stage2`) or "heuristic"
   std::string device_name;          ///< the full name of the device the row was measured on (informational)
 
   /// `base` (shape and epilogue) with this row's tiles: tile_m, tile_n, k_batch, unroll, warps_m,
-  /// shared_mainloop, wgmma, wgmma_rs, stagger_warpgroups, token_owner. Not validated.
+  /// shared_mainloop, wgmma, wgmma_rs, stagger_warpgroups, token_owner, warp_specialized. Not validated.
   MoeStage2Config apply_tiles(MoeStage2Config base) const;
   /// The reverse: this row's tiles from `config`.
   void take_tiles(const MoeStage2Config& config);

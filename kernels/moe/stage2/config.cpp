@@ -49,8 +49,12 @@ void MoeStage2Config::validate() const {
   if (wgmma && !wgmma_rs && (!shared_mainloop || !((tile_m == 64 && (tile_n == 128 || tile_n == 256)) || (tile_m == 128 && tile_n == 128))))
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
-  if (warp_specialized) {
-    if (shared_mainloop || token_owner) fail("warp_specialized needs the register main loop (not shared_mainloop or token_owner)");
+  if (warp_specialized && wgmma_rs) {
+    if (tile_m != 64 || stagger_warpgroups)
+      fail(fmt::format("warp_specialized with wgmma_rs needs tile_m 64 and the warpgroups in step ('ns'), got tile_m {}{}",
+                       tile_m, stagger_warpgroups ? " staggered" : ""));
+  } else if (warp_specialized) {
+    if (shared_mainloop || token_owner) fail("warp_specialized needs the register main loop (not shared_mainloop or token_owner) or wgmma_rs");
     if (unroll_for(slice_k() / kStage2ChunkK) % 2)
       fail(fmt::format("warp_specialized needs an even unroll (whole 256-K scale runs per stage), the slice of {} chunks "
                        "runs unroll {}", slice_k() / kStage2ChunkK, unroll_for(slice_k() / kStage2ChunkK)));

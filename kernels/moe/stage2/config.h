@@ -12,6 +12,8 @@ enum class OutDtype : uint8_t { BF16, F32 };
 /// Stages of the wgmma_rs ring (activations, raw weights and scales of one 64-K step each). Four
 /// measured 5-6% faster than five on the H100 at 1024 / 4096 tokens (docs/performance.md).
 inline constexpr int kWgmmaRsStages = 4;
+/// Stages of the warp-specialized wgmma_rs ring (one block per SM: room for more in flight).
+inline constexpr int kWgmmaRsWsStages = 6;
 
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32; warp_specialized adds a warp).
 inline constexpr int kStage2Threads = 256;
@@ -101,7 +103,10 @@ struct MoeStage2Config {
   /// of GPT-OSS 16.1 against 15.3 us: N / tile_n blocks balance poorly over 132 SMs), faster than
   /// the MoE sorting plus them (docs/performance.md); no built-in row picks it.
   bool token_owner = false;
-  /// sm_90a, register main loop: warp-specialized and persistent (tiles word "ws",
+  /// sm_90a, with wgmma_rs (tile_m 64, warpgroups in step): a producer warpgroup copies each
+  /// step's operands into a ring of kWgmmaRsWsStages stages and the two consumer warpgroups decode
+  /// a step while their wgmmas of the step before run (wgmma_rs_ws_mainloop.cpp; 384 threads, one
+  /// block per SM, the plain grid). With the register main loop: warp-specialized and persistent (tiles word "ws",
   /// weight_stream.h). A ninth warp, the producer, streams each work item's weight slice (codes
   /// and scales) with bulk copies into a ring of ws_stages() shared-memory stages of `unroll`
   /// chunks and, with shared activations, the item's activation rows into a stage of their own
@@ -112,8 +117,11 @@ struct MoeStage2Config {
   /// even unroll (a stage holds whole 256-K runs of scales), model_dim a multiple of tile_n, the
   /// register epilogue and not token_owner; gfx950 (no copy engine) rejects it when tracing.
   bool warp_specialized = false;
-  /// Threads of a block: kStage2Threads, plus the producer warp with warp_specialized.
-  int block_threads() const { return warp_specialized ? kStage2Threads + 32 : kStage2Threads; }
+  /// Threads of a block: kStage2Threads, plus the producer warp (warpgroup with wgmma_rs) with warp_specialized.
+  int block_threads() const { return warp_specialized ? kStage2Threads + (wgmma_rs ? 128 : 32) : kStage2Threads; }
+  /// Whether the grid is persistent (the register main loop's warp_specialized): blocks walk the
+  /// work items instead of one block per item.
+  bool persistent_grid() const { return warp_specialized && !wgmma_rs; }
   /// warp_specialized: bytes of one ring stage: tile_n / 16 x unroll x 4 code blocks
   /// kStage2WsBlockPitch apart, and 4 scale bytes per row and chunk.
   int ws_stage_bytes() const {
@@ -142,7 +150,7 @@ struct MoeStage2Config {
   int blocks_per_sm_hint() const {
     if (min_blocks_per_sm >= 0) return min_blocks_per_sm;
     if (token_owner) return 0;
-    if (warp_specialized) return kStage2WsBlocksPerSm;
+    if (warp_specialized) return wgmma_rs ? 1 : kStage2WsBlocksPerSm;
     return wgmma_rs || (!shared_mainloop && tile_m == 16 && small_scale_decode) ? 2 : 0;
   }
 
@@ -172,12 +180,15 @@ struct MoeStage2Config {
                             (uses_shared_activations() ? activation_bytes() : 0);
     // wgmma_rs: per stage tile_m x 64 bf16 activations, and per weight row 32 FP4 bytes plus 4 of
     // the scale words that hold its two 32-K blocks.
-    // warp_specialized: the weight ring and its 2 x stages mbarriers; with shared activations one
+    // warp_specialized (register loop): the weight ring and its 2 x stages mbarriers; with shared activations one
     // stage of copied rows and its 2 mbarriers.
     const int ring = warp_specialized ? ws_stages() * (ws_stage_bytes() + 2 * 8) +
                                             (uses_shared_activations() ? activation_bytes() + 2 * 8 : 0)
                                       : 0;
-    return wgmma_rs ? std::max(shared_loop, kWgmmaRsStages * (tile_m * 64 * 2 + tile_n * (32 + 4))) : shared_loop + ring;
+    // warp_specialized wgmma_rs: kWgmmaRsWsStages of them and a full and an empty mbarrier each.
+    const int rs_stages = warp_specialized ? kWgmmaRsWsStages : kWgmmaRsStages;
+    const int rs = rs_stages * (tile_m * 64 * 2 + tile_n * (32 + 4)) + (warp_specialized ? rs_stages * 2 * 8 : 0);
+    return wgmma_rs ? std::max(shared_loop, rs) : shared_loop + ring;
   }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.

@@ -362,7 +362,11 @@ KernelDef define(const MoeStage2Config& cfg) {
         // Waiting before the epilogue instead measured the same (H100, 1-32 tokens): the early
         // start gains the launch, not overlap with the zeroing.
         tile::wait_prior_grids();
-        if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
+        if (cfg.warp_specialized && cfg.wgmma_rs && wave_size() == 32)
+          stage2_detail::stage2_wgmma_rs_ws_body<OutT>(cfg, params);
+        else if (cfg.warp_specialized && cfg.wgmma_rs)
+          throw UserError("MoeStage2Config::warp_specialized needs sm_90a (mbarriers and wgmma); gfx950 has neither");
+        else if (cfg.wgmma_rs && wave_size() == 32)  // validate(): wgmma_rs implies wgmma and shared_mainloop
           stage2_detail::stage2_wgmma_rs_body<OutT>(cfg, params);
         else if (cfg.wgmma && wave_size() == 32)  // validate(): wgmma implies shared_mainloop
           stage2_detail::stage2_wgmma_body<OutT>(cfg, params);

@@ -30,5 +30,9 @@ void stage2_wgmma_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& par
 /// operand (wgmma_rs_mainloop.cpp).
 template <class OutT>
 void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params);
+/// wgmma_rs with warp_specialized: a producer warpgroup copies, two consumer warpgroups decode and
+/// multiply (wgmma_rs_ws_mainloop.cpp).
+template <class OutT>
+void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params);
 
 }  // namespace tilejit::kernels::stage2_detail

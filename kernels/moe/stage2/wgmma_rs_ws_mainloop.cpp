@@ -1,0 +1,144 @@
+// The warp-specialized wgmma_rs main loop (sm_90a; config.wgmma_rs with warp_specialized, tiles
+// "wr ns ws"): the operands and decode of wgmma_rs_mainloop.cpp (RsOperands), split between a
+// producer warpgroup and two consumer warpgroups so that each consumer decodes a step's fragments
+// while its wgmmas of the step before run.
+//
+// Threads 256..383 (the producer warpgroup) copy each 64-K step into a ring of
+// kWgmmaRsWsStages stages: the activation rows through registers (stored one step after their
+// load, K-permuted), the raw weights and scales with cp.async. A copier arrives on the stage's full
+// mbarrier once its copies of that step landed (cp.async.wait_group, kLag steps behind the newest)
+// and it fenced its stores for wgmma's async proxy. Threads 0..255 (two warpgroups, each
+// tile_n / 2 weight rows) wait for a stage, decode it, issue its wgmmas, retire the step before
+// (wgmma.wait_group 1) and release that step's stage on its empty mbarrier, which the producer
+// waits for before refilling it. One block per SM (384 threads).
+#include "kernels/moe/stage2/mainloops.h"
+
+#include <memory>
+
+#include "dsl/tile/intrinsics.h"
+#include "kernels/moe/stage2/epilogue.h"
+#include "kernels/moe/stage2/rs_operands.h"
+
+namespace tilejit::kernels::stage2_detail {
+
+using namespace dsl;
+using ir::Scalar;
+using ir::Type;
+
+namespace {
+constexpr int kLag = 2;  // steps a copier's copies may be in flight past the newest it signalled
+}  // namespace
+
+template <class OutT>
+void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
+  const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
+  const int stages = kWgmmaRsWsStages;
+  const int tiles = cfg.tile_n / 2 / kRsGroupRows;  // m64 tiles per consumer warpgroup
+  static_assert(kLag + 1 < kWgmmaRsWsStages, "the producer may run kLag steps ahead of what it signalled");
+  Value tid = thread_id(), lane = lane_id();
+  Value group = udiv(tid, 128), q = urem(udiv(tid, 32), 4), g = udiv(lane, 4), t = urem(lane, 4);
+  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
+  Value row0 = bm * cfg.tile_m;
+  Value e = sorted_experts[bm];
+  // Copier index: the producer's threads 0..127 (the consumers compute one they never use).
+  const RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, e, row0, bn, z, group, q, g, t);
+  const tile::SharedTile& ta = ops.activations();
+  const int steps = ops.steps();
+  // Per stage a full mbarrier (128 copier arrivals) and an empty one (kStage2Threads consumer arrivals).
+  const SharedPtr<int64_t> bars = shared_array<int64_t>(2 * stages);
+  auto full = [&](const Value& step) { return SharedPtr<int64_t>(bars + urem(step, stages)); };
+  auto empty = [&](const Value& step) { return SharedPtr<int64_t>(bars + (stages + urem(step, stages))); };
+  auto arrive = [](const SharedPtr<int64_t>& bar) { tile::mbarrier_arrive_expect_tx(bar, 0); };
+
+  if_(row0 < num_valid[0], [&] {
+    if_(tid == 0, [&] {
+      for (int s = 0; s < stages; ++s) {
+        tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 128);
+        tile::mbarrier_init(SharedPtr<int64_t>(bars + (stages + s)), kStage2Threads);
+      }
+    });
+    barrier();
+    if_(
+        tid < kStage2Threads,
+        [&] {
+          // Consumers. The two fragment sets alternate by step parity (two steps per iteration),
+          // so that a step's fragments never take the registers its predecessor's wgmmas still read.
+          std::vector<std::unique_ptr<Var<>>> acc;
+          for (int j = 0; j < tiles; ++j) acc.push_back(std::make_unique<Var<>>(splat(0.0f, cfg.tile_m / 2)));
+          std::vector<std::unique_ptr<Var<>>> sets[2];
+          for (int p = 0; p < 2; ++p)
+            for (int i = 0; i < tiles * 4; ++i)
+              sets[p].push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
+          auto step = [&](const Value& kt, int parity) {
+            tile::mbarrier_wait(full(kt), urem(udiv(kt, stages), 2));
+            std::vector<Value> frags = ops.decode_step(kt, urem(kt, stages));
+            for (size_t i = 0; i < frags.size(); ++i) *sets[parity][i] = frags[i];
+            tile::wgmma_fence();
+            for (int j = 0; j < tiles; ++j) {
+              Var<>& d = *acc[size_t(j)];
+              for (int s = 0; s < 4; ++s)
+                d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, urem(kt, stages), Int(0), 16 * s), d,
+                                tile::wgmma_layout(ta));
+            }
+            tile::wgmma_commit();
+            // The step before has retired: its fragments pass through the wait (they must not share
+            // registers with later ones), its stage goes back to the producer.
+            for (auto& d : acc) *d = tile::wgmma_wait(*d, 1);
+            for (auto& f : sets[1 - parity]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), 1);
+            if_(kt > 0, [&] {
+              tile::fence_proxy_async();  // this thread's reads of the stage before the producer's refill
+              arrive(empty(kt - 1));
+            });
+          };
+          for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
+            step(kt, 0);
+            step(kt + 1, 1);
+          });
+          for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+
+          // Element i of m64 tile j: weight row 16 q + g + 8 (i / 2 % 2) of the tile (column 16 q +
+          // 2 g + i / 2 % 2 of the group's part), activation row 8 (i / 4) + 2 t + i % 2; elements i
+          // and i + 2 are the adjacent columns of one row.
+          const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
+          for (int j = 0; j < tiles; ++j) {
+            Value v = *acc[size_t(j)];
+            for (int i = 0; i < cfg.tile_m / 2; i += 4)
+              for (int b = 0; b < 2; ++b)
+                emit_pair(cfg, args, t * 2 + (2 * i + b), ops.row_of(j, 0), extract(v, i + b), extract(v, i + b + 2));
+          }
+        },
+        [&] {
+          // The producer: step kt into stage kt % stages once the consumers released step kt - stages;
+          // the activations of step kt + 1 load while the copies of step kt are issued.
+          std::vector<std::unique_ptr<Var<>>> staged;
+          for (const Value& chunk : ops.load_activations(Int(0))) staged.push_back(std::make_unique<Var<>>(chunk));
+          auto signal = [&](const Value& kt) {  // this copier's copies of step kt landed
+            tile::fence_proxy_async();           // its activation stores, for wgmma
+            arrive(full(kt));
+          };
+          for_range(0, steps, [&](Value kt) {
+            tile::mbarrier_wait(empty(kt), urem(udiv(kt, stages) + 1, 2));  // the first pass finds them free
+            std::vector<Value> chunks;
+            for (auto& c : staged) chunks.push_back(c->get());
+            ops.store_activations(chunks, urem(kt, stages));
+            std::vector<Value> next = ops.load_activations(min(kt + 1, steps - 1));
+            for (size_t i = 0; i < next.size(); ++i) *staged[i] = next[i];
+            ops.copy_weights(kt, urem(kt, stages));
+            tile::copy_commit();
+            if_(kt >= kLag, [&] {
+              tile::copy_wait(kLag);
+              signal(kt - kLag);
+            });
+          });
+          tile::copy_wait(0);
+          for (int k = kLag; k >= 1; --k) {
+            if (steps - k >= 0) signal(Int(steps - k));
+          }
+        });
+  });
+}
+
+template void stage2_wgmma_rs_ws_body<float>(const MoeStage2Config&, const Stage2Params<float>&);
+template void stage2_wgmma_rs_ws_body<bf16>(const MoeStage2Config&, const Stage2Params<bf16>&);
+
+}  // namespace tilejit::kernels::stage2_detail
