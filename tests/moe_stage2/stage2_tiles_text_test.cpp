@@ -132,7 +132,7 @@ TEST(Stage2TilesText, WordsInAnyOrderWithDefaults) {
   const MoeStage2Config wr = base.with_tiles_text("ws tm64 tn256 wr ns");
   EXPECT_TRUE(wr.warp_specialized && wr.wgmma_rs);
   EXPECT_EQ(wr.block_threads(), 384);  // a producer warpgroup
-  EXPECT_FALSE(wr.persistent_grid());
+  EXPECT_TRUE(wr.persistent_grid());
   EXPECT_EQ(wr.tiles_text(), "tm64 tn256 kb1 u1 wr ns ws");
 }
 

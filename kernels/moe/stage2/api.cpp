@@ -25,8 +25,8 @@ const Kernel& MoeStage2A16W4::compile(Device& device) {
 
 Dim3 MoeStage2A16W4::grid(int rows) const {
   if (config_.persistent_grid()) {
-    const int64_t items = int64_t(config_.model_dim / config_.tile_n) * rows * config_.k_batch;
-    return {uint32_t(std::min<int64_t>(items, int64_t(compute_units_) * kStage2WsBlocksPerSm)), 1, 1};
+    const int64_t items = int64_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n) * rows * config_.k_batch;
+    return {uint32_t(std::min<int64_t>(items, int64_t(compute_units_) * std::max(1, config_.blocks_per_sm_hint()))), 1, 1};
   }
   return {uint32_t((config_.model_dim + config_.tile_n - 1) / config_.tile_n), uint32_t(rows), uint32_t(config_.k_batch)};
 }

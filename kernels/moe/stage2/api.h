@@ -56,7 +56,7 @@ class MoeStage2A16W4 {
   /// of launch().
   void launch_zeroed(const MoeStage2Args& args, Stream* stream = nullptr) const;
   /// The launch grid for `rows` blocks of sorted rows (token_owner: `rows` tokens; a persistent grid,
-  /// MoeStage2Config::persistent_grid(): kStage2WsBlocksPerSm blocks per compute unit of the
+  /// MoeStage2Config::persistent_grid(): blocks_per_sm_hint() blocks per compute unit of the
   /// compiled-for device, at most one per work item).
   Dim3 grid(int rows) const;
 

@@ -106,7 +106,7 @@ struct MoeStage2Config {
   /// sm_90a, with wgmma_rs (tile_m 64, warpgroups in step): a producer warpgroup copies each
   /// step's operands into a ring of kWgmmaRsWsStages stages and the two consumer warpgroups decode
   /// a step while their wgmmas of the step before run (wgmma_rs_ws_mainloop.cpp; 384 threads, one
-  /// block per SM, the plain grid). With the register main loop: warp-specialized and persistent (tiles word "ws",
+  /// block per SM walking the work items, the ring running on from one item to the next). With the register main loop: warp-specialized and persistent (tiles word "ws",
   /// weight_stream.h). A ninth warp, the producer, streams each work item's weight slice (codes
   /// and scales) with bulk copies into a ring of ws_stages() shared-memory stages of `unroll`
   /// chunks and, with shared activations, the item's activation rows into a stage of their own
@@ -119,9 +119,9 @@ struct MoeStage2Config {
   bool warp_specialized = false;
   /// Threads of a block: kStage2Threads, plus the producer warp (warpgroup with wgmma_rs) with warp_specialized.
   int block_threads() const { return warp_specialized ? kStage2Threads + (wgmma_rs ? 128 : 32) : kStage2Threads; }
-  /// Whether the grid is persistent (the register main loop's warp_specialized): blocks walk the
+  /// Whether the grid is persistent (warp_specialized): blocks_per_sm_hint() blocks per SM walk the
   /// work items instead of one block per item.
-  bool persistent_grid() const { return warp_specialized && !wgmma_rs; }
+  bool persistent_grid() const { return warp_specialized; }
   /// warp_specialized: bytes of one ring stage: tile_n / 16 x unroll x 4 code blocks
   /// kStage2WsBlockPitch apart, and 4 scale bytes per row and chunk.
   int ws_stage_bytes() const {

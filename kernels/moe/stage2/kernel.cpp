@@ -32,6 +32,7 @@
 #include "kernels/moe/stage2/owner_kernel.h"
 #include "kernels/moe/stage2/register_k_loop.h"
 #include "kernels/moe/stage2/wave_grid.h"
+#include "kernels/moe/stage2/work_items.h"
 #include "kernels/moe/stage2/weight_stream.h"
 
 namespace tilejit::kernels {
@@ -308,13 +309,8 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   // consumers (warps 0-7) compute them, the producer (warp 8) streams their weights (and activation rows).
   if_(thread_id() == 0, [&] { stream->init(); });
   barrier();
-  const int col_blocks = N / cfg.tile_n;
-  const Value row_blocks = udiv(num_valid[0] + (cfg.tile_m - 1), cfg.tile_m);
-  const Value items = row_blocks * (col_blocks * cfg.k_batch);
   auto for_each_item = [&](const std::function<void(const Value&, const Value&, const Value&)>& body) {
-    for_range(block_id(0), items, grid_dim(0), [&](Value i) {
-      body(urem(i, col_blocks), urem(udiv(i, col_blocks), row_blocks), udiv(i, row_blocks * col_blocks));
-    });
+    stage2_detail::for_each_work_item(cfg, num_valid, body);
   };
   if_(
       thread_id() < kStage2Threads,

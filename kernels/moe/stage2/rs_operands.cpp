@@ -21,19 +21,22 @@ constexpr int kScaleBytesPer32Rows = 128;
 
 RsOperands::RsOperands(const MoeStage2Config& cfg, int stages, int copiers, const Value& copier, Ptr<bf16> a,
                        Ptr<int32_t> w, Ptr<uint8_t> w_scale, Ptr<int32_t> sorted_ids, const Value& tokens,
-                       const Value& e, const Value& row0, const Value& bn, const Value& z, const Value& group,
-                       const Value& q, const Value& g, const Value& t)
+                       const Value& group, const Value& q, const Value& g, const Value& t)
     : cfg_(cfg), stages_(stages), copiers_(copiers), tiles_(cfg.tile_n / 2 / kRsGroupRows), copier_(copier),
-      group_(group), q_(q), g_(g),
+      group_(group), q_(q), g_(g), t_(t), a_(a), w_(w), w_scale_(w_scale), sorted_ids_(sorted_ids), tokens_(tokens),
       // Shared memory: the activation tile first (its 8-row groups 1024-byte aligned for the swizzle).
       ta_(tile::make_shared_tile(cfg.tile_m, kRsStepK, stages)), w_stage_(cfg.tile_n * kWeightBytesPerRow),
       s_stage_(cfg.tile_n / 32 * kScaleBytesPer32Rows), w_ring_(shared_array<int32_t>(int64_t(stages) * w_stage_ / 4)),
-      s_ring_(shared_array<uint8_t>(int64_t(stages) * s_stage_)) {
-  const int N = cfg.model_dim, K = cfg.inter_dim;
+      s_ring_(shared_array<uint8_t>(int64_t(stages) * s_stage_)) {}
+
+void RsOperands::set_item(const Value& e, const Value& row0, const Value& bn, const Value& z) {
+  const MoeStage2Config& cfg = cfg_;
+  const int N = cfg.model_dim, K = cfg.inter_dim, copiers = copiers_;
+  const Value &copier = copier_, &group = group_, &q = q_, &g = g_, &t = t_;
   k_first_ = z * cfg.slice_k();
   kb_first_ = udiv(k_first_, 32);
-  w_e_ = w + cast<int64_t>(e) * (int64_t(N) * K / 8);      // N*K/2 bytes per expert, as i32 words
-  s_e_ = w_scale + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
+  w_e_ = w_ + cast<int64_t>(e) * (int64_t(N) * K / 8);      // N*K/2 bytes per expert, as i32 words
+  s_e_ = w_scale_ + cast<int64_t>(e) * int64_t(N / 32 * K);  // N*K/32 scale bytes per expert
   n_block_ = bn * cfg.tile_n;
   a_tile_ = SharedPtr<bf16>(ta_.base());
 
@@ -52,8 +55,9 @@ RsOperands::RsOperands(const MoeStage2Config& cfg, int stages, int copiers, cons
   const Value a_row = udiv(copier, groups_per_row), a_gi = urem(copier, groups_per_row);
   a_half_ = udiv(a_gi * run_, 4);
   const Value a_t0 = urem(a_gi * run_, 4);
+  a_src_.clear();
   for (int r = 0; r < passes_; ++r)
-    a_src_.push_back(a + (cast<int64_t>(activation_row(cfg, sorted_ids, row0 + (a_row + r * pass_rows_), tokens, cfg.tile_m)) *
+    a_src_.push_back(a_ + (cast<int64_t>(activation_row(cfg, sorted_ids_, row0 + (a_row + r * pass_rows_), tokens_, cfg.tile_m)) *
                               int64_t(K) +
                           cast<int64_t>(a_half_ * 32 + a_t0 * 8)));
   a_dst_ = a_row * kRsStepK + a_t0 * 2;

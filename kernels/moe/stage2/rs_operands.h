@@ -18,14 +18,16 @@ inline constexpr int kRsStepK = 64;
 
 class RsOperands {
  public:
-  /// Allocates `stages` stages (at the kernel's top level) for the block's rows row0 .. of expert
-  /// `e`, column block `bn`, K slice `z`. Thread `copier` (0 .. copiers - 1) of the threads that
-  /// copy reads the sorted ids of its activation rows here; `group`, `q`, `g`, `t` place a
-  /// consumer lane (warpgroup, warp in it, lane / 4, lane % 4) for decode_step().
+  /// Allocates `stages` stages (at the kernel's top level). Thread `copier` (0 .. copiers - 1) is
+  /// this thread's index among the threads that copy; `group`, `q`, `g`, `t` place a consumer lane
+  /// (warpgroup, warp in it, lane / 4, lane % 4) for decode_step().
   RsOperands(const MoeStage2Config& cfg, int stages, int copiers, const dsl::Value& copier, dsl::Ptr<bf16> a,
              dsl::Ptr<int32_t> w, dsl::Ptr<uint8_t> w_scale, dsl::Ptr<int32_t> sorted_ids, const dsl::Value& tokens,
-             const dsl::Value& e, const dsl::Value& row0, const dsl::Value& bn, const dsl::Value& z,
              const dsl::Value& group, const dsl::Value& q, const dsl::Value& g, const dsl::Value& t);
+  /// The work item the methods below address: rows row0 .. of expert `e`, column block `bn`, K
+  /// slice `z` (a copier reads the sorted ids of its activation rows here). Call it before them,
+  /// once per item.
+  void set_item(const dsl::Value& e, const dsl::Value& row0, const dsl::Value& bn, const dsl::Value& z);
 
   /// 64-K steps of the slice.
   int steps() const;
@@ -50,7 +52,12 @@ class RsOperands {
  private:
   const MoeStage2Config& cfg_;
   int stages_, copiers_, tiles_;
-  dsl::Value copier_, group_, q_, g_;
+  dsl::Value copier_, group_, q_, g_, t_;
+  dsl::Ptr<bf16> a_;
+  dsl::Ptr<int32_t> w_;
+  dsl::Ptr<uint8_t> w_scale_;
+  dsl::Ptr<int32_t> sorted_ids_;
+  dsl::Value tokens_;
   tile::SharedTile ta_;
   int w_stage_, s_stage_;
   dsl::SharedPtr<int32_t> w_ring_;

@@ -59,7 +59,8 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   Value row0 = bm * cfg.tile_m;
   Value e = sorted_experts[bm];
   // Every thread copies (kStage2Threads copiers) and decodes for its warpgroup.
-  const RsOperands ops(cfg, stages, kStage2Threads, tid, a, w, w_scale, sorted_ids, tokens, e, row0, bn, z, group, q, g, t);
+  RsOperands ops(cfg, stages, kStage2Threads, tid, a, w, w_scale, sorted_ids, tokens, group, q, g, t);
+  ops.set_item(e, row0, bn, z);
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
 

@@ -1,7 +1,9 @@
 // The warp-specialized wgmma_rs main loop (sm_90a; config.wgmma_rs with warp_specialized, tiles
 // "wr ns ws"): the operands and decode of wgmma_rs_mainloop.cpp (RsOperands), split between a
 // producer warpgroup and two consumer warpgroups so that each consumer decodes a step's fragments
-// while its wgmmas of the step before run.
+// while its wgmmas of the step before run, in a persistent grid (one block per SM walking the work
+// items; the ring runs on from one item's steps to the next's, so the next item's first stages
+// fill while the consumers finish this one and write its outputs).
 //
 // Threads 256..383 (the producer warpgroup) copy each 64-K step into a ring of
 // kWgmmaRsWsStages stages: the activation rows through registers (stored one step after their
@@ -10,14 +12,16 @@
 // and it fenced its stores for wgmma's async proxy. Threads 0..255 (two warpgroups, each
 // tile_n / 2 weight rows) wait for a stage, decode it, issue its wgmmas, retire the step before
 // (wgmma.wait_group 1) and release that step's stage on its empty mbarrier, which the producer
-// waits for before refilling it. One block per SM (384 threads).
+// waits for before refilling it.
 #include "kernels/moe/stage2/mainloops.h"
 
 #include <memory>
+#include <utility>
 
 #include "dsl/tile/intrinsics.h"
 #include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/rs_operands.h"
+#include "kernels/moe/stage2/work_items.h"
 
 namespace tilejit::kernels::stage2_detail {
 
@@ -37,47 +41,54 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
   static_assert(kLag + 1 < kWgmmaRsWsStages, "the producer may run kLag steps ahead of what it signalled");
   Value tid = thread_id(), lane = lane_id();
   Value group = udiv(tid, 128), q = urem(udiv(tid, 32), 4), g = udiv(lane, 4), t = urem(lane, 4);
-  Value bn = block_id(0), bm = block_id(1), z = block_id(2);
-  Value row0 = bm * cfg.tile_m;
-  Value e = sorted_experts[bm];
-  // Copier index: the producer's threads 0..127 (the consumers compute one they never use).
-  const RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, e, row0, bn, z, group, q, g, t);
+  // Copier index: the producer's threads 0..127 (the consumers never copy).
+  RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, group, q, g, t);
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
-  // Per stage a full mbarrier (128 copier arrivals) and an empty one (kStage2Threads consumer arrivals).
+  // Per stage a full mbarrier (128 copier arrivals) and an empty one (kStage2Threads consumer
+  // arrivals). Ring step n (counted over the block's items) uses stage n % stages.
   const SharedPtr<int64_t> bars = shared_array<int64_t>(2 * stages);
-  auto full = [&](const Value& step) { return SharedPtr<int64_t>(bars + urem(step, stages)); };
-  auto empty = [&](const Value& step) { return SharedPtr<int64_t>(bars + (stages + urem(step, stages))); };
+  auto full = [&](const Value& n) { return SharedPtr<int64_t>(bars + urem(n, stages)); };
+  auto empty = [&](const Value& n) { return SharedPtr<int64_t>(bars + (stages + urem(n, stages))); };
   auto arrive = [](const SharedPtr<int64_t>& bar) { tile::mbarrier_arrive_expect_tx(bar, 0); };
+  // Points `ops` at the item; returns its first row and its expert.
+  auto item_of = [&](const Value& bn, const Value& bm, const Value& z) {
+    Value row0 = bm * cfg.tile_m, e = sorted_experts[bm];
+    ops.set_item(e, row0, bn, z);
+    return std::pair{row0, e};
+  };
 
-  if_(row0 < num_valid[0], [&] {
-    if_(tid == 0, [&] {
-      for (int s = 0; s < stages; ++s) {
-        tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 128);
-        tile::mbarrier_init(SharedPtr<int64_t>(bars + (stages + s)), kStage2Threads);
-      }
-    });
-    barrier();
-    if_(
-        tid < kStage2Threads,
-        [&] {
-          // Consumers. The two fragment sets alternate by step parity (two steps per iteration),
-          // so that a step's fragments never take the registers its predecessor's wgmmas still read.
+  if_(tid == 0, [&] {
+    for (int s = 0; s < stages; ++s) {
+      tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 128);
+      tile::mbarrier_init(SharedPtr<int64_t>(bars + (stages + s)), kStage2Threads);
+    }
+  });
+  barrier();
+  if_(
+      tid < kStage2Threads,
+      [&] {
+        // Consumers. The two fragment sets alternate by step parity (two steps per iteration),
+        // so that a step's fragments never take the registers its predecessor's wgmmas still read.
+        std::vector<std::unique_ptr<Var<>>> sets[2];
+        for (int p = 0; p < 2; ++p)
+          for (int i = 0; i < tiles * 4; ++i)
+            sets[p].push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
+        Var<> base(Int(0));  // the ring step of this item's first step
+        for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
+          const auto [row0, e] = item_of(bn, bm, z);
           std::vector<std::unique_ptr<Var<>>> acc;
           for (int j = 0; j < tiles; ++j) acc.push_back(std::make_unique<Var<>>(splat(0.0f, cfg.tile_m / 2)));
-          std::vector<std::unique_ptr<Var<>>> sets[2];
-          for (int p = 0; p < 2; ++p)
-            for (int i = 0; i < tiles * 4; ++i)
-              sets[p].push_back(std::make_unique<Var<>>(bitcast(splat(Int(0), 4), Type::vector(Scalar::BF16, 8))));
           auto step = [&](const Value& kt, int parity) {
-            tile::mbarrier_wait(full(kt), urem(udiv(kt, stages), 2));
-            std::vector<Value> frags = ops.decode_step(kt, urem(kt, stages));
+            const Value n = base + kt;
+            tile::mbarrier_wait(full(n), urem(udiv(n, stages), 2));
+            std::vector<Value> frags = ops.decode_step(kt, urem(n, stages));
             for (size_t i = 0; i < frags.size(); ++i) *sets[parity][i] = frags[i];
             tile::wgmma_fence();
             for (int j = 0; j < tiles; ++j) {
               Var<>& d = *acc[size_t(j)];
               for (int s = 0; s < 4; ++s)
-                d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, urem(kt, stages), Int(0), 16 * s), d,
+                d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, urem(n, stages), Int(0), 16 * s), d,
                                 tile::wgmma_layout(ta));
             }
             tile::wgmma_commit();
@@ -85,16 +96,16 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
             // registers with later ones), its stage goes back to the producer.
             for (auto& d : acc) *d = tile::wgmma_wait(*d, 1);
             for (auto& f : sets[1 - parity]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), 1);
-            if_(kt > 0, [&] {
+            if_(n > 0, [&] {
               tile::fence_proxy_async();  // this thread's reads of the stage before the producer's refill
-              arrive(empty(kt - 1));
+              arrive(empty(n - 1));
             });
           };
           for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
             step(kt, 0);
             step(kt + 1, 1);
           });
-          for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+          for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);  // (the last step's stage is released by the next item)
 
           // Element i of m64 tile j: weight row 16 q + g + 8 (i / 2 % 2) of the tile (column 16 q +
           // 2 g + i / 2 % 2 of the group's part), activation row 8 (i / 4) + 2 t + i % 2; elements i
@@ -106,36 +117,41 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
               for (int b = 0; b < 2; ++b)
                 emit_pair(cfg, args, t * 2 + (2 * i + b), ops.row_of(j, 0), extract(v, i + b), extract(v, i + b + 2));
           }
-        },
-        [&] {
-          // The producer: step kt into stage kt % stages once the consumers released step kt - stages;
-          // the activations of step kt + 1 load while the copies of step kt are issued.
+          base = base + steps;
+        });
+      },
+      [&] {
+        // The producer: ring step n into stage n % stages once the consumers released step n - stages;
+        // each item's activations of step kt + 1 load while the copies of step kt are issued.
+        auto signal = [&](const Value& n) {  // this copier's copies of ring step n landed
+          tile::fence_proxy_async();          // its activation stores, for wgmma
+          arrive(full(n));
+        };
+        Var<> base(Int(0));
+        for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
+          item_of(bn, bm, z);
           std::vector<std::unique_ptr<Var<>>> staged;
           for (const Value& chunk : ops.load_activations(Int(0))) staged.push_back(std::make_unique<Var<>>(chunk));
-          auto signal = [&](const Value& kt) {  // this copier's copies of step kt landed
-            tile::fence_proxy_async();           // its activation stores, for wgmma
-            arrive(full(kt));
-          };
           for_range(0, steps, [&](Value kt) {
-            tile::mbarrier_wait(empty(kt), urem(udiv(kt, stages) + 1, 2));  // the first pass finds them free
+            const Value n = base + kt;
+            tile::mbarrier_wait(empty(n), urem(udiv(n, stages) + 1, 2));  // the first pass finds them free
             std::vector<Value> chunks;
             for (auto& c : staged) chunks.push_back(c->get());
-            ops.store_activations(chunks, urem(kt, stages));
+            ops.store_activations(chunks, urem(n, stages));
             std::vector<Value> next = ops.load_activations(min(kt + 1, steps - 1));
             for (size_t i = 0; i < next.size(); ++i) *staged[i] = next[i];
-            ops.copy_weights(kt, urem(kt, stages));
+            ops.copy_weights(kt, urem(n, stages));
             tile::copy_commit();
-            if_(kt >= kLag, [&] {
+            if_(n >= kLag, [&] {
               tile::copy_wait(kLag);
-              signal(kt - kLag);
+              signal(n - kLag);
             });
           });
-          tile::copy_wait(0);
-          for (int k = kLag; k >= 1; --k) {
-            if (steps - k >= 0) signal(Int(steps - k));
-          }
+          base = base + steps;
         });
-  });
+        tile::copy_wait(0);
+        for (int k = kLag; k >= 1; --k) if_(Value(base) >= k, [&] { signal(base - k); });
+      });
 }
 
 template void stage2_wgmma_rs_ws_body<float>(const MoeStage2Config&, const Stage2Params<float>&);
