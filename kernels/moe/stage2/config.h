@@ -12,8 +12,9 @@ enum class OutDtype : uint8_t { BF16, F32 };
 /// Stages of the wgmma_rs ring (activations, raw weights and scales of one 64-K step each). Four
 /// measured 5-6% faster than five on the H100 at 1024 / 4096 tokens (docs/performance.md).
 inline constexpr int kWgmmaRsStages = 4;
-/// Stages of the warp-specialized wgmma_rs ring (one block per SM: room for more in flight).
-inline constexpr int kWgmmaRsWsStages = 6;
+/// Stages of the warp-specialized wgmma_rs ring (one block per SM: room for more in flight; a
+/// power of two, so that the stage of a ring step is a mask).
+inline constexpr int kWgmmaRsWsStages = 8;
 
 /// Threads per block on both targets (4 waves of 64, or 8 warps of 32; warp_specialized adds a warp).
 inline constexpr int kStage2Threads = 256;
