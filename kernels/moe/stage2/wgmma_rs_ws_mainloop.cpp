@@ -11,8 +11,8 @@
 // mbarrier once its copies of that step landed (cp.async.wait_group, kLag steps behind the newest)
 // and it fenced its stores for wgmma's async proxy. Threads 0..255 (two warpgroups, each
 // tile_n / 2 weight rows) wait for a stage, decode it, issue its wgmmas, retire the step before
-// (wgmma.wait_group 1) and release that step's stage on its empty mbarrier, which the producer
-// waits for before refilling it.
+// (wgmma.wait_group 1) and release that step's stage on its empty mbarrier (one arrival per warp),
+// which the producer waits for before refilling it.
 #include "kernels/moe/stage2/mainloops.h"
 
 #include <memory>
@@ -45,8 +45,8 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
   RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, group, q, g, t);
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
-  // Per stage a full mbarrier (128 copier arrivals) and an empty one (kStage2Threads consumer
-  // arrivals). Ring step n (counted over the block's items) uses stage n % stages.
+  // Per stage a full mbarrier (128 copier arrivals) and an empty one (one arrival per consumer
+  // warp). Ring step n (counted over the block's items) uses stage n % stages.
   const SharedPtr<int64_t> bars = shared_array<int64_t>(2 * stages);
   auto full = [&](const Value& n) { return SharedPtr<int64_t>(bars + urem(n, stages)); };
   auto empty = [&](const Value& n) { return SharedPtr<int64_t>(bars + (stages + urem(n, stages))); };
@@ -61,7 +61,7 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
   if_(tid == 0, [&] {
     for (int s = 0; s < stages; ++s) {
       tile::mbarrier_init(SharedPtr<int64_t>(bars + s), 128);
-      tile::mbarrier_init(SharedPtr<int64_t>(bars + (stages + s)), kStage2Threads);
+      tile::mbarrier_init(SharedPtr<int64_t>(bars + (stages + s)), kStage2Threads / 32);
     }
   });
   barrier();
@@ -93,13 +93,13 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
             }
             tile::wgmma_commit();
             // The step before has retired: its fragments pass through the wait (they must not share
-            // registers with later ones), its stage goes back to the producer.
+            // registers with later ones), its stage goes back to the producer. One lane per warp
+            // arrives: the warp's wgmmas of that step are done reading (the wait), and its lanes'
+            // shared loads of the stage were used by the decode before them. The refill is by
+            // ordinary stores and cp.async (the generic proxy): no proxy fence.
             for (auto& d : acc) *d = tile::wgmma_wait(*d, 1);
             for (auto& f : sets[1 - parity]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), 1);
-            if_(n > 0, [&] {
-              tile::fence_proxy_async();  // this thread's reads of the stage before the producer's refill
-              arrive(empty(n - 1));
-            });
+            if_((n > 0) & (lane == 0), [&] { arrive(empty(n - 1)); });
           };
           for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
             step(kt, 0);
