@@ -200,6 +200,9 @@ const Case kCases[] = {
     {"ws_wgmma_rs_n256_wraps", 70, 256, 1024, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false, false, true},
     {"ws_wgmma_rs_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
     {"ws_wgmma_rs_two_steps", 40, 128, 256, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
+    // Row chunks of 64 + 32 (the second skipped where it starts with padding), 32 rows.
+    {"ws_wgmma_rs_m96_n128", 150, 256, 512, 3, 2, 96, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
+    {"ws_wgmma_rs_m32_n256_partial", 45, 320, 512, 4, 2, 32, 256, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,
@@ -370,7 +373,8 @@ TEST(Stage2Emulator, MainLoopsAreFreeOfSharedMemoryRaces) {
                    Loop{96, 128, 1, 1, true, true, true, true}, Loop{16, 64, 1, 1, false, false, false, false, true, true},
                    Loop{16, 128, 1, 1, false, false, true, false, true, false, true},
                    Loop{32, 64, 2, 2, false, false, true, false, true, false, true},
-                   Loop{64, 256, 1, 1, true, true, true, true, false, false, true}}) {
+                   Loop{64, 256, 1, 1, true, true, true, true, false, false, true},
+                   Loop{96, 128, 1, 1, true, true, true, true, false, false, true}}) {
       if ((l.wgmma || l.warp_specialized) && target != Target::Sm90a) continue;
       MoeStage2Config cfg{N, K, E, topk, l.tile_m, l.tile_n, l.k_batch, OutDtype::F32, true, true, true};
       cfg.warps_m = l.warps_m;

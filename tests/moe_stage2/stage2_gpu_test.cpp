@@ -136,7 +136,7 @@ TEST(Stage2Gpu, ZeroedLaunchBitExactAgainstEmulator) {
   const Problem many_rows = make_problem(rng, 150, 320, 1024, 2, 2, true), decode = make_problem(rng, 6, 320, 1024, 8, 4, true);
   for (const char* tiles : {"tm16 tn128 kb1 u4", "tm16 tn256 kb1 u8", "tm32 tn256 kb1 sh", "tm64 tn256 wr ns", "tm96 tn128 wr ns",
                             "tm16 tn32 u6 ow", "tm16 tn128 u2 ow", "tm16 tn64 kb1 u2 ws", "tm32 tn64 kb1 u4 ws",
-                            "tm64 tn256 wr ns ws", "tm64 tn128 wr ns ws"}) {
+                            "tm64 tn256 wr ns ws", "tm64 tn128 wr ns ws", "tm96 tn128 wr ns ws"}) {
     const Problem& p = std::string(tiles).ends_with(" ow") ? decode : many_rows;
     MoeStage2Config cfg = MoeStage2Config{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true}.with_tiles_text(tiles);
     if ((cfg.wgmma || cfg.wgmma_rs || cfg.warp_specialized) && gpu()->target() != Target::Sm90a) continue;

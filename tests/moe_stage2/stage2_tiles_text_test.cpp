@@ -150,7 +150,7 @@ TEST(Stage2TilesText, BadTextNamesTheWord) {
       {"tm16 tn128 kb0", "k_batch 0 does not split"}, {"tm16 tn128 u0", "unroll must be"},  // not a division by zero
       {"tm32 tn128 sh ws", "warp_specialized needs the register main loop"}, {"tm16 tn32 ow ws", "warp_specialized needs"},
       {"tm16 tn128 kb8 u3 ws", "even unroll"}, {"tm16 tn128 ws2", "unknown word 'ws2'"},
-      {"tm96 tn128 wr ns ws", "needs tile_m 64"}, {"tm64 tn256 wr ws", "warpgroups in step ('ns')"},
+      {"tm64 tn256 wr ws", "warpgroups in step ('ns')"},
   };
   for (const auto& [text, says] : cases)
     testing_support::expect_throw_with<std::invalid_argument>([&] { (void)base.with_tiles_text(text); },

@@ -41,7 +41,7 @@ MoeStage2TableEntry random_entry(std::mt19937& rng) {
   // Warp-specialized: the register main loop's (even unroll, N a multiple of tile_n) or wgmma_rs
   // 64-row tiles in step.
   e.warp_specialized = uniform(rng, 0, 3) == 0 &&
-                       (e.shared_mainloop ? e.wgmma_rs && e.tile_m == 64 && !e.stagger_warpgroups
+                       (e.shared_mainloop ? e.wgmma_rs && !e.stagger_warpgroups
                                           : e.unroll % 2 == 0 && (chunks / e.k_batch) % e.unroll == 0 &&
                                                 e.shape.model_dim % e.tile_n == 0);
   if (e.warp_specialized) {  // its ring may not fit shared memory

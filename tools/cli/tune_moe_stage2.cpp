@@ -135,13 +135,14 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
                   c.validate();
                   if (names.insert(c.kernel_name()).second) out.push_back(c);
                 }
-                // And warp-specialized (sm_90a: a producer warpgroup, 64-row tiles, in step).
-                if (tm == 64) {
-                  c.warp_specialized = true;
+                // And warp-specialized (sm_90a: a producer warpgroup, in step), where its deeper ring
+                // fits gfx950's LDS limit, which validate() applies to every config.
+                c.warp_specialized = true;
+                if (c.shared_bytes() <= kernels::kStage2MaxSharedBytes) {
                   c.validate();
                   if (names.insert(c.kernel_name()).second) out.push_back(c);
-                  c.warp_specialized = false;
                 }
+                c.warp_specialized = false;
               }
             }
           }

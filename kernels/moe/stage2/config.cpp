@@ -50,9 +50,7 @@ void MoeStage2Config::validate() const {
     fail(fmt::format("wgmma needs shared_mainloop with tile_m 64 and tile_n 128 or 256, or 128 x 128, got {} x {}{}", tile_m, tile_n,
                      shared_mainloop ? "" : " without shared_mainloop"));
   if (warp_specialized && wgmma_rs) {
-    if (tile_m != 64 || stagger_warpgroups)
-      fail(fmt::format("warp_specialized with wgmma_rs needs tile_m 64 and the warpgroups in step ('ns'), got tile_m {}{}",
-                       tile_m, stagger_warpgroups ? " staggered" : ""));
+    if (stagger_warpgroups) fail("warp_specialized with wgmma_rs needs the warpgroups in step ('ns')");
   } else if (warp_specialized) {
     if (shared_mainloop || token_owner) fail("warp_specialized needs the register main loop (not shared_mainloop or token_owner) or wgmma_rs");
     if (unroll_for(slice_k() / kStage2ChunkK) % 2)

@@ -104,7 +104,7 @@ struct MoeStage2Config {
   /// of GPT-OSS 16.1 against 15.3 us: N / tile_n blocks balance poorly over 132 SMs), faster than
   /// the MoE sorting plus them (docs/performance.md); no built-in row picks it.
   bool token_owner = false;
-  /// sm_90a, with wgmma_rs (tile_m 64, warpgroups in step): a producer warpgroup copies each
+  /// sm_90a, with wgmma_rs (its tiles, warpgroups in step): a producer warpgroup copies each
   /// step's operands into a ring of kWgmmaRsWsStages stages and the two consumer warpgroups decode
   /// a step while their wgmmas of the step before run (wgmma_rs_ws_mainloop.cpp; 384 threads, one
   /// block per SM walking the work items, the ring running on from one item to the next). With the register main loop: warp-specialized and persistent (tiles word "ws",

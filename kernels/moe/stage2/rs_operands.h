@@ -12,9 +12,11 @@
 
 namespace tilejit::kernels::stage2_detail {
 
-/// Rows of one m64 wgmma tile (wgmma's M) and the K of one step.
+/// Rows of one m64 wgmma tile (wgmma's M), the K of one step, and the activation rows one wgmma
+/// takes at most (its N): tile_m rows go to wgmma in chunks of 64, the last one shorter (96: 64 + 32).
 inline constexpr int kRsGroupRows = 64;
 inline constexpr int kRsStepK = 64;
+inline constexpr int kRsMaxChunkRows = 64;
 
 class RsOperands {
  public:

@@ -42,12 +42,6 @@ using namespace dsl;
 using ir::Scalar;
 using ir::Type;
 
-namespace {
-
-constexpr int kMaxChunkRows = 64;  // activation rows per wgmma at most (its N)
-
-}  // namespace
-
 template <class OutT>
 void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
   const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
@@ -64,15 +58,15 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
 
-  // Chunks of kMaxChunkRows rows, the last one shorter (tile_m 96: 64 + 32).
-  const int chunks = (cfg.tile_m + kMaxChunkRows - 1) / kMaxChunkRows;
-  auto chunk_rows = [&](int c) { return std::min(kMaxChunkRows, cfg.tile_m - c * kMaxChunkRows); };
+  // Chunks of kRsMaxChunkRows rows, the last one shorter (tile_m 96: 64 + 32).
+  const int chunks = (cfg.tile_m + kRsMaxChunkRows - 1) / kRsMaxChunkRows;
+  auto chunk_rows = [&](int c) { return std::min(kRsMaxChunkRows, cfg.tile_m - c * kRsMaxChunkRows); };
   if_(row0 < num_valid[0], [&] {
     // A chunk whose first row is padding (an expert's last block is padded at its end) is skipped.
     // Chunk 0 always holds a row.
-    static_assert(kMaxChunkRows * 2 >= 128, "tile_m (at most 128) is one or two chunks");
+    static_assert(kRsMaxChunkRows * 2 >= 128, "tile_m (at most 128) is one or two chunks");
     std::optional<Value> second_used;
-    if (chunks == 2) second_used = (sorted_ids[row0 + kMaxChunkRows] & 0xFFFFFF) < tokens;
+    if (chunks == 2) second_used = (sorted_ids[row0 + kRsMaxChunkRows] & 0xFFFFFF) < tokens;
     std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
     for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks) / 2)));
     // Staggered, warpgroup 1 copies step stages - 2 in its first step (see the step loop).
@@ -105,7 +99,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
             Var<>& d = *acc[size_t(j * chunks + c)];
             for (int s = 0; s < 4; ++s)
               d = tile::wgmma(frags[size_t(j * 4 + s)],
-                              tile::wgmma_operand(ta, stage, Int(c * kMaxChunkRows), 16 * s), d, tile::wgmma_layout(ta));
+                              tile::wgmma_operand(ta, stage, Int(c * kRsMaxChunkRows), 16 * s), d, tile::wgmma_layout(ta));
           }
         tile::wgmma_commit();
       };
@@ -180,7 +174,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
         Value v = *acc[size_t(j * chunks + c)];
         for (int i = 0; i < chunk_rows(c) / 2; i += 4)
           for (int b = 0; b < 2; ++b)
-            emit_pair(cfg, args, t * 2 + (c * kMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
+            emit_pair(cfg, args, t * 2 + (c * kRsMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
                       extract(v, i + b + 2));
       }
   });

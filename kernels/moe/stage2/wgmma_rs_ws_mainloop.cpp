@@ -15,7 +15,9 @@
 // which the producer waits for before refilling it.
 #include "kernels/moe/stage2/mainloops.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "dsl/tile/intrinsics.h"
@@ -45,6 +47,9 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
   RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, group, q, g, t);
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
+  // Activation rows go to wgmma in chunks of kRsMaxChunkRows, the last one shorter (tile_m 96: 64 + 32).
+  const int chunks = (cfg.tile_m + kRsMaxChunkRows - 1) / kRsMaxChunkRows;
+  auto chunk_rows = [&](int c) { return std::min(kRsMaxChunkRows, cfg.tile_m - c * kRsMaxChunkRows); };
   // Per stage a full mbarrier (128 copier arrivals) and an empty one (one arrival per consumer
   // warp). Ring step n (counted over the block's items) uses stage n % stages.
   const SharedPtr<int64_t> bars = shared_array<int64_t>(2 * stages);
@@ -77,21 +82,31 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
         Var<> base(Int(0));  // the ring step of this item's first step
         for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
           const auto [row0, e] = item_of(bn, bm, z);
-          std::vector<std::unique_ptr<Var<>>> acc;
-          for (int j = 0; j < tiles; ++j) acc.push_back(std::make_unique<Var<>>(splat(0.0f, cfg.tile_m / 2)));
+          // A second row chunk whose first row is padding (an expert's last block) is skipped: two
+          // straight-line wgmma paths, no branch between a fence and its commit (wgmma_rs_mainloop.cpp).
+          std::optional<Value> second_used;
+          if (chunks == 2) second_used = (sorted_ids[row0 + kRsMaxChunkRows] & 0xFFFFFF) < tokens;
+          std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
+          for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks) / 2)));
           auto step = [&](const Value& kt, int parity) {
             const Value n = base + kt;
             tile::mbarrier_wait(full(n), urem(udiv(n, stages), 2));
             std::vector<Value> frags = ops.decode_step(kt, urem(n, stages));
             for (size_t i = 0; i < frags.size(); ++i) *sets[parity][i] = frags[i];
-            tile::wgmma_fence();
-            for (int j = 0; j < tiles; ++j) {
-              Var<>& d = *acc[size_t(j)];
-              for (int s = 0; s < 4; ++s)
-                d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, urem(n, stages), Int(0), 16 * s), d,
-                                tile::wgmma_layout(ta));
-            }
-            tile::wgmma_commit();
+            auto group_of = [&](int used_chunks) {
+              tile::wgmma_fence();
+              for (int c = 0; c < used_chunks; ++c)
+                for (int j = 0; j < tiles; ++j) {
+                  Var<>& d = *acc[size_t(j * chunks + c)];
+                  for (int s = 0; s < 4; ++s)
+                    d = tile::wgmma(frags[size_t(j * 4 + s)],
+                                    tile::wgmma_operand(ta, urem(n, stages), Int(c * kRsMaxChunkRows), 16 * s), d,
+                                    tile::wgmma_layout(ta));
+                }
+              tile::wgmma_commit();
+            };
+            if (chunks == 1) group_of(1);
+            else if_(*second_used, [&] { group_of(2); }, [&] { group_of(1); });
             // The step before has retired: its fragments pass through the wait (they must not share
             // registers with later ones), its stage goes back to the producer. One lane per warp
             // arrives: the warp's wgmmas of that step are done reading (the wait), and its lanes'
@@ -107,16 +122,19 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
           });
           for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);  // (the last step's stage is released by the next item)
 
-          // Element i of m64 tile j: weight row 16 q + g + 8 (i / 2 % 2) of the tile (column 16 q +
-          // 2 g + i / 2 % 2 of the group's part), activation row 8 (i / 4) + 2 t + i % 2; elements i
-          // and i + 2 are the adjacent columns of one row.
+          // Element i of m64 tile j, chunk c: weight row 16 q + g + 8 (i / 2 % 2) of the tile (column
+          // 16 q + 2 g + i / 2 % 2 of the group's part), activation row 64 c + 8 (i / 4) + 2 t + i % 2;
+          // elements i and i + 2 are the adjacent columns of one row. Rows of skipped chunks are
+          // padding: not written.
           const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
-          for (int j = 0; j < tiles; ++j) {
-            Value v = *acc[size_t(j)];
-            for (int i = 0; i < cfg.tile_m / 2; i += 4)
-              for (int b = 0; b < 2; ++b)
-                emit_pair(cfg, args, t * 2 + (2 * i + b), ops.row_of(j, 0), extract(v, i + b), extract(v, i + b + 2));
-          }
+          for (int j = 0; j < tiles; ++j)
+            for (int c = 0; c < chunks; ++c) {
+              Value v = *acc[size_t(j * chunks + c)];
+              for (int i = 0; i < chunk_rows(c) / 2; i += 4)
+                for (int b = 0; b < 2; ++b)
+                  emit_pair(cfg, args, t * 2 + (c * kRsMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
+                            extract(v, i + b + 2));
+            }
           base = base + steps;
         });
       },
