@@ -112,8 +112,14 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
             // arrives: the warp's wgmmas of that step are done reading (the wait), and its lanes'
             // shared loads of the stage were used by the decode before them. The refill is by
             // ordinary stores and cp.async (the generic proxy): no proxy fence.
-            for (auto& d : acc) *d = tile::wgmma_wait(*d, 1);
-            for (auto& f : sets[1 - parity]) tile::wgmma_wait(bitcast(f->get(), Type::vector(Scalar::F32, 4)), 1);
+            // (The values are read before the waits, so that the waits are adjacent: the backend
+            // keeps the first of them.)
+            std::vector<Value> accs, retiring;
+            for (auto& d : acc) accs.push_back(*d);
+            for (auto& f : sets[1 - parity]) retiring.push_back(bitcast(f->get(), Type::vector(Scalar::F32, 4)));
+            for (Value& v : accs) v = tile::wgmma_wait(v, 1);
+            for (const Value& f : retiring) tile::wgmma_wait(f, 1);
+            for (size_t i = 0; i < acc.size(); ++i) *acc[i] = accs[i];
             if_((n > 0) & (lane == 0), [&] { arrive(empty(n - 1)); });
           };
           for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
