@@ -6,8 +6,8 @@
 // fill while the consumers finish this one and write its outputs).
 //
 // Threads 256..383 (the producer warpgroup) copy each 64-K step into a ring of
-// kWgmmaRsWsStages stages: the activation rows through registers (stored one step after their
-// load, K-permuted), the raw weights and scales with cp.async. A copier arrives on the stage's full
+// kWgmmaRsWsStages stages: the activation rows through registers (stored kActivationsAhead steps
+// after their load, K-permuted), the raw weights and scales with cp.async. A copier arrives on the stage's full
 // mbarrier once its copies of that step landed (cp.async.wait_group, kLag steps behind the newest)
 // and it fenced its stores for wgmma's async proxy. Threads 0..255 (two warpgroups, each
 // tile_n / 2 weight rows) wait for a stage, decode it, issue its wgmmas, retire the step before
@@ -32,7 +32,10 @@ using ir::Scalar;
 using ir::Type;
 
 namespace {
-constexpr int kLag = 2;  // steps a copier's copies may be in flight past the newest it signalled
+constexpr int kLag = 3;  // steps a copier's copies may be in flight past the newest it signalled
+// Steps ahead a copier loads the activations it stores (through registers: their permutation is
+// too fine for cp.async), so that a store rarely waits for its load.
+constexpr int kActivationsAhead = 2;
 }  // namespace
 
 template <class OutT>
@@ -146,7 +149,7 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
       },
       [&] {
         // The producer: ring step n into stage n % stages once the consumers released step n - stages;
-        // each item's activations of step kt + 1 load while the copies of step kt are issued.
+        // each item's activations of step kt + kActivationsAhead load while the copies of step kt are issued.
         auto signal = [&](const Value& n) {  // this copier's copies of ring step n landed
           tile::fence_proxy_async();          // its activation stores, for wgmma
           arrive(full(n));
@@ -154,16 +157,21 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
         Var<> base(Int(0));
         for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
           item_of(bn, bm, z);
-          std::vector<std::unique_ptr<Var<>>> staged;
-          for (const Value& chunk : ops.load_activations(Int(0))) staged.push_back(std::make_unique<Var<>>(chunk));
+          // staged[a]: the chunks of step kt + a (loads of steps past the slice read its last step again).
+          std::vector<std::vector<std::unique_ptr<Var<>>>> staged(kActivationsAhead);
+          for (int ahead = 0; ahead < kActivationsAhead; ++ahead)
+            for (const Value& chunk : ops.load_activations(Int(std::min(ahead, steps - 1))))
+              staged[size_t(ahead)].push_back(std::make_unique<Var<>>(chunk));
           for_range(0, steps, [&](Value kt) {
             const Value n = base + kt;
             tile::mbarrier_wait(empty(n), urem(udiv(n, stages) + 1, 2));  // the first pass finds them free
             std::vector<Value> chunks;
-            for (auto& c : staged) chunks.push_back(c->get());
+            for (auto& c : staged[0]) chunks.push_back(c->get());
             ops.store_activations(chunks, urem(n, stages));
-            std::vector<Value> next = ops.load_activations(min(kt + 1, steps - 1));
-            for (size_t i = 0; i < next.size(); ++i) *staged[i] = next[i];
+            for (int ahead = 0; ahead + 1 < kActivationsAhead; ++ahead)
+              for (size_t i = 0; i < staged[0].size(); ++i) *staged[size_t(ahead)][i] = staged[size_t(ahead) + 1][i]->get();
+            std::vector<Value> next = ops.load_activations(min(kt + kActivationsAhead, steps - 1));
+            for (size_t i = 0; i < next.size(); ++i) *staged.back()[i] = next[i];
             ops.copy_weights(kt, urem(n, stages));
             tile::copy_commit();
             if_(n >= kLag, [&] {
