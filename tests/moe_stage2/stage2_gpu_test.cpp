@@ -288,6 +288,48 @@ std::vector<double> sampled_reference(const Problem& p, const std::vector<int>& 
   return ref;
 }
 
+// The persistent warp-specialized kernels with many work items per block (the problems above give
+// most blocks one): the wgmma_rs ones bit for bit against their plain grids (the same decode and
+// wgmma order; launch_zeroed, topk 2, one K slice: two additions from zero in either order), each
+// against sampled reference rows (an output the kernel never added to stays at the zeroing's 0).
+TEST(Stage2Gpu, WarpSpecializedKernelsWalkingManyItemsPerBlock) {
+  REQUIRE_GPU();
+  if (gpu()->target() != Target::Sm90a) GTEST_SKIP() << "the warp-specialized kernels need sm_90a";
+  testing_support::SeededRng seeded;
+  std::mt19937& rng = *seeded;
+  const Problem p = make_problem(rng, 600, 2048, 1024, 16, 2, true);
+  std::vector<int> toks;
+  for (int t = 0; t < p.tokens; t += 37) toks.push_back(t);
+  toks.push_back(p.tokens - 1);
+  const std::vector<double> ref = sampled_reference(p, toks, true);
+  const MoeStage2DeviceWeights device_weights(*gpu(), p.inputs(), p.E, p.N, p.K);
+  const MoeStage2Config base{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true};
+  const std::pair<const char*, const char*> cases[] = {
+      {"tm64 tn256 wr ns ws", "tm64 tn256 wr ns"}, {"tm96 tn128 wr ns ws", "tm96 tn128 wr ns"}, {"tm16 tn128 kb1 u2 ws", nullptr}};
+  for (const auto& [ws_tiles, plain_tiles] : cases) {
+    const MoeStage2Config cfg = base.with_tiles_text(ws_tiles);
+    SCOPED_TRACE(cfg.kernel_name());
+    std::vector<float> poison = moe::random_f32_normal(rng, size_t(p.tokens) * p.N);
+    std::vector<uint8_t> start(poison.size() * 4);
+    std::memcpy(start.data(), poison.data(), start.size());
+    const auto ws = run_moe_stage2(*gpu(), cfg, p.inputs(), p.tokens, start, /*zeroed=*/true, &device_weights);
+    double num = 0, den = 0;
+    size_t nans = 0;
+    for (size_t i = 0; i < toks.size(); ++i)
+      for (int n = 0; n < p.N; ++n) {
+        double got = ws.out[size_t(toks[i]) * p.N + n], expect = ref[i * p.N + n];
+        nans += std::isnan(got);
+        num += (got - expect) * (got - expect);
+        den += expect * expect;
+      }
+    EXPECT_EQ(nans, 0u);
+    EXPECT_LT(std::sqrt(num / den), 1e-2) << "relative L2 error against the reference";
+    if (!plain_tiles) continue;
+    const auto plain = run_moe_stage2(*gpu(), base.with_tiles_text(plain_tiles), p.inputs(), p.tokens, start, true, &device_weights);
+    EXPECT_EQ(bit_differences(ws, plain), 0u) << "outputs differ from " << plain_tiles;
+  }
+}
+
 struct ModelShape {
   const char* name;
   int N, K, E, topk;
