@@ -173,4 +173,29 @@ std::vector<Value> RsOperands::decode_step(const Value& step, const Value& stage
   return values;
 }
 
+RsAccumulators::RsAccumulators(const MoeStage2Config& cfg, Ptr<int32_t> sorted_ids, const Value& tokens, const Value& row0)
+    : tiles_(cfg.tile_n / 2 / kRsGroupRows), chunks_((cfg.tile_m + kRsMaxChunkRows - 1) / kRsMaxChunkRows), tile_m_(cfg.tile_m) {
+  static_assert(kRsMaxChunkRows * 2 >= 128, "tile_m (at most 128) is one or two chunks");
+  if (chunks_ == 2) second_used_ = (sorted_ids[row0 + kRsMaxChunkRows] & 0xFFFFFF) < tokens;  // chunk 0 always holds a row
+  for (int i = 0; i < tiles_ * chunks_; ++i) acc_.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks_) / 2)));
+}
+
+int RsAccumulators::chunk_rows(int c) const { return std::min(kRsMaxChunkRows, tile_m_ - c * kRsMaxChunkRows); }
+
+void RsAccumulators::multiply(const std::vector<Value>& frags, const tile::SharedTile& ta, const Value& stage) {
+  auto group_of = [&](int used_chunks) {
+    tile::wgmma_fence();
+    for (int c = 0; c < used_chunks; ++c)
+      for (int j = 0; j < tiles_; ++j) {
+        Var<>& d = *acc_[size_t(j * chunks_ + c)];
+        for (int s = 0; s < 4; ++s)
+          d = tile::wgmma(frags[size_t(j * 4 + s)], tile::wgmma_operand(ta, stage, Int(c * kRsMaxChunkRows), 16 * s), d,
+                          tile::wgmma_layout(ta));
+      }
+    tile::wgmma_commit();
+  };
+  if (chunks_ == 1) group_of(1);
+  else if_(*second_used_, [&] { group_of(2); }, [&] { group_of(1); });
+}
+
 }  // namespace tilejit::kernels::stage2_detail

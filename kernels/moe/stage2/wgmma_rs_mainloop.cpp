@@ -33,7 +33,6 @@
 #include <optional>
 
 #include "dsl/tile/intrinsics.h"
-#include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/rs_operands.h"
 
 namespace tilejit::kernels::stage2_detail {
@@ -46,7 +45,6 @@ template <class OutT>
 void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& params) {
   const auto& [out, a, w, w_scale, sorted_ids, sorted_weights, sorted_experts, num_valid, bias, tokens] = params;
   const int stages = kWgmmaRsStages;
-  const int tiles = cfg.tile_n / 2 / kRsGroupRows;  // m64 tiles per warpgroup
   Value tid = thread_id(), lane = lane_id();
   Value group = udiv(tid, 128), q = urem(udiv(tid, 32), 4), g = udiv(lane, 4), t = urem(lane, 4);
   Value bn = block_id(0), bm = block_id(1), z = block_id(2);
@@ -58,17 +56,8 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
 
-  // Chunks of kRsMaxChunkRows rows, the last one shorter (tile_m 96: 64 + 32).
-  const int chunks = (cfg.tile_m + kRsMaxChunkRows - 1) / kRsMaxChunkRows;
-  auto chunk_rows = [&](int c) { return std::min(kRsMaxChunkRows, cfg.tile_m - c * kRsMaxChunkRows); };
   if_(row0 < num_valid[0], [&] {
-    // A chunk whose first row is padding (an expert's last block is padded at its end) is skipped.
-    // Chunk 0 always holds a row.
-    static_assert(kRsMaxChunkRows * 2 >= 128, "tile_m (at most 128) is one or two chunks");
-    std::optional<Value> second_used;
-    if (chunks == 2) second_used = (sorted_ids[row0 + kRsMaxChunkRows] & 0xFFFFFF) < tokens;
-    std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
-    for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks) / 2)));
+    RsAccumulators acc(cfg, sorted_ids, tokens, row0);
     // Staggered, warpgroup 1 copies step stages - 2 in its first step (see the step loop).
     const Value group0 = group == 0, group1 = group == 1;
     for (int p = 0; p < stages - 1; ++p) {
@@ -87,25 +76,6 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     std::vector<std::unique_ptr<Var<>>> staged;
     for (const Value& chunk : ops.load_activations(min(first_copied, steps - 1))) staged.push_back(std::make_unique<Var<>>(chunk));
     tile::copy_wait(stages - 2);  // step 0 landed (this thread's copies)
-    // The wgmmas of every m64 tile on stage `stage`, with their fragments (four per tile), as one
-    // group. With two chunks, two straight-line paths (both chunks, or only the first) instead of a
-    // branch around the second chunk's wgmmas: with that branch between a fence and its commit,
-    // ptxas injects warpgroup.arrive waits ("C7519") and 96-row tiles measured 12% slower.
-    auto multiply = [&](const std::vector<Value>& frags, const Value& stage) {
-      auto group_of = [&](int used_chunks) {
-        tile::wgmma_fence();
-        for (int c = 0; c < used_chunks; ++c)
-          for (int j = 0; j < tiles; ++j) {
-            Var<>& d = *acc[size_t(j * chunks + c)];
-            for (int s = 0; s < 4; ++s)
-              d = tile::wgmma(frags[size_t(j * 4 + s)],
-                              tile::wgmma_operand(ta, stage, Int(c * kRsMaxChunkRows), 16 * s), d, tile::wgmma_layout(ta));
-          }
-        tile::wgmma_commit();
-      };
-      if (chunks == 1) group_of(1);
-      else if_(*second_used, [&] { group_of(2); }, [&] { group_of(1); });
-    };
     auto values = [](const std::vector<std::unique_ptr<Var<>>>& vars) {
       std::vector<Value> v;
       for (auto& x : vars) v.push_back(x->get());
@@ -136,13 +106,13 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     // retirement.
     auto tensor_step = [&](const Value& kt, int parity, int ahead) {
       std::vector<Value> frags = values(sets[parity]);
-      multiply(frags, urem(kt, stages));
+      acc.multiply(frags, ta, urem(kt, stages));
       ops.store_activations(values(staged), urem(kt + ahead, stages));
       std::vector<Value> next = ops.load_activations(min(kt + ahead + 1, steps - 1));
       for (size_t i = 0; i < next.size(); ++i) *staged[i] = next[i];
       ops.copy_weights(min(kt + ahead, steps - 1), urem(kt + ahead, stages));
       tile::copy_commit();
-      for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);
+      for (auto& d : acc.vars()) *d = tile::wgmma_wait(*d, 0);
       retire_frags(frags, 0);
     };
     auto run_step = [&](const Value& kt, int parity) {
@@ -165,18 +135,7 @@ void stage2_wgmma_rs_body(const MoeStage2Config& cfg, const Stage2Params<OutT>& 
     });
     tile::copy_wait(0);  // no copy outlives the kernel
 
-    // Element i of m64 tile j, chunk c: weight row m = 16 q + g + 8 (i / 2 % 2) (column 16 q + 2 g +
-    // i / 2 % 2 of the group's part), activation row 64 c + 8 (i / 4) + 2 t + i % 2. Elements i and
-    // i + 2 are the adjacent columns of one row. Rows of skipped chunks are padding: not written.
-    const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
-    for (int j = 0; j < tiles; ++j)
-      for (int c = 0; c < chunks; ++c) {
-        Value v = *acc[size_t(j * chunks + c)];
-        for (int i = 0; i < chunk_rows(c) / 2; i += 4)
-          for (int b = 0; b < 2; ++b)
-            emit_pair(cfg, args, t * 2 + (c * kRsMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
-                      extract(v, i + b + 2));
-      }
+    acc.store(cfg, EpilogueArgs<OutT>{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z}, ops, t);
   });
 }
 

@@ -17,11 +17,9 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "dsl/tile/intrinsics.h"
-#include "kernels/moe/stage2/epilogue.h"
 #include "kernels/moe/stage2/rs_operands.h"
 #include "kernels/moe/stage2/work_items.h"
 
@@ -50,9 +48,6 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
   RsOperands ops(cfg, stages, 128, urem(tid, 128), a, w, w_scale, sorted_ids, tokens, group, q, g, t);
   const tile::SharedTile& ta = ops.activations();
   const int steps = ops.steps();
-  // Activation rows go to wgmma in chunks of kRsMaxChunkRows, the last one shorter (tile_m 96: 64 + 32).
-  const int chunks = (cfg.tile_m + kRsMaxChunkRows - 1) / kRsMaxChunkRows;
-  auto chunk_rows = [&](int c) { return std::min(kRsMaxChunkRows, cfg.tile_m - c * kRsMaxChunkRows); };
   // Per stage a full mbarrier (128 copier arrivals) and an empty one (one arrival per consumer
   // warp). Ring step n (counted over the block's items) uses stage n % stages.
   const SharedPtr<int64_t> bars = shared_array<int64_t>(2 * stages);
@@ -85,31 +80,13 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
         Var<> base(Int(0));  // the ring step of this item's first step
         for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
           const auto [row0, e] = item_of(bn, bm, z);
-          // A second row chunk whose first row is padding (an expert's last block) is skipped: two
-          // straight-line wgmma paths, no branch between a fence and its commit (wgmma_rs_mainloop.cpp).
-          std::optional<Value> second_used;
-          if (chunks == 2) second_used = (sorted_ids[row0 + kRsMaxChunkRows] & 0xFFFFFF) < tokens;
-          std::vector<std::unique_ptr<Var<>>> acc;  // m64 tile j, chunk c at j * chunks + c
-          for (int i = 0; i < tiles * chunks; ++i) acc.push_back(std::make_unique<Var<>>(splat(0.0f, chunk_rows(i % chunks) / 2)));
+          RsAccumulators acc(cfg, sorted_ids, tokens, row0);
           auto step = [&](const Value& kt, int parity) {
             const Value n = base + kt;
             tile::mbarrier_wait(full(n), urem(udiv(n, stages), 2));
             std::vector<Value> frags = ops.decode_step(kt, urem(n, stages));
             for (size_t i = 0; i < frags.size(); ++i) *sets[parity][i] = frags[i];
-            auto group_of = [&](int used_chunks) {
-              tile::wgmma_fence();
-              for (int c = 0; c < used_chunks; ++c)
-                for (int j = 0; j < tiles; ++j) {
-                  Var<>& d = *acc[size_t(j * chunks + c)];
-                  for (int s = 0; s < 4; ++s)
-                    d = tile::wgmma(frags[size_t(j * 4 + s)],
-                                    tile::wgmma_operand(ta, urem(n, stages), Int(c * kRsMaxChunkRows), 16 * s), d,
-                                    tile::wgmma_layout(ta));
-                }
-              tile::wgmma_commit();
-            };
-            if (chunks == 1) group_of(1);
-            else if_(*second_used, [&] { group_of(2); }, [&] { group_of(1); });
+            acc.multiply(frags, ta, urem(n, stages));
             // The step before has retired: its fragments pass through the wait (they must not share
             // registers with later ones), its stage goes back to the producer. One lane per warp
             // arrives: the warp's wgmmas of that step are done reading (the wait), and its lanes'
@@ -118,32 +95,20 @@ void stage2_wgmma_rs_ws_body(const MoeStage2Config& cfg, const Stage2Params<OutT
             // (The values are read before the waits, so that the waits are adjacent: the backend
             // keeps the first of them.)
             std::vector<Value> accs, retiring;
-            for (auto& d : acc) accs.push_back(*d);
+            for (auto& d : acc.vars()) accs.push_back(*d);
             for (auto& f : sets[1 - parity]) retiring.push_back(bitcast(f->get(), Type::vector(Scalar::F32, 4)));
             for (Value& v : accs) v = tile::wgmma_wait(v, 1);
             for (const Value& f : retiring) tile::wgmma_wait(f, 1);
-            for (size_t i = 0; i < acc.size(); ++i) *acc[i] = accs[i];
+            for (size_t i = 0; i < accs.size(); ++i) *acc.vars()[i] = accs[i];
             if_((n > 0) & (lane == 0), [&] { arrive(empty(n - 1)); });
           };
           for_range(0, steps, 2, [&](Value kt) {  // steps is even: slices are whole 128-K chunks
             step(kt, 0);
             step(kt + 1, 1);
           });
-          for (auto& d : acc) *d = tile::wgmma_wait(*d, 0);  // (the last step's stage is released by the next item)
+          for (auto& d : acc.vars()) *d = tile::wgmma_wait(*d, 0);  // (the last step's stage is released by the next item)
 
-          // Element i of m64 tile j, chunk c: weight row 16 q + g + 8 (i / 2 % 2) of the tile (column
-          // 16 q + 2 g + i / 2 % 2 of the group's part), activation row 64 c + 8 (i / 4) + 2 t + i % 2;
-          // elements i and i + 2 are the adjacent columns of one row. Rows of skipped chunks are
-          // padding: not written.
-          const EpilogueArgs<OutT> args{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z};
-          for (int j = 0; j < tiles; ++j)
-            for (int c = 0; c < chunks; ++c) {
-              Value v = *acc[size_t(j * chunks + c)];
-              for (int i = 0; i < chunk_rows(c) / 2; i += 4)
-                for (int b = 0; b < 2; ++b)
-                  emit_pair(cfg, args, t * 2 + (c * kRsMaxChunkRows + 2 * i + b), ops.row_of(j, 0), extract(v, i + b),
-                            extract(v, i + b + 2));
-            }
+          acc.store(cfg, EpilogueArgs<OutT>{out, sorted_ids, sorted_weights, bias, e, tokens, row0, bn, z}, ops, t);
           base = base + steps;
         });
       },
