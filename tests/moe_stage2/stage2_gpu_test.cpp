@@ -214,12 +214,13 @@ TEST(Stage2Gpu, NoJitPerformanceAdvisories) {
     configs.push_back(e.apply_tiles(MoeStage2Config{e.shape.model_dim, e.shape.inter_dim, e.shape.experts, e.shape.topk}));
   for (auto [tm, tn] : {std::pair{32, 128}, std::pair{32, 256}, std::pair{64, 128}, std::pair{64, 256}, std::pair{96, 128},
                         std::pair{128, 128}})
-    for (bool stagger : {true, false}) {
+    for (int variant : {0, 1, 2}) {  // staggered, in step, warp-specialized (where its ring fits)
       MoeStage2Config c{7168, 1024, 384, 8, tm, tn, 1};
       c.unroll = 1;
       c.shared_mainloop = c.wgmma = c.wgmma_rs = true;
-      c.stagger_warpgroups = stagger;
-      configs.push_back(c);
+      c.stagger_warpgroups = variant == 0;
+      c.warp_specialized = variant == 2;
+      if (c.shared_bytes() <= kStage2MaxSharedBytes) configs.push_back(c);
     }
   for (auto [tm, tn] : {std::pair{64, 128}, std::pair{64, 256}, std::pair{128, 128}}) {  // wgmma from shared memory
     MoeStage2Config c{3072, 3072, 128, 4, tm, tn, 1};
