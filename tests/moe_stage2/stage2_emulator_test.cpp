@@ -200,9 +200,11 @@ const Case kCases[] = {
     {"ws_wgmma_rs_n256_wraps", 70, 256, 1024, 4, 2, 64, 256, 1, OutDtype::BF16, true, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false, false, true},
     {"ws_wgmma_rs_n128_kbatch2_partial", 60, 320, 1024, 4, 2, 64, 128, 2, OutDtype::F32, false, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
     {"ws_wgmma_rs_two_steps", 40, 128, 256, 4, 2, 64, 128, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
-    // Row chunks of 64 + 32 (the second skipped where it starts with padding), 32 rows.
+    // Row chunks of 64 + 32 (the second skipped where it starts with padding), 32 rows, 64 + 64
+    // (more shared memory than gfx950 has: sm_90a only).
     {"ws_wgmma_rs_m96_n128", 150, 256, 512, 3, 2, 96, 128, 1, OutDtype::BF16, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
     {"ws_wgmma_rs_m32_n256_partial", 45, 320, 512, 4, 2, 32, 256, 1, OutDtype::F32, false, true, true, 1, 1.5, 1, true, 1, true, true, true, true, true, false, false, true},
+    {"ws_wgmma_rs_m128_kbatch2", 150, 128, 1024, 2, 2, 128, 128, 2, OutDtype::F32, true, true, true, 0, 0, 1, true, 1, true, true, true, true, true, false, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, Stage2Emulator,

@@ -220,7 +220,7 @@ TEST(Stage2Gpu, NoJitPerformanceAdvisories) {
       c.shared_mainloop = c.wgmma = c.wgmma_rs = true;
       c.stagger_warpgroups = variant == 0;
       c.warp_specialized = variant == 2;
-      if (c.shared_bytes() <= kStage2MaxSharedBytes) configs.push_back(c);
+      if (c.shared_bytes() <= c.max_shared_bytes()) configs.push_back(c);
     }
   for (auto [tm, tn] : {std::pair{64, 128}, std::pair{64, 256}, std::pair{128, 128}}) {  // wgmma from shared memory
     MoeStage2Config c{3072, 3072, 128, 4, tm, tn, 1};
@@ -306,7 +306,8 @@ TEST(Stage2Gpu, WarpSpecializedKernelsWalkingManyItemsPerBlock) {
   const MoeStage2DeviceWeights device_weights(*gpu(), p.inputs(), p.E, p.N, p.K);
   const MoeStage2Config base{p.N, p.K, p.E, p.topk, 16, 128, 1, OutDtype::F32, true, true, true};
   const std::pair<const char*, const char*> cases[] = {
-      {"tm64 tn256 wr ns ws", "tm64 tn256 wr ns"}, {"tm96 tn128 wr ns ws", "tm96 tn128 wr ns"}, {"tm16 tn128 kb1 u2 ws", nullptr}};
+      {"tm64 tn256 wr ns ws", "tm64 tn256 wr ns"}, {"tm96 tn128 wr ns ws", "tm96 tn128 wr ns"},
+      {"tm128 tn128 wr ns ws", "tm128 tn128 wr ns"}, {"tm16 tn128 kb1 u2 ws", nullptr}};
   for (const auto& [ws_tiles, plain_tiles] : cases) {
     const MoeStage2Config cfg = base.with_tiles_text(ws_tiles);
     SCOPED_TRACE(cfg.kernel_name());

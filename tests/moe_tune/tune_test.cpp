@@ -52,7 +52,7 @@ std::set<Tiles> expected_candidates(const MoeStage2Shape& s, bool quick) {
                   out.insert({tm, tn, kb, 1, wm, true, true, false, true, false, false});  // wgmma
                 if (wm == 1)
                   for (bool stagger : {true, false}) out.insert({tm, tn, kb, 1, wm, true, true, true, stagger, false, false});  // wgmma_rs
-                if (wm == 1 && 8 * (tm * 128 + tn * 36) + 8 * 16 <= 160 * 1024)  // warp-specialized: an 8-stage ring
+                if (wm == 1 && 8 * (tm * 128 + tn * 36) + 8 * 16 <= 227 * 1024)  // warp-specialized: an 8-stage ring
                   out.insert({tm, tn, kb, 1, wm, true, true, true, false, false, true});
               }
             }

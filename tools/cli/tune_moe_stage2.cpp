@@ -135,10 +135,9 @@ std::vector<MoeStage2Config> moe_stage2_tune_candidates(const MoeStage2Shape& s,
                   c.validate();
                   if (names.insert(c.kernel_name()).second) out.push_back(c);
                 }
-                // And warp-specialized (sm_90a: a producer warpgroup, in step), where its deeper ring
-                // fits gfx950's LDS limit, which validate() applies to every config.
+                // And warp-specialized (sm_90a: a producer warpgroup, in step), where its deeper ring fits.
                 c.warp_specialized = true;
-                if (c.shared_bytes() <= kernels::kStage2MaxSharedBytes) {
+                if (c.shared_bytes() <= c.max_shared_bytes()) {
                   c.validate();
                   if (names.insert(c.kernel_name()).second) out.push_back(c);
                 }

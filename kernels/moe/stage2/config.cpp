@@ -37,9 +37,9 @@ void MoeStage2Config::validate() const {
   if (token_owner && shared_bytes() > kStage2MaxSharedBytes)
     fail(fmt::format("token_owner with topk {} x inter_dim {} needs {} bytes of shared memory, more than gfx950's {} KiB",
                      topk, inter_dim, shared_bytes(), kStage2MaxSharedBytes / 1024));
-  if (shared_bytes() > kStage2MaxSharedBytes)
-    fail(fmt::format("tile_m {} x tile_n {} needs {} bytes of shared memory, more than gfx950's {} KiB", tile_m,
-                     tile_n, shared_bytes(), kStage2MaxSharedBytes / 1024));
+  if (shared_bytes() > max_shared_bytes())
+    fail(fmt::format("tile_m {} x tile_n {} needs {} bytes of shared memory, more than {}'s {} KiB", tile_m, tile_n,
+                     shared_bytes(), warp_specialized ? "sm_90a" : "gfx950", max_shared_bytes() / 1024));
   if ((warps_m != 1 && warps_m != 2 && warps_m != 4) || (tile_m / 16) % warps_m)
     fail(fmt::format("warps_m must be 1, 2 or 4 and divide tile_m / 16 = {}, got {}", tile_m / 16, warps_m));
   if (shared_mainloop && (tile_m % 32 || tile_n < 128))

@@ -30,6 +30,11 @@ inline constexpr int kStage2WsBlockBytes = 112 * 1024;
 /// spreads the four blocks a row's lanes read at once over different banks; weight_stream.cpp).
 inline constexpr int kStage2WsBlockPitch = 256 + 32;
 
+/// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup, and sm_90a's
+/// 227 KiB per block for the configs only sm_90a runs (warp_specialized).
+inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
+inline constexpr int kStage2MaxSharedBytesSm90a = 227 * 1024;
+
 /// One compiled variant of the stage-2 kernel. The model shape is baked into the code;
 /// the token count is a launch argument.
 struct MoeStage2Config {
@@ -189,8 +194,12 @@ struct MoeStage2Config {
     // warp_specialized wgmma_rs: kWgmmaRsWsStages of them and a full and an empty mbarrier each.
     const int rs_stages = warp_specialized ? kWgmmaRsWsStages : kWgmmaRsStages;
     const int rs = rs_stages * (tile_m * 64 * 2 + tile_n * (32 + 4)) + (warp_specialized ? rs_stages * 2 * 8 : 0);
-    return wgmma_rs ? std::max(shared_loop, rs) : shared_loop + ring;
+    if (wgmma_rs) return warp_specialized ? rs : std::max(shared_loop, rs);  // (gfx950 runs the shared loop)
+    return shared_loop + ring;
   }
+  /// The most shared_bytes() may be: kStage2MaxSharedBytesSm90a for the configs only sm_90a runs
+  /// (warp_specialized), else kStage2MaxSharedBytes (both targets).
+  int max_shared_bytes() const { return warp_specialized ? kStage2MaxSharedBytesSm90a : kStage2MaxSharedBytes; }
   /// The unroll factor used for a slice of `chunks` chunks: `unroll` itself when it divides
   /// `chunks`, else the largest of 4, 2, 1 that is at most `unroll` and divides it.
   int unroll_for(int chunks) const {
@@ -205,7 +214,5 @@ struct MoeStage2Config {
 /// The largest activation slice the sm_90a register main loop stages in shared memory (two
 /// blocks per SM keep room to spare in the H100's 228 KiB).
 inline constexpr int kStage2MaxActivationBytes = 64 * 1024;
-/// Shared memory a stage-2 block may use: gfx950's 160 KiB of LDS per workgroup.
-inline constexpr int kStage2MaxSharedBytes = 160 * 1024;
 
 }  // namespace tilejit::kernels
