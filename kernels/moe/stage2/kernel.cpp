@@ -79,6 +79,8 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   Value wave_row0 = grid.row0;
   // Sorted row row0 + r's activation row (K wide). Row indices are clamped to the sorting's
   // capacity (moe-stage2.md) for the last, partial block; padding reads row 0, masked later.
+  // (Written out rather than through activation_row(): that one's op order gives the table's
+  // register-loop kernels other PTX, and this order is the one measured.)
   auto a_row_of = [&](const Value& row0, const Value& r) {
     Value last_row = tokens * cfg.topk + (cfg.experts * cfg.tile_m - cfg.topk - 1);
     Value id = sorted_ids[min(row0 + r, last_row)];
@@ -309,14 +311,11 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
   // consumers (warps 0-7) compute them, the producer (warp 8) streams their weights (and activation rows).
   if_(thread_id() == 0, [&] { stream->init(); });
   barrier();
-  auto for_each_item = [&](const std::function<void(const Value&, const Value&, const Value&)>& body) {
-    stage2_detail::for_each_work_item(cfg, num_valid, body);
-  };
   if_(
       thread_id() < kStage2Threads,
       [&] {
         Var<> fill(Int(0)), item_no(Int(0));
-        for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+        stage2_detail::for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
           item(bn, bm, z, fill, item_no);
           fill = fill + stream->fills_per_item();
           item_no = item_no + 1;
@@ -324,7 +323,7 @@ void stage2_body(const MoeStage2Config& cfg, const stage2_detail::Stage2Params<O
       },
       [&] {
         Var<> fill(Int(0)), item_no(Int(0));
-        for_each_item([&](const Value& bn, const Value& bm, const Value& z) {
+        stage2_detail::for_each_work_item(cfg, num_valid, [&](const Value& bn, const Value& bm, const Value& z) {
           if (shared_a) {  // the item's activation rows first: the consumers stage them before its weights
             stream->produce_activations(
                 [&](const Value& r) { return Value(a_row_of(bm * cfg.tile_m, r) + z * cfg.slice_k()); }, cfg.tile_m, item_no);
